@@ -1,0 +1,42 @@
+// The frozen ImageNet CNN trunk of the feature extractor, as plain LibTorch ops over weights read
+// from a safetensors file: SqueezeNet 1.1 (bundled, the default) or AlexNet (the paper's; exported by
+// scripts/export_alexnet.py). Always in inference form: no dropout, no batch norm, no gradients stored.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <string>
+
+#include "tensor_io.h"
+
+namespace differnet {
+
+class Backbone {
+ public:
+  // `name_or_path`: "squeezenet1_1", "alexnet" (looked up in the weights folders) or a file path.
+  static Backbone load(const std::string& name_or_path);
+  // Builds from tensors named as in the backbone files; throws Error on a missing or misshapen tensor.
+  static Backbone from_tensors(const std::string& architecture, const TensorMap& tensors);
+
+  at::Tensor trunk(const at::Tensor& x) const;          // [N,3,H,W] -> last feature map [N,C,h,w]
+  at::Tensor imagenet_logits(const at::Tensor& x) const;  // SqueezeNet only (golden test): [N,1000]
+
+  const std::string& architecture() const { return architecture_; }
+  int trunk_channels() const;
+  TensorMap trunk_tensors() const;  // the weights the trunk uses (what a model file stores)
+  void to(const at::Device& device);
+
+ private:
+  at::Tensor conv(int i, const at::Tensor& x, int stride = 1, int padding = 0) const;
+  at::Tensor fire(int k, const at::Tensor& x) const;
+  std::string architecture_;
+  TensorMap w_;
+};
+
+// The expected trunk tensors (name -> shape) of an architecture; throws Error for an unknown one.
+std::map<std::string, std::vector<int64_t>> backbone_trunk_shapes(const std::string& architecture);
+
+// Where a backbone name resolves to: $DIFFERNET_WEIGHTS_DIR, the installed data folder, then the
+// source tree's model/weights. Throws Error listing the places searched.
+std::string resolve_backbone_path(const std::string& name_or_path);
+
+}  // namespace differnet

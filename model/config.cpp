@@ -1,0 +1,95 @@
+#include "config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "error.h"
+
+namespace differnet {
+
+using nlohmann::json;
+
+std::string ModelConfig::to_json() const {
+  json j = {{"backbone", backbone},
+            {"trunk_channels", trunk_channels},
+            {"input_size", input_size},
+            {"scales", scales},
+            {"normalization", {{"mean", mean}, {"std", std}}},
+            {"flow",
+             {{"blocks", flow.blocks},
+              {"width", flow.width},
+              {"hidden_layers", flow.hidden_layers},
+              {"clamp_alpha", flow.clamp_alpha},
+              {"permutation_seeds", flow.permutation_seeds}}},
+            {"feature_dim", feature_dim()}};
+  return j.dump();
+}
+
+ModelConfig ModelConfig::from_json(const std::string& text) {
+  ModelConfig c;
+  try {
+    json j = json::parse(text);
+    c.backbone = j.at("backbone").get<std::string>();
+    c.trunk_channels = j.at("trunk_channels").get<int>();
+    c.input_size = j.at("input_size").get<int>();
+    c.scales = j.at("scales").get<std::vector<int>>();
+    c.mean = j.at("normalization").at("mean").get<std::array<double, 3>>();
+    c.std = j.at("normalization").at("std").get<std::array<double, 3>>();
+    const json& f = j.at("flow");
+    c.flow.blocks = f.at("blocks").get<int>();
+    c.flow.width = f.at("width").get<int>();
+    c.flow.hidden_layers = f.at("hidden_layers").get<int>();
+    c.flow.clamp_alpha = f.at("clamp_alpha").get<double>();
+    c.flow.permutation_seeds = f.at("permutation_seeds").get<std::vector<int>>();
+  } catch (const json::exception& e) {
+    throw Error(std::string("configuration is malformed: ") + e.what());
+  }
+  c.validate();
+  return c;
+}
+
+void ModelConfig::validate() const {
+  auto bad = [](const std::string& what) { throw Error("configuration: " + what); };
+  if (backbone.empty()) bad("backbone is empty");
+  if (trunk_channels <= 0) bad("trunk_channels must be positive");
+  if (input_size < 32 || input_size > 4096) bad("input_size must be in 32..4096, got " + std::to_string(input_size));
+  if (scales.empty() || scales.size() > 8) bad("scales must hold 1 to 8 sizes");
+  for (int s : scales)
+    if (s <= 0 || input_size % s != 0)
+      bad("scale " + std::to_string(s) + " must divide input_size " + std::to_string(input_size));
+  for (double s : std)
+    if (!(s > 0)) bad("normalization std must be positive");
+  if (flow.blocks < 1 || flow.blocks > 64) bad("flow blocks must be in 1..64");
+  if (flow.width < 1 || flow.width > 65536) bad("flow width must be in 1..65536");
+  if (flow.hidden_layers < 0 || flow.hidden_layers > 16) bad("flow hidden_layers must be in 0..16");
+  if (!(flow.clamp_alpha > 0)) bad("flow clamp_alpha must be positive");
+  if (static_cast<int>(flow.permutation_seeds.size()) != flow.blocks)
+    bad("flow needs one permutation seed per block");
+  if (feature_dim() < 2) bad("feature dimension must be at least 2");
+}
+
+std::string Calibration::to_json() const {
+  json j = {{"calibrated", calibrated}, {"threshold", threshold}, {"transforms", transforms},
+            {"method", method},         {"good_count", good_count}, {"good_mean", good_mean},
+            {"good_std", good_std},     {"good_max", good_max}};
+  return j.dump();
+}
+
+Calibration Calibration::from_json(const std::string& text) {
+  Calibration c;
+  try {
+    json j = json::parse(text);
+    c.calibrated = j.at("calibrated").get<bool>();
+    c.threshold = j.at("threshold").get<double>();
+    c.transforms = j.at("transforms").get<int>();
+    c.method = j.at("method").get<std::string>();
+    c.good_count = j.at("good_count").get<int>();
+    c.good_mean = j.at("good_mean").get<double>();
+    c.good_std = j.at("good_std").get<double>();
+    c.good_max = j.at("good_max").get<double>();
+  } catch (const json::exception& e) {
+    throw Error(std::string("calibration is malformed: ") + e.what());
+  }
+  return c;
+}
+
+}  // namespace differnet

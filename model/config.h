@@ -1,0 +1,49 @@
+// The configuration of a DifferNet model and its calibration, as stored in a model file's metadata.
+// Defaults are the authors' numbers (differnet-method.md); presets change them explicitly.
+#pragma once
+#include <array>
+#include <string>
+#include <vector>
+
+namespace differnet {
+
+struct FlowConfig {
+  int blocks = 8;               // coupling blocks
+  int width = 2048;             // fc_internal: width of the subnets' hidden layers
+  int hidden_layers = 3;        // hidden layers per subnet
+  double clamp_alpha = 3.0;     // soft clamp c(a) = alpha * 0.636 * atan(a / alpha)
+  std::vector<int> permutation_seeds = {0, 1, 2, 3, 4, 5, 6, 7};  // numpy seed of block k's permutation
+};
+
+struct ModelConfig {
+  std::string backbone = "squeezenet1_1";  // architecture name stored in the backbone weights
+  int trunk_channels = 512;                // channels of the backbone's last feature map
+  int input_size = 448;                    // side of the square network input
+  std::vector<int> scales = {448, 224, 112};  // each a nearest subsampling of the normalised input
+  std::array<double, 3> mean = {0.485, 0.456, 0.406};
+  std::array<double, 3> std = {0.229, 0.224, 0.225};
+  FlowConfig flow;
+
+  int feature_dim() const { return trunk_channels * static_cast<int>(scales.size()); }
+  std::string to_json() const;
+  static ModelConfig from_json(const std::string& text);  // throws Error on a bad or incomplete config
+  void validate() const;                                  // throws Error on nonsense values
+};
+
+// The decision threshold and what it rests on. Scores are means over T rotations, so a threshold
+// set at one T carries over to another approximately; `transforms` records the T it was set at.
+struct Calibration {
+  bool calibrated = false;
+  double threshold = 0.0;
+  int transforms = 0;
+  std::string method;           // e.g. "quantile 0.99 of 40 held-out good images"
+  int good_count = 0;
+  double good_mean = 0.0, good_std = 0.0, good_max = 0.0;
+
+  std::string to_json() const;
+  static Calibration from_json(const std::string& text);
+};
+
+constexpr int kModelFormatVersion = 1;
+
+}  // namespace differnet

@@ -1,0 +1,69 @@
+// The interface the GStreamer element and the tools use to score frames. No LibTorch type appears
+// here, so code that includes it compiles in a second, not half a minute.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "frame.h"
+
+namespace differnet {
+
+struct DetectorOptions {
+  std::string model_path;
+  std::string device = "auto";  // auto, cpu, cuda, cuda:N
+  int threads = 0;              // 0 = one per core
+};
+
+struct DetectRequest {
+  int transforms = 1;           // test-time rotations T (angles 360*i/T)
+  bool localize = false;        // compute the gradient heatmap
+  Region region;                // empty = the whole frame
+  double threshold = -1.0;      // < 0: the model's calibrated threshold
+};
+
+struct Heatmap {
+  int width = 0, height = 0;    // the model's input size; it covers the scored region
+  std::vector<float> values;    // row-major, unnormalised (squared mean |gradient|)
+};
+
+struct StageTimes {
+  double preprocess_ms = 0, backbone_ms = 0, flow_ms = 0, localization_ms = 0, total_ms = 0;
+};
+
+struct Detection {
+  double score = 0.0;           // mean of z^2 over the T copies and D dimensions
+  double threshold = 0.0;       // the threshold used (NaN when the model is uncalibrated and none was given)
+  bool anomaly = false;         // score >= threshold
+  Heatmap heatmap;              // empty unless localize
+  StageTimes times;
+};
+
+struct ModelSummary {
+  std::string path, model_id, backbone, device;
+  int input_size = 0, feature_dim = 0, flow_blocks = 0, flow_width = 0;
+  bool calibrated = false;
+  double threshold = 0.0;       // NaN when uncalibrated
+  int calibrated_transforms = 0;
+};
+
+class Detector {
+ public:
+  // Loads, checks and moves the model to its device. Throws differnet::Error with a message that
+  // names the file and the reason.
+  explicit Detector(const DetectorOptions& options);
+  ~Detector();
+  Detector(const Detector&) = delete;
+  Detector& operator=(const Detector&) = delete;
+
+  Detection detect(const FrameView& frame, const DetectRequest& request);
+  // One pass on a gray frame, so that the first real frame is not slow (allocators, kernels).
+  void warm_up(const DetectRequest& request);
+  const ModelSummary& summary() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace differnet

@@ -1,0 +1,31 @@
+#include "extractor.h"
+
+#include "error.h"
+
+namespace differnet {
+
+Extractor::Extractor(Backbone backbone, const ModelConfig& config)
+    : backbone_(std::move(backbone)), input_size_(config.input_size), scales_(config.scales) {
+  if (backbone_.trunk_channels() != config.trunk_channels)
+    throw Error("backbone '" + backbone_.architecture() + "' has " + std::to_string(backbone_.trunk_channels()) +
+                " trunk channels, the configuration says " + std::to_string(config.trunk_channels));
+}
+
+at::Tensor Extractor::features(const at::Tensor& input, int64_t chunk) const {
+  if (input.dim() != 4 || input.size(1) != 3 || input.size(2) != input_size_ || input.size(3) != input_size_)
+    throw Error("extractor input must be [N,3," + std::to_string(input_size_) + "," + std::to_string(input_size_) + "]");
+  std::vector<at::Tensor> parts;
+  for (int64_t start = 0; start < input.size(0); start += chunk) {
+    at::Tensor x = input.slice(0, start, std::min(start + chunk, input.size(0)));
+    std::vector<at::Tensor> pooled;
+    for (int s : scales_) {
+      const int step = input_size_ / s;  // legacy nearest with an exact factor reads pixel i*step
+      at::Tensor xs = step == 1 ? x : x.slice(2, 0, input_size_, step).slice(3, 0, input_size_, step);
+      pooled.push_back(backbone_.trunk(xs).mean({2, 3}));
+    }
+    parts.push_back(at::cat(pooled, 1));
+  }
+  return parts.size() == 1 ? parts[0] : at::cat(parts, 0);
+}
+
+}  // namespace differnet

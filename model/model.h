@@ -1,0 +1,35 @@
+// A whole DifferNet model: configuration, calibration, the frozen extractor and the flow, and its
+// file format. A model file is one safetensors file: tensors "backbone.<name>" (the trunk weights)
+// and "flow.block{k}.subnet{1,2}.fc{j}.{weight,bias}", all F32; __metadata__ holds
+// format = "differnet-model", format_version, config (JSON) and calibration (JSON).
+#pragma once
+#include <ATen/ATen.h>
+
+#include <string>
+
+#include "config.h"
+#include "error.h"
+#include "extractor.h"
+#include "flow.h"
+
+namespace differnet {
+
+struct Model {
+  ModelConfig config;
+  Calibration calibration;
+  Extractor extractor;
+  Flow flow;
+
+  // A new model around `backbone`, with a freshly initialised flow (seeded).
+  static Model create(const ModelConfig& config, Backbone backbone, uint64_t seed);
+  void to(const at::Device& device);
+  at::Device device() const;
+};
+
+// Reads and checks everything (container, format and version, configuration, every tensor's name,
+// dtype and shape); throws Error naming the file and what is wrong. Loads onto the CPU.
+Model load_model(const std::string& path);
+// Writes atomically (temporary file, then rename).
+void save_model(const Model& model, const std::string& path);
+
+}  // namespace differnet

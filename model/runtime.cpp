@@ -1,0 +1,45 @@
+#include "runtime.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+
+#include <thread>
+
+#include "error.h"
+
+namespace differnet {
+
+bool cuda_available() { return at::hasCUDA() && cuda_device_count() > 0; }
+
+int cuda_device_count() { return at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0; }
+
+std::string resolve_device(const std::string& requested) {
+  if (requested == "auto") return cuda_available() ? "cuda:0" : "cpu";
+  if (requested == "cpu") return "cpu";
+  int index = 0;
+  if (requested == "cuda") {
+    index = 0;
+  } else if (requested.rfind("cuda:", 0) == 0 && requested.size() > 5 &&
+             requested.find_first_not_of("0123456789", 5) == std::string::npos && requested.size() < 9) {
+    index = std::stoi(requested.substr(5));
+  } else {
+    throw Error("device '" + requested + "' is not one of auto, cpu, cuda, cuda:N");
+  }
+  if (!at::hasCUDA())
+    throw Error("device '" + requested + "' was asked for, but this build of LibTorch has no CUDA support "
+                "(rebuild with -Dlibtorch_dir= pointing at a CUDA LibTorch, or use device=cpu)");
+  const int count = cuda_device_count();
+  if (index >= count)
+    throw Error("device '" + requested + "' was asked for, but " + std::to_string(count) + " CUDA device(s) are visible");
+  return "cuda:" + std::to_string(index);
+}
+
+int set_threads(int threads) {
+  if (threads < 0) throw Error("threads must be 0 (one per core) or more, got " + std::to_string(threads));
+  if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+  return threads;
+}
+
+}  // namespace differnet

@@ -1,0 +1,93 @@
+#include "scoring.h"
+
+#include <chrono>
+#include <cmath>
+
+#include <torch/csrc/autograd/autograd.h>
+
+#include "preprocess.h"
+
+namespace differnet {
+
+namespace {
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Indices of scipy's 'reflect' border (d c b a | a b c d | d c b a) for a window of `radius` around 0..n-1.
+at::Tensor reflect_indices(int64_t n, int64_t radius) {
+  std::vector<int64_t> idx;
+  for (int64_t i = -radius; i < n + radius; ++i) {
+    int64_t j = i;
+    const int64_t period = 2 * n;
+    j = ((j % period) + period) % period;
+    if (j >= n) j = period - 1 - j;
+    idx.push_back(j);
+  }
+  return at::tensor(idx, at::kLong);
+}
+}  // namespace
+
+at::Tensor nll_loss(const FlowOutput& out) {
+  const double dim = static_cast<double>(out.z.size(1));
+  return (0.5 * out.z.pow(2).sum(1) - out.logdet).mean() / dim;
+}
+
+at::Tensor make_copies(const at::Tensor& levels, const std::vector<double>& angles_deg, const ModelConfig& config) {
+  return normalize(rotate_nearest(levels.to(at::kFloat), angles_deg), config.mean, config.std);
+}
+
+at::Tensor scores_from_features(const Model& model, const at::Tensor& features, int64_t copies_per_image) {
+  at::Tensor z = model.flow.forward(features).z;
+  return z.pow(2).view({-1, copies_per_image * z.size(1)}).mean(1);
+}
+
+at::Tensor gaussian_smooth(const at::Tensor& maps, double sigma, double truncate) {
+  const int64_t radius = static_cast<int64_t>(truncate * sigma + 0.5);
+  std::vector<double> w(static_cast<size_t>(2 * radius + 1));
+  double sum = 0;
+  for (int64_t i = -radius; i <= radius; ++i) sum += (w[i + radius] = std::exp(-0.5 * i * i / (sigma * sigma)));
+  for (double& v : w) v /= sum;
+  at::Tensor kernel = at::tensor(w, at::kDouble).to(maps.scalar_type()).to(maps.device());
+  const int64_t n = maps.size(0), c = maps.size(1), h = maps.size(2), wd = maps.size(3);
+  at::Tensor x = maps.reshape({n * c, 1, h, wd});
+  x = x.index_select(3, reflect_indices(wd, radius).to(maps.device()));
+  x = at::conv2d(x, kernel.view({1, 1, 1, -1}));
+  x = x.index_select(2, reflect_indices(h, radius).to(maps.device()));
+  x = at::conv2d(x, kernel.view({1, 1, -1, 1}));
+  return x.view({n, c, h, wd});
+}
+
+ScoreResult score_copies(const Model& model, const at::Tensor& copies, const std::vector<double>& angles_deg,
+                         bool localize) {
+  ScoreResult r;
+  auto t0 = std::chrono::steady_clock::now();
+  if (!localize) {
+    at::NoGradGuard no_grad;
+    at::Tensor features = model.extractor.features(copies);
+    r.backbone_ms = ms_since(t0);
+    auto t1 = std::chrono::steady_clock::now();
+    r.score = model.flow.forward(features).z.pow(2).mean().item<double>();
+    r.flow_ms = ms_since(t1);
+    return r;
+  }
+  at::AutoGradMode grad_on(true);
+  at::Tensor input = copies.detach().clone().set_requires_grad(true);
+  at::Tensor features = model.extractor.features(input, input.size(0));
+  r.backbone_ms = ms_since(t0);
+  auto t1 = std::chrono::steady_clock::now();
+  FlowOutput out = model.flow.forward(features);
+  r.score = out.z.detach().pow(2).mean().item<double>();
+  r.flow_ms = ms_since(t1);
+  auto t2 = std::chrono::steady_clock::now();
+  at::Tensor grad = torch::autograd::grad({nll_loss(out)}, {input})[0];
+  at::NoGradGuard no_grad;
+  std::vector<double> back_angles;
+  for (double a : angles_deg) back_angles.push_back(-a);
+  at::Tensor back = gaussian_smooth(rotate_bilinear(grad, back_angles));
+  r.map = back.abs().mean(at::IntArrayRef{0, 1}).pow(2);
+  r.localization_ms = ms_since(t2);
+  return r;
+}
+
+}  // namespace differnet

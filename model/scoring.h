@@ -1,0 +1,36 @@
+// Scoring and gradient localization of DifferNet.
+//   score = mean of z^2 over the T rotated copies and the D dimensions (no log-det);
+//   map   = (mean over copies and channels of |smooth(rotate_back(dNLL/dx))|)^2, smoothing by a
+//           Gaussian of sigma 3 px (scipy's gaussian_filter: truncate 4, 'reflect' borders).
+#pragma once
+#include <ATen/ATen.h>
+
+#include <vector>
+
+#include "model.h"
+
+namespace differnet {
+
+// The training objective: mean over the batch of (0.5 |z|^2 - logdet) / D.
+at::Tensor nll_loss(const FlowOutput& out);
+
+// Normalised copies [A,3,S,S] of one resized image (levels 0..255, [1,3,S,S]) rotated by each angle.
+at::Tensor make_copies(const at::Tensor& levels, const std::vector<double>& angles_deg, const ModelConfig& config);
+
+struct ScoreResult {
+  double score = 0.0;
+  at::Tensor map;  // [S,S] float, only when localizing
+  double backbone_ms = 0.0, flow_ms = 0.0, localization_ms = 0.0;
+};
+
+// Scores the copies (one image, rotated by `angles_deg`); with `localize`, also the gradient map.
+ScoreResult score_copies(const Model& model, const at::Tensor& copies, const std::vector<double>& angles_deg,
+                         bool localize);
+
+// Per-image scores of a batch of feature vectors grouped per image: [images*copies, D] -> [images].
+at::Tensor scores_from_features(const Model& model, const at::Tensor& features, int64_t copies_per_image);
+
+// Separable Gaussian smoothing of [N,C,H,W] maps as scipy.ndimage.gaussian_filter on the last two axes.
+at::Tensor gaussian_smooth(const at::Tensor& maps, double sigma = 3.0, double truncate = 4.0);
+
+}  // namespace differnet

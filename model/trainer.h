@@ -1,0 +1,65 @@
+// Training of the flow on features of good images (the backbone stays frozen), as the authors do:
+// Adam (lr 2e-4, betas 0.8/0.8, eps 1e-4, coupled L2 weight decay 1e-5), loss (0.5|z|^2 - logdet)/D,
+// 4 random rotations U[-180,180] per image, 24 images per batch, shuffled, last batch smaller.
+//
+// Feature caching (an option, off by default): the backbone is frozen, so the features of a pool of
+// `feature_cache` random rotations per image are computed once and each step draws its 4 rotations
+// per image from that pool instead of fresh angles. That trades rotation diversity for speed.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "model.h"
+
+namespace differnet {
+
+struct TrainOptions {
+  int epochs = 192;             // meta_epochs 24 x sub_epochs 8
+  int batch_size = 24;          // images per step
+  int rotations_per_image = 4;  // n_transforms
+  double lr = 2e-4, beta1 = 0.8, beta2 = 0.8, eps = 1e-4, weight_decay = 1e-5;
+  int feature_cache = 0;        // rotations per image in the cached pool; 0 = fresh rotations every step
+  uint64_t seed = 0;
+};
+
+struct TrainProgress {
+  int epoch = 0, epochs = 0;        // epoch is 1-based; the one in progress
+  int step = 0, steps_per_epoch = 0;
+  double loss = 0.0;                // mean loss of the steps so far in this epoch
+  double elapsed_s = 0.0, remaining_s = 0.0;
+  bool caching = false;             // true while the feature pool is being computed
+};
+
+struct TrainReport {
+  std::vector<double> epoch_losses;
+  int epochs_done = 0;
+  bool stopped = false;             // stopped by the caller; the flow holds the last finished epoch
+  double seconds = 0.0;
+};
+
+// PyTorch's Adam (torch.optim.Adam, single-tensor path) with coupled L2 weight decay.
+class Adam {
+ public:
+  Adam(std::vector<at::Tensor> params, double lr, double beta1, double beta2, double eps, double weight_decay);
+  void step();       // uses and then clears each parameter's .grad()
+ private:
+  std::vector<at::Tensor> params_, m_, v_;
+  double lr_, beta1_, beta2_, eps_, weight_decay_;
+  int64_t steps_ = 0;
+};
+
+// `images`: resized 8-bit images [1,3,S,S] (uint8, S = input size), good ones only. `progress` is called
+// after each step; `stop` (may be null) is polled between steps. Throws Error on bad options or no images.
+TrainReport train_flow(Model& model, const std::vector<at::Tensor>& images, const TrainOptions& options,
+                       const std::function<void(const TrainProgress&)>& progress = {},
+                       const std::atomic<bool>* stop = nullptr);
+
+// Features of `rotations` random rotations of each image, [images, rotations, D], without gradients.
+at::Tensor rotation_pool_features(const Model& model, const std::vector<at::Tensor>& images, int rotations,
+                                  uint64_t seed, const std::function<void(int done)>& progress = {});
+
+}  // namespace differnet
