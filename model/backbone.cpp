@@ -1,5 +1,6 @@
 #include "backbone.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 
@@ -109,6 +110,20 @@ Backbone Backbone::from_tensors(const std::string& architecture, const TensorMap
   b.architecture_ = architecture;
   for (const auto& [name, t] : tensors) b.w_[name] = t.detach().clone();
   return b;
+}
+
+Backbone Backbone::random(const std::string& architecture, uint64_t seed) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  TensorMap tensors;
+  const auto shapes = backbone_trunk_shapes(architecture);
+  for (const auto& [name, shape] : shapes) {
+    const bool bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+    const auto& wshape = bias ? shapes.at(name.substr(0, name.size() - 5) + ".weight") : shape;
+    const double fan_in = static_cast<double>(wshape[1] * wshape[2] * wshape[3]);
+    const double bound = 1.0 / std::sqrt(fan_in);
+    tensors[name] = at::empty(shape, at::kFloat).uniform_(-bound, bound, gen);
+  }
+  return from_tensors(architecture, tensors);
 }
 
 at::Tensor Backbone::conv(int i, const at::Tensor& x, int stride, int padding) const {

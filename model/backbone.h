@@ -17,6 +17,9 @@ class Backbone {
   // Builds from tensors named as in the backbone files; throws Error on a missing or misshapen tensor.
   static Backbone from_tensors(const std::string& architecture, const TensorMap& tensors);
 
+  // Random weights (PyTorch's default conv initialisation), for timing and tests only.
+  static Backbone random(const std::string& architecture, uint64_t seed);
+
   at::Tensor trunk(const at::Tensor& x) const;          // [N,3,H,W] -> last feature map [N,C,h,w]
   at::Tensor imagenet_logits(const at::Tensor& x) const;  // SqueezeNet only (golden test): [N,1000]
 

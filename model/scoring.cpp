@@ -37,6 +37,16 @@ at::Tensor make_copies(const at::Tensor& levels, const std::vector<double>& angl
   return normalize(rotate_nearest(levels.to(at::kFloat), angles_deg), config.mean, config.std);
 }
 
+ScoreResult score_image(const Model& model, const at::Tensor& levels, int transforms, bool localize) {
+  const std::vector<double> angles = test_time_angles(transforms);
+  at::Tensor copies;
+  {
+    at::NoGradGuard no_grad;
+    copies = make_copies(levels.to(model.device()), angles, model.config);
+  }
+  return score_copies(model, copies, angles, localize);
+}
+
 at::Tensor scores_from_features(const Model& model, const at::Tensor& features, int64_t copies_per_image) {
   at::Tensor z = model.flow.forward(features).z;
   return z.pow(2).view({-1, copies_per_image * z.size(1)}).mean(1);
@@ -71,22 +81,36 @@ ScoreResult score_copies(const Model& model, const at::Tensor& copies, const std
     r.flow_ms = ms_since(t1);
     return r;
   }
-  at::AutoGradMode grad_on(true);
-  at::Tensor input = copies.detach().clone().set_requires_grad(true);
-  at::Tensor features = model.extractor.features(input, input.size(0));
-  r.backbone_ms = ms_since(t0);
-  auto t1 = std::chrono::steady_clock::now();
-  FlowOutput out = model.flow.forward(features);
-  r.score = out.z.detach().pow(2).mean().item<double>();
-  r.flow_ms = ms_since(t1);
+  // The loss is a batch mean and each copy's gradient depends on that copy alone, so the copies go
+  // through in chunks (bounded memory), each chunk's loss weighted by its share of the batch.
+  constexpr int64_t kChunk = 8;
+  const int64_t n = copies.size(0);
+  std::vector<at::Tensor> grads;
+  double z2_sum = 0;
+  for (int64_t start = 0; start < n; start += kChunk) {
+    at::AutoGradMode grad_on(true);
+    at::Tensor input = copies.slice(0, start, std::min(n, start + kChunk)).detach().clone().set_requires_grad(true);
+    auto ta = std::chrono::steady_clock::now();
+    at::Tensor features = model.extractor.features(input, input.size(0));
+    r.backbone_ms += ms_since(ta);
+    auto tb = std::chrono::steady_clock::now();
+    FlowOutput out = model.flow.forward(features);
+    z2_sum += out.z.detach().pow(2).sum().item<double>();
+    r.flow_ms += ms_since(tb);
+    auto tc = std::chrono::steady_clock::now();
+    const double share = static_cast<double>(input.size(0)) / static_cast<double>(n);
+    grads.push_back(torch::autograd::grad({nll_loss(out) * share}, {input})[0]);
+    r.localization_ms += ms_since(tc);
+  }
+  r.score = z2_sum / (static_cast<double>(n) * model.config.feature_dim());
   auto t2 = std::chrono::steady_clock::now();
-  at::Tensor grad = torch::autograd::grad({nll_loss(out)}, {input})[0];
   at::NoGradGuard no_grad;
+  at::Tensor grad = grads.size() == 1 ? grads[0] : at::cat(grads, 0);
   std::vector<double> back_angles;
   for (double a : angles_deg) back_angles.push_back(-a);
   at::Tensor back = gaussian_smooth(rotate_bilinear(grad, back_angles));
   r.map = back.abs().mean(at::IntArrayRef{0, 1}).pow(2);
-  r.localization_ms = ms_since(t2);
+  r.localization_ms += ms_since(t2);
   return r;
 }
 

@@ -27,6 +27,9 @@ struct ScoreResult {
 ScoreResult score_copies(const Model& model, const at::Tensor& copies, const std::vector<double>& angles_deg,
                          bool localize);
 
+// Scores one resized image (levels 0..255, [1,3,S,S]) at the T fixed angles 360*i/T.
+ScoreResult score_image(const Model& model, const at::Tensor& levels, int transforms, bool localize);
+
 // Per-image scores of a batch of feature vectors grouped per image: [images*copies, D] -> [images].
 at::Tensor scores_from_features(const Model& model, const at::Tensor& features, int64_t copies_per_image);
 

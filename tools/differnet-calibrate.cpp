@@ -1,0 +1,68 @@
+// differnet-calibrate: sets a model's decision threshold from good images, without retraining.
+#include <cstdio>
+
+#include "calibration.h"
+#include "cli.h"
+#include "dataset.h"
+#include "image_file.h"
+#include "model.h"
+#include "runtime.h"
+#include "scoring.h"
+
+using namespace differnet;
+
+namespace {
+const char* kHelp = R"(usage: differnet-calibrate [options] MODEL IMAGES...
+
+Scores good images (files and/or folders) that the model was not trained on and sets its threshold to
+max(mean + X std, max) of their scores; the model is rewritten atomically (or written to -o FILE).
+
+  --transforms T   test-time rotations to score with (default 8); the element scores at its own T
+  --sigmas X       X above (default 3)
+  --ext LIST       extensions to take from folders (default png,jpg,jpeg,bmp)
+  --exclude LIST   skip images whose file names are listed in LIST (e.g. the training images)
+  -o FILE          write the calibrated model there instead of over MODEL
+  --threads N, --device NAME
+
+example:
+  differnet-calibrate parts.model fresh_good_parts/
+)";
+}  // namespace
+
+int main(int argc, char** argv) {
+  return cli::run_tool("differnet-calibrate", [&] {
+    cli::Args args(argc, argv,
+                   {{"transforms", true}, {"sigmas", true}, {"ext", true}, {"exclude", true}, {"o", true},
+                    {"threads", true}, {"device", true}},
+                   kHelp);
+    if (args.positionals().size() < 2) throw cli::UsageError("give a model and good images (see --help)");
+    const std::string path = args.positionals()[0];
+    const int T = args.integer("transforms", 8, 1, 1024);
+    const double sigmas = args.number("sigmas", 3.0, 0, 100);
+    const std::string device = resolve_device(args.text("device", "auto"));
+    set_threads(args.integer("threads", 0, 0, 1024));
+    Model model = load_model(path);
+    std::vector<std::string> inputs(args.positionals().begin() + 1, args.positionals().end());
+    auto paths = find_images(inputs, args.list("ext", "png,jpg,jpeg,bmp"));
+    if (args.has("exclude")) paths = filter_by_names(paths, read_name_list(args.text("exclude", "")), false);
+    if (paths.size() < 2) throw Error("calibration needs at least 2 good images, found " + std::to_string(paths.size()));
+    model.to(at::Device(device));
+    std::vector<double> scores;
+    for (const auto& p : paths) {
+      scores.push_back(score_image(model, load_resized(p, model.config.input_size), T, false).score);
+      cli::progress_line("scoring " + std::to_string(scores.size()) + "/" + std::to_string(paths.size()),
+                         static_cast<double>(scores.size()) / paths.size());
+    }
+    cli::progress_done();
+    const double before = model.calibration.threshold;
+    const bool was = model.calibration.calibrated;
+    model.calibration = calibrate_from_good_scores(scores, T, sigmas);
+    model.to(at::kCPU);
+    const std::string out = args.text("o", path);
+    save_model(model, out);
+    if (was) std::printf("threshold %.6g -> %.6g", before, model.calibration.threshold);
+    else std::printf("threshold set to %.6g", model.calibration.threshold);
+    std::printf(" (%s); wrote %s\n", model.calibration.method.c_str(), out.c_str());
+    return cli::kOk;
+  });
+}

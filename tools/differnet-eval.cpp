@@ -1,0 +1,231 @@
+// differnet-eval: ROC AUC of a model on a labelled folder, with a JSON report and pictures.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "cli.h"
+#include "dataset.h"
+#include "image_file.h"
+#include "metrics.h"
+#include "model.h"
+#include "runtime.h"
+#include "scoring.h"
+#include "sha256.h"
+
+using namespace differnet;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kHelp = R"(usage: differnet-eval [options] MODEL TESTDIR --report REPORT.json
+
+Scores every test image and reports how well the scores separate good from defective: ROC AUC
+overall and per defect class (each against the good images), and the confusion counts at the
+model's threshold.
+
+TESTDIR is either in MVTec AD layout (TESTDIR/test/good, TESTDIR/test/<defect>/...) or a folder whose
+sub-folders are classes, the good one named by --good. Images are found recursively in each class.
+
+  --report FILE     JSON report (required): auroc, per_class, threshold, confusion, transforms, images
+  --good NAME       the good class's folder (default good)
+  --ext LIST        extensions to take (default png,jpg,jpeg,bmp)
+  --exclude LIST    skip images whose file names are listed in LIST (e.g. the training images)
+  --transforms T    test-time rotations 360*i/T (default 64, as the paper)
+  --threshold X     the decision threshold for the confusion counts (default: the model's)
+  --out-dir DIR     also write roc.png and heatmaps of the highest-scored defective and good images
+  --pictures N      how many of each for --out-dir (default 4)
+  --threads N, --device NAME
+
+example (Magnetic Tile, the paper's split):
+  differnet-eval mt.model DATA --ext jpg --good MT_Free --exclude DATA/train_good.txt --report r.json
+)";
+
+struct Sample {
+  std::string path, cls;
+  int label;
+  double score = 0;
+};
+
+std::vector<Sample> collect(const std::string& testdir, const std::string& good, const std::vector<std::string>& ext) {
+  fs::path root = fs::is_directory(fs::path(testdir) / "test") ? fs::path(testdir) / "test" : fs::path(testdir);
+  if (!fs::is_directory(root)) throw Error("test folder '" + testdir + "' does not exist");
+  std::vector<std::string> classes;
+  for (const auto& e : fs::directory_iterator(root))
+    if (e.is_directory()) classes.push_back(e.path().filename().string());
+  std::sort(classes.begin(), classes.end());
+  if (std::find(classes.begin(), classes.end(), good) == classes.end())
+    throw Error("no good class '" + good + "' in '" + root.string() + "' (use --good NAME)");
+  std::vector<Sample> out;
+  for (const auto& cls : classes)
+    for (const auto& p : find_images({(root / cls).string()}, ext)) out.push_back({p, cls, cls == good ? 0 : 1});
+  return out;
+}
+
+cv::Mat to_mat(const at::Tensor& levels) {  // [1,3,S,S] uint8 -> BGR Mat
+  at::Tensor hwc = levels[0].permute({1, 2, 0}).contiguous().to(at::kByte);
+  cv::Mat rgb(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3, hwc.data_ptr<uint8_t>());
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+  return bgr;
+}
+
+void write_png(const std::string& path, const cv::Mat& img) {
+  if (!cv::imwrite(path, img)) throw Error("cannot write '" + path + "'");
+}
+
+// The image beside its heatmap (min-max normalised, JET) blended over it, with the score written.
+void heatmap_picture(const Model& model, const Sample& s, int T, const std::string& path) {
+  at::Tensor levels = load_resized(s.path, model.config.input_size);
+  ScoreResult r = score_image(model, levels, T, true);
+  at::Tensor map = r.map.to(at::kCPU, at::kFloat);
+  map = (map - map.min()) / (map.max() - map.min() + 1e-12);
+  at::Tensor u8 = (map * 255).round().to(at::kByte).contiguous();
+  cv::Mat gray(static_cast<int>(u8.size(0)), static_cast<int>(u8.size(1)), CV_8UC1, u8.data_ptr<uint8_t>());
+  cv::Mat color, image = to_mat(levels), blend, side;
+  cv::applyColorMap(gray, color, cv::COLORMAP_JET);
+  cv::addWeighted(image, 0.5, color, 0.5, 0, blend);
+  cv::hconcat(image, blend, side);
+  char text[160];
+  std::snprintf(text, sizeof text, "%s  score %.4f", s.cls.c_str(), s.score);
+  cv::putText(side, text, {8, 24}, cv::FONT_HERSHEY_SIMPLEX, 0.7, {255, 255, 255}, 2);
+  write_png(path, side);
+}
+
+void roc_picture(const std::vector<RocPoint>& curve, double auc, const std::string& path) {
+  const int size = 400, m = 40;
+  cv::Mat img(size + 2 * m, size + 2 * m, CV_8UC3, cv::Scalar(255, 255, 255));
+  cv::rectangle(img, {m, m}, {m + size, m + size}, {0, 0, 0});
+  cv::line(img, {m, m + size}, {m + size, m}, {200, 200, 200});
+  for (size_t i = 1; i < curve.size(); ++i) {
+    auto pt = [&](const RocPoint& p) {
+      return cv::Point(m + static_cast<int>(p.false_positive_rate * size), m + size - static_cast<int>(p.true_positive_rate * size));
+    };
+    cv::line(img, pt(curve[i - 1]), pt(curve[i]), {200, 60, 0}, 2);
+  }
+  char text[64];
+  std::snprintf(text, sizeof text, "ROC AUC %.4f", auc);
+  cv::putText(img, text, {m + 10, m + 25}, cv::FONT_HERSHEY_SIMPLEX, 0.6, {0, 0, 0}, 1);
+  cv::putText(img, "false positive rate", {m + size / 2 - 80, m + size + 28}, cv::FONT_HERSHEY_SIMPLEX, 0.5, {0, 0, 0}, 1);
+  cv::putText(img, "true positive rate", {4, m - 10}, cv::FONT_HERSHEY_SIMPLEX, 0.5, {0, 0, 0}, 1);
+  write_png(path, img);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return cli::run_tool("differnet-eval", [&] {
+    cli::Args args(argc, argv,
+                   {{"report", true}, {"good", true}, {"ext", true}, {"exclude", true}, {"transforms", true},
+                    {"threshold", true}, {"out-dir", true}, {"pictures", true}, {"threads", true}, {"device", true}},
+                   kHelp);
+    if (args.positionals().size() != 2) throw cli::UsageError("give a model and a test folder (see --help)");
+    if (!args.has("report")) throw cli::UsageError("--report REPORT.json is required");
+    const std::string model_path = args.positionals()[0], testdir = args.positionals()[1];
+    const int T = args.integer("transforms", 64, 1, 1024);
+    const std::string device = resolve_device(args.text("device", "auto"));
+    const int threads = set_threads(args.integer("threads", 0, 0, 1024));
+    Model model = load_model(model_path);
+    std::vector<Sample> samples = collect(testdir, args.text("good", "good"), args.list("ext", "png,jpg,jpeg,bmp"));
+    if (args.has("exclude")) {
+      const auto names = read_name_list(args.text("exclude", ""));
+      const std::set<std::string> drop(names.begin(), names.end());
+      samples.erase(std::remove_if(samples.begin(), samples.end(),
+                                   [&](const Sample& s) { return drop.count(fs::path(s.path).filename().string()) > 0; }),
+                    samples.end());
+    }
+    std::vector<int> labels;
+    for (const auto& s : samples) labels.push_back(s.label);
+    if (std::count(labels.begin(), labels.end(), 0) == 0 || std::count(labels.begin(), labels.end(), 1) == 0)
+      throw Error("the test folder needs both good and defective images (found " + std::to_string(samples.size()) + ")");
+
+    model.to(at::Device(device));
+    std::fprintf(stderr, "differnet-eval: %zu images, T=%d, %s, %d threads\n", samples.size(), T, device.c_str(), threads);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<double> scores;
+    for (auto& s : samples) {
+      s.score = score_image(model, load_resized(s.path, model.config.input_size), T, false).score;
+      scores.push_back(s.score);
+      const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      cli::progress_line("scoring " + std::to_string(scores.size()) + "/" + std::to_string(samples.size()) + "  " +
+                             cli::format_duration(el / scores.size() * (samples.size() - scores.size())) + " left",
+                         static_cast<double>(scores.size()) / samples.size());
+    }
+    cli::progress_done();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    const double auc = roc_auc(scores, labels);
+    nlohmann::json per_class = nlohmann::json::object();
+    std::vector<std::string> classes;
+    for (const auto& s : samples)
+      if (s.label == 1 && std::find(classes.begin(), classes.end(), s.cls) == classes.end()) classes.push_back(s.cls);
+    for (const auto& cls : classes) {
+      std::vector<double> sc;
+      std::vector<int> lb;
+      for (const auto& s : samples)
+        if (s.label == 0 || s.cls == cls) sc.push_back(s.score), lb.push_back(s.label);
+      per_class[cls] = roc_auc(sc, lb);
+    }
+    const double threshold = args.has("threshold") ? args.number("threshold", 0, -1e30, 1e30)
+                             : model.calibration.calibrated ? model.calibration.threshold
+                                                            : std::nan("");
+    nlohmann::json report = {{"auroc", auc}, {"per_class", per_class}, {"transforms", T},
+                             {"model", model_path}, {"model_id", sha256_file_hex(model_path).substr(0, 12)},
+                             {"images_good", std::count(labels.begin(), labels.end(), 0)},
+                             {"images_defective", std::count(labels.begin(), labels.end(), 1)},
+                             {"seconds", seconds}};
+    std::printf("ROC AUC %.4f over %zu images (T=%d, %.1f s)\n", auc, samples.size(), T, seconds);
+    for (const auto& cls : classes) std::printf("  %-24s %.4f\n", cls.c_str(), per_class[cls].get<double>());
+    if (std::isnan(threshold)) {
+      report["threshold"] = nullptr;
+      report["confusion"] = nullptr;
+      std::printf("no threshold (uncalibrated model, no --threshold): no confusion counts\n");
+    } else {
+      Confusion c = confusion_at(scores, labels, threshold);
+      report["threshold"] = threshold;
+      report["confusion"] = {{"true_positive", c.true_positive}, {"false_positive", c.false_positive},
+                             {"true_negative", c.true_negative}, {"false_negative", c.false_negative}};
+      std::printf("at threshold %.6g: %d true positives, %d false positives, %d true negatives, %d false negatives\n",
+                  threshold, c.true_positive, c.false_positive, c.true_negative, c.false_negative);
+    }
+    nlohmann::json images = nlohmann::json::array();
+    for (const auto& s : samples) images.push_back({{"path", s.path}, {"class", s.cls}, {"label", s.label}, {"score", s.score}});
+    report["images"] = images;
+    const std::string report_path = args.text("report", "");
+    {
+      const std::string tmp = report_path + ".tmp";
+      std::ofstream out(tmp);
+      out << report.dump(2) << "\n";
+      if (!out) throw Error("cannot write report '" + report_path + "'");
+      out.close();
+      fs::rename(tmp, report_path);
+    }
+    std::printf("report: %s\n", report_path.c_str());
+
+    if (args.has("out-dir")) {
+      const std::string dir = args.text("out-dir", "");
+      fs::create_directories(dir);
+      roc_picture(roc_curve(scores, labels), auc, dir + "/roc.png");
+      const int k = args.integer("pictures", 4, 0, 100);
+      std::vector<size_t> order(samples.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return samples[a].score > samples[b].score; });
+      int bad = 0, good = 0;
+      for (size_t i : order) {
+        const Sample& s = samples[i];
+        int& count = s.label ? bad : good;
+        if (count >= k) continue;
+        ++count;
+        heatmap_picture(model, s, std::min(T, 8), dir + "/" + (s.label ? "defective_" : "good_") + std::to_string(count) + ".png");
+      }
+      std::printf("pictures: %s (roc.png, %d defective and %d good heatmaps)\n", dir.c_str(), bad, good);
+    }
+    return cli::kOk;
+  });
+}

@@ -1,0 +1,192 @@
+// differnet-train: trains a DifferNet model on good images and calibrates its threshold.
+#include <algorithm>
+#include <cstdio>
+#include <random>
+
+#include "backbone.h"
+#include "calibration.h"
+#include "cli.h"
+#include "dataset.h"
+#include "image_file.h"
+#include "model.h"
+#include "presets.h"
+#include "runtime.h"
+#include "scoring.h"
+#include "sha256.h"
+
+using namespace differnet;
+
+namespace {
+
+const char* kHelp = R"(usage: differnet-train [options] IMAGES... -o MODEL
+
+Trains a DifferNet model on images of good parts only and writes it, calibrated, to MODEL.
+IMAGES are files and/or folders (searched recursively).
+
+selection:
+  --ext LIST          extensions to take from folders (default png,jpg,jpeg,bmp)
+  --include LIST      keep only images whose file names are listed in the file LIST (one per line)
+  --exclude LIST      drop images whose file names are listed in LIST
+  --limit N           train on a random subset of N images (seeded by --seed)
+configuration:
+  --preset NAME       fast (default) or paper; options below override the preset
+                      paper: the authors' numbers: flow width 2048, 192 epochs, fresh random
+                             rotations at every step (hours to days on a CPU)
+                      fast:  flow width 512, 48 epochs, features of 16 random rotations per image
+                             computed once and drawn from at every step (README: what it costs)
+  --backbone NAME     squeezenet1_1 (default, bundled), alexnet (see scripts/export_alexnet.py) or a file
+  --seed N            seed of everything random: subset, split, rotations, initial weights (default 0)
+  --input-size N      network input side in px (default 448; scales are 1, 1/2, 1/4 of it)
+  --flow-blocks N     coupling blocks (8)       --flow-width N     subnet hidden width (preset)
+  --flow-hidden N     hidden layers per subnet (3)  --clamp-alpha X  soft clamp alpha (3)
+  --epochs N          (preset)                  --batch-size N     images per step (24)
+  --rotations N       random rotations per image per step (4)
+  --lr X (2e-4)  --beta1 X (0.8)  --beta2 X (0.8)  --eps X (1e-4)  --weight-decay X (1e-5)
+  --feature-cache N   rotations per image in the cached feature pool, 0 = fresh rotations each step
+calibration (the decision threshold; DifferNet itself defines none):
+  --holdout N         good images kept out of training to set the threshold (default: 10 % of the
+                      images, at least 2; 0 when there are fewer than 10). With --holdout 0 the
+                      threshold rests on the training images themselves, which score lower than
+                      unseen good images: expect more false alarms; run differnet-calibrate on
+                      fresh good images.
+  --calibration-transforms T  test-time rotations for calibration (default 8)
+  --sigmas X          threshold = max(mean + X std, max) of the held-out scores (default 3)
+runtime:
+  --threads N         CPU threads, 0 = one per core (default)
+  --device NAME       auto, cpu, cuda, cuda:N (default auto)
+
+Ctrl-C stops after the current step and writes the model of the last finished epoch.
+
+examples:
+  differnet-train good_parts/ -o parts.model
+  differnet-train DATA/MT_Free --ext jpg --include DATA/train_good.txt --holdout 0 -o mt.model
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return cli::run_tool("differnet-train", [&] {
+    cli::Args args(argc, argv,
+                   {{"o", true}, {"output", true}, {"ext", true}, {"include", true}, {"exclude", true},
+                    {"limit", true}, {"preset", true}, {"backbone", true}, {"seed", true}, {"input-size", true},
+                    {"flow-blocks", true}, {"flow-width", true}, {"flow-hidden", true}, {"clamp-alpha", true},
+                    {"epochs", true}, {"batch-size", true}, {"rotations", true}, {"lr", true}, {"beta1", true},
+                    {"beta2", true}, {"eps", true}, {"weight-decay", true}, {"feature-cache", true},
+                    {"holdout", true}, {"calibration-transforms", true}, {"sigmas", true}, {"threads", true},
+                    {"device", true}},
+                   kHelp);
+    const std::string out = args.text("o", args.text("output", ""));
+    if (out.empty()) throw cli::UsageError("no output model given (-o MODEL)");
+    if (args.positionals().empty()) throw cli::UsageError("no training images given (see --help)");
+
+    cli::Preset p = cli::preset(args.text("preset", "fast"));
+    ModelConfig& c = p.config;
+    TrainOptions& t = p.train;
+    const int seed = args.integer("seed", 0, 0, 1 << 30);
+    t.seed = static_cast<uint64_t>(seed);
+    c.input_size = args.integer("input-size", c.input_size, 32, 4096);
+    c.scales = {c.input_size, c.input_size / 2, c.input_size / 4};
+    c.flow.blocks = args.integer("flow-blocks", c.flow.blocks, 1, 64);
+    c.flow.permutation_seeds.resize(static_cast<size_t>(c.flow.blocks));
+    for (int k = 0; k < c.flow.blocks; ++k) c.flow.permutation_seeds[k] = k;
+    c.flow.width = args.integer("flow-width", c.flow.width, 1, 65536);
+    c.flow.hidden_layers = args.integer("flow-hidden", c.flow.hidden_layers, 0, 16);
+    c.flow.clamp_alpha = args.number("clamp-alpha", c.flow.clamp_alpha, 1e-3, 100);
+    t.epochs = args.integer("epochs", t.epochs, 1, 100000);
+    t.batch_size = args.integer("batch-size", t.batch_size, 1, 100000);
+    t.rotations_per_image = args.integer("rotations", t.rotations_per_image, 1, 1024);
+    t.lr = args.number("lr", t.lr, 1e-12, 1);
+    t.beta1 = args.number("beta1", t.beta1, 0, 0.999999);
+    t.beta2 = args.number("beta2", t.beta2, 0, 0.999999);
+    t.eps = args.number("eps", t.eps, 1e-20, 1);
+    t.weight_decay = args.number("weight-decay", t.weight_decay, 0, 1);
+    t.feature_cache = args.integer("feature-cache", t.feature_cache, 0, 4096);
+    const int cal_T = args.integer("calibration-transforms", 8, 1, 1024);
+    const double sigmas = args.number("sigmas", 3.0, 0, 100);
+
+    // ---- the images
+    std::vector<std::string> paths = find_images(args.positionals(), args.list("ext", "png,jpg,jpeg,bmp"));
+    if (args.has("include")) paths = filter_by_names(paths, read_name_list(args.text("include", "")), true);
+    if (args.has("exclude")) paths = filter_by_names(paths, read_name_list(args.text("exclude", "")), false);
+    if (paths.empty())
+      throw Error("no images found (extensions " + args.text("ext", "png,jpg,jpeg,bmp") + ", after --include/--exclude)");
+    std::mt19937_64 rng(t.seed);
+    std::shuffle(paths.begin(), paths.end(), rng);  // seeded: the subset and the split
+    if (args.has("limit")) paths.resize(std::min(paths.size(), static_cast<size_t>(args.integer("limit", 0, 1, 1 << 30))));
+    const int n = static_cast<int>(paths.size());
+    const int default_holdout = n < 10 ? 0 : std::max(2, n / 10);
+    const int holdout = args.integer("holdout", default_holdout, 0, n - 1);
+    std::vector<std::string> calib(paths.begin(), paths.begin() + holdout), train(paths.begin() + holdout, paths.end());
+    std::sort(train.begin(), train.end());
+    if (holdout == 1) throw cli::UsageError("--holdout needs 0 or at least 2 images");
+
+    const std::string device = resolve_device(args.text("device", "auto"));
+    const int threads = set_threads(args.integer("threads", 0, 0, 1024));
+    Backbone backbone = Backbone::load(args.text("backbone", "squeezenet1_1"));
+    c.backbone = backbone.architecture();
+    c.trunk_channels = backbone.trunk_channels();
+    c.validate();
+    std::fprintf(stderr, "differnet-train: %zu training images, %d held out for calibration; backbone %s (D=%d), "
+                 "flow %dx%d, %d epochs%s; %s, %d threads\n",
+                 train.size(), holdout, c.backbone.c_str(), c.feature_dim(), c.flow.blocks, c.flow.width, t.epochs,
+                 t.feature_cache ? (", feature cache " + std::to_string(t.feature_cache) + " rotations").c_str() : "",
+                 device.c_str(), threads);
+
+    std::vector<at::Tensor> images = load_resized_all(train, c.input_size, [&](int done) {
+      cli::progress_line("loading images " + std::to_string(done) + "/" + std::to_string(train.size()),
+                         static_cast<double>(done) / train.size());
+    });
+    cli::progress_done();
+
+    Model model = Model::create(c, std::move(backbone), t.seed + 1);
+    model.to(at::Device(device));
+    cli::install_stop_handler();
+    TrainReport report = train_flow(model, images, t, [&](const TrainProgress& pr) {
+      char line[200];
+      if (pr.caching) {
+        std::snprintf(line, sizeof line, "caching features %d/%d  %s left", pr.step, pr.steps_per_epoch,
+                      cli::format_duration(pr.remaining_s).c_str());
+        cli::progress_line(line, static_cast<double>(pr.step) / pr.steps_per_epoch);
+      } else {
+        std::snprintf(line, sizeof line, "epoch %d/%d  step %d/%d  loss %.4f  %s elapsed, %s left", pr.epoch,
+                      pr.epochs, pr.step, pr.steps_per_epoch, pr.loss, cli::format_duration(pr.elapsed_s).c_str(),
+                      cli::format_duration(pr.remaining_s).c_str());
+        cli::progress_line(line, ((pr.epoch - 1) + static_cast<double>(pr.step) / pr.steps_per_epoch) / pr.epochs);
+      }
+    }, &cli::stop_requested);
+    cli::progress_done();
+    if (report.epochs_done == 0) {
+      std::fprintf(stderr, "differnet-train: stopped before the first epoch ended; nothing written\n");
+      return cli::kInterrupted;
+    }
+
+    // ---- calibration
+    const bool on_training = calib.empty();
+    std::vector<at::Tensor> cal_images;
+    if (on_training) cal_images = images;
+    else cal_images = load_resized_all(calib, c.input_size);
+    std::vector<double> scores;
+    for (size_t i = 0; i < cal_images.size() && !cli::stop_requested; ++i) {
+      scores.push_back(score_image(model, cal_images[i], cal_T, false).score);
+      cli::progress_line("calibrating " + std::to_string(i + 1) + "/" + std::to_string(cal_images.size()),
+                         (i + 1.0) / cal_images.size());
+    }
+    cli::progress_done();
+    if (scores.size() >= 2) {
+      model.calibration = calibrate_from_good_scores(scores, cal_T, sigmas);
+      model.calibration.method += on_training ? " (the training images: optimistic, expect false alarms)"
+                                              : " (held out of training)";
+    }
+    model.to(at::kCPU);
+    save_model(model, out);
+    std::printf("wrote %s (model-id %s): %d epochs in %s, last epoch loss %.4f%s\n", out.c_str(),
+                sha256_file_hex(out).substr(0, 12).c_str(), report.epochs_done,
+                cli::format_duration(report.seconds).c_str(), report.epoch_losses.back(),
+                report.stopped ? " (stopped early: the last finished epoch)" : "");
+    if (model.calibration.calibrated)
+      std::printf("threshold %.6g: %s\n", model.calibration.threshold, model.calibration.method.c_str());
+    else
+      std::printf("not calibrated (stopped); run differnet-calibrate on good images\n");
+    return report.stopped ? cli::kInterrupted : cli::kOk;
+  });
+}
