@@ -19,7 +19,7 @@ struct Detector::Impl {
   at::Device device;
 };
 
-Detector::Detector(const DetectorOptions& options) {
+Detector::Detector(const DetectorOptions& options) try {
   const std::string device_name = resolve_device(options.device);  // before the (slow) load
   set_threads(options.threads);
   Model model = load_model(options.model_path);
@@ -38,6 +38,8 @@ Detector::Detector(const DetectorOptions& options) {
   s.threshold = s.calibrated ? model.calibration.threshold : std::numeric_limits<double>::quiet_NaN();
   s.calibrated_transforms = model.calibration.transforms;
   impl_.reset(new Impl{std::move(model), s, device});
+} catch (const c10::Error& e) {
+  throw Error("model '" + options.model_path + "' cannot be set up: " + without_backtrace(e.what()));
 }
 
 Detector::~Detector() = default;
@@ -45,6 +47,16 @@ Detector::~Detector() = default;
 const ModelSummary& Detector::summary() const { return impl_->summary; }
 
 Detection Detector::detect(const FrameView& frame, const DetectRequest& request) {
+  try {
+    return detect_checked(frame, request);
+  } catch (const c10::Error& e) {  // LibTorch's own failures (out of memory, ...) become our Error
+    throw Error("inference failed: " + without_backtrace(e.what()));
+  }
+}
+
+Detection Detector::detect_checked(const FrameView& frame, const DetectRequest& request) {
+  if (request.heatmap_size < 0 || request.heatmap_size > 4096)
+    throw Error("heatmap size must be in 0..4096, got " + std::to_string(request.heatmap_size));
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
   const std::vector<double> angles = test_time_angles(request.transforms);
@@ -65,7 +77,10 @@ Detection Detector::detect(const FrameView& frame, const DetectRequest& request)
   d.times.flow_ms = r.flow_ms;
   d.times.localization_ms = r.localization_ms;
   if (request.localize) {
-    at::Tensor map = r.map.to(at::kCPU, at::kFloat).contiguous();
+    at::Tensor map = r.map;
+    if (request.heatmap_size > 0 && request.heatmap_size != map.size(0))
+      map = at::adaptive_avg_pool2d(map.unsqueeze(0).unsqueeze(0), {request.heatmap_size, request.heatmap_size})[0][0];
+    map = map.to(at::kCPU, at::kFloat).contiguous();
     d.heatmap.height = static_cast<int>(map.size(0));
     d.heatmap.width = static_cast<int>(map.size(1));
     d.heatmap.values.assign(map.data_ptr<float>(), map.data_ptr<float>() + map.numel());

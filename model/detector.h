@@ -20,10 +20,11 @@ struct DetectRequest {
   bool localize = false;        // compute the gradient heatmap
   Region region;                // empty = the whole frame
   double threshold = -1.0;      // < 0: the model's calibrated threshold
+  int heatmap_size = 0;         // side of the returned heatmap (area-averaged); 0 = the model's input size
 };
 
 struct Heatmap {
-  int width = 0, height = 0;    // the model's input size; it covers the scored region
+  int width = 0, height = 0;    // heatmap_size (or the model's input size); it covers the scored region
   std::vector<float> values;    // row-major, unnormalised (squared mean |gradient|)
 };
 
@@ -62,6 +63,7 @@ class Detector {
   const ModelSummary& summary() const;
 
  private:
+  Detection detect_checked(const FrameView& frame, const DetectRequest& request);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -1,0 +1,683 @@
+/**
+ * SECTION:element-differnetfilter
+ * @title: differnetfilter
+ *
+ * Scores every frame with a DifferNet model (normalizing flow on multi-scale ImageNet features) and
+ * passes it on unchanged but for an optional overlay. Each buffer leaves with a #GstDifferNetMeta
+ * (C API: gst/differnet/differnetmeta.h) and the same fields as a "DifferNetResult" GstCustomMeta;
+ * an element message named "differnet" is posted per frame (or when the verdict changes), with
+ * timestamp, stream-time, running-time, duration, score, threshold, anomaly, frame, transforms,
+ * reused, inference-ms, model-id and the scored region.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 -m videotestsrc num-buffers=50 ! videoconvert ! differnetfilter model=parts.model ! \
+ *     videoconvert ! video/x-raw,format=I420 ! x264enc ! mp4mux ! filesink location=out.mp4
+ * ]|
+ * Train a model first with `differnet-train good_images/ -o parts.model`.
+ */
+#include "gstdiffernetfilter.h"
+
+#include <glib/gstdio.h>
+#include <gst/video/video.h>
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <string>
+#include <vector>
+
+#include "detector.h"
+#include "differnet/differnetmeta.h"
+#include "error.h"
+#include "overlay.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_differnet_filter_debug);
+#define GST_CAT_DEFAULT gst_differnet_filter_debug
+
+#define VIDEO_FORMATS "{ RGB, BGR, RGBx, BGRx, RGBA, BGRA, GRAY8 }"
+
+enum {
+  PROP_0,
+  PROP_MODEL,
+  PROP_DEVICE,
+  PROP_ACTIVE_DEVICE,
+  PROP_THREADS,
+  PROP_THRESHOLD,
+  PROP_TRANSFORMS,
+  PROP_LOCALIZATION,
+  PROP_OVERLAY,
+  PROP_HEATMAP_ALPHA,
+  PROP_INFERENCE_INTERVAL,
+  PROP_ROI,
+  PROP_POST_MESSAGES,
+  PROP_MESSAGE_MODE,
+  PROP_RESULTS_FILE,
+  PROP_SNAPSHOT_DIR,
+  PROP_FRAMES_SCORED,
+  PROP_FRAMES_REUSED,
+  PROP_MEAN_INFERENCE_MS,
+  PROP_LAST_INFERENCE_MS,
+};
+
+#define DEFAULT_PROP_DEVICE "auto"
+#define DEFAULT_PROP_THREADS 0
+#define DEFAULT_PROP_THRESHOLD -1.0
+#define DEFAULT_PROP_TRANSFORMS 1
+#define DEFAULT_PROP_LOCALIZATION TRUE
+#define DEFAULT_PROP_OVERLAY GST_DIFFERNET_OVERLAY_ALL
+#define DEFAULT_PROP_HEATMAP_ALPHA 0.5
+#define DEFAULT_PROP_INFERENCE_INTERVAL 1
+#define DEFAULT_PROP_POST_MESSAGES TRUE
+#define DEFAULT_PROP_MESSAGE_MODE GST_DIFFERNET_MESSAGE_EVERY_FRAME
+
+namespace {
+
+// Property values; read and written under the object lock.
+struct Settings {
+  std::string model, device = DEFAULT_PROP_DEVICE, results_file, snapshot_dir;
+  int threads = DEFAULT_PROP_THREADS;
+  double threshold = DEFAULT_PROP_THRESHOLD;
+  int transforms = DEFAULT_PROP_TRANSFORMS;
+  bool localization = DEFAULT_PROP_LOCALIZATION;
+  GstDifferNetOverlay overlay = DEFAULT_PROP_OVERLAY;
+  double heatmap_alpha = DEFAULT_PROP_HEATMAP_ALPHA;
+  int inference_interval = DEFAULT_PROP_INFERENCE_INTERVAL;
+  differnet::Region roi;
+  bool post_messages = DEFAULT_PROP_POST_MESSAGES;
+  GstDifferNetMessageMode message_mode = DEFAULT_PROP_MESSAGE_MODE;
+};
+
+// Read-only statistics, under the object lock.
+struct Stats {
+  guint64 scored = 0, reused = 0;
+  double total_ms = 0, last_ms = 0;
+};
+
+// The last scored result, carried by the frames that reuse it.
+struct LastResult {
+  differnet::Detection detection;
+  differnet::Region region;
+  int transforms = 0;
+};
+
+// Per-run state: created in start(), dropped in stop(); touched by the streaming thread only
+// (start/stop and set_info run with the stream stopped).
+struct RunState {
+  std::unique_ptr<differnet::Detector> detector;
+  std::string model_id, active_device;
+  FILE* results = nullptr;
+  std::string snapshot_dir;
+  differnet::PixelFormat format = differnet::PixelFormat::RGB;
+  int width = 0, height = 0;
+  guint64 frame = 0;
+  std::unique_ptr<LastResult> last;
+  int last_verdict = -1;  // for message-mode=on-change: -1 none yet, else 0/1
+  ~RunState() {
+    if (results) std::fclose(results);
+  }
+};
+
+}  // namespace
+
+struct _GstDifferNetFilter {
+  GstVideoFilter parent;
+  Settings* settings;
+  Stats* stats;
+  RunState* state;  // null while stopped
+};
+
+#define gst_differnet_filter_parent_class parent_class
+G_DEFINE_TYPE (GstDifferNetFilter, gst_differnet_filter, GST_TYPE_VIDEO_FILTER);
+GST_ELEMENT_REGISTER_DEFINE (differnetfilter, "differnetfilter", GST_RANK_NONE, GST_TYPE_DIFFERNET_FILTER);
+
+static GType
+gst_differnet_overlay_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_DIFFERNET_OVERLAY_NONE, "Draw nothing: pixels pass unchanged", "none"},
+    {GST_DIFFERNET_OVERLAY_HEATMAP, "The localization heatmap only", "heatmap"},
+    {GST_DIFFERNET_OVERLAY_SCORE, "The score text and the verdict border only", "score"},
+    {GST_DIFFERNET_OVERLAY_ALL, "Heatmap, score text and verdict border", "all"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstDifferNetOverlay", values));
+  return type;
+}
+
+static GType
+gst_differnet_message_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_DIFFERNET_MESSAGE_EVERY_FRAME, "A message for every frame", "every-frame"},
+    {GST_DIFFERNET_MESSAGE_ON_CHANGE, "A message for the first frame and whenever the verdict changes", "on-change"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstDifferNetMessageMode", values));
+  return type;
+}
+
+static gboolean
+is_valid_device (const std::string & d)
+{
+  if (d == "auto" || d == "cpu" || d == "cuda")
+    return TRUE;
+  return d.size () > 5 && d.size () < 9 && d.compare (0, 5, "cuda:") == 0
+      && d.find_first_not_of ("0123456789", 5) == std::string::npos;
+}
+
+static differnet::PixelFormat
+pixel_format (GstVideoFormat f)
+{
+  switch (f) {
+    case GST_VIDEO_FORMAT_BGR: return differnet::PixelFormat::BGR;
+    case GST_VIDEO_FORMAT_RGBx: return differnet::PixelFormat::RGBx;
+    case GST_VIDEO_FORMAT_BGRx: return differnet::PixelFormat::BGRx;
+    case GST_VIDEO_FORMAT_RGBA: return differnet::PixelFormat::RGBA;
+    case GST_VIDEO_FORMAT_BGRA: return differnet::PixelFormat::BGRA;
+    case GST_VIDEO_FORMAT_GRAY8: return differnet::PixelFormat::GRAY8;
+    default: return differnet::PixelFormat::RGB;
+  }
+}
+
+static gboolean
+region_fits (const differnet::Region & r, int width, int height)
+{
+  return r.whole_frame () || (r.x + r.width <= width && r.y + r.height <= height);
+}
+
+/* Properties that need a restart to take effect refuse changes while the element runs. */
+static gboolean
+check_stopped (GstDifferNetFilter * self, const char *name)
+{
+  if (self->state == NULL)
+    return TRUE;
+  g_warning ("differnetfilter: property '%s' can only be changed in the NULL or READY state; ignored", name);
+  return FALSE;
+}
+
+static void
+gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue * value, GParamSpec * pspec)
+{
+  GstDifferNetFilter *self = GST_DIFFERNET_FILTER (object);
+  GST_OBJECT_LOCK (self);
+  Settings & s = *self->settings;
+  switch (prop_id) {
+    case PROP_MODEL:
+      if (check_stopped (self, "model"))
+        s.model = g_value_get_string (value) ? g_value_get_string (value) : "";
+      break;
+    case PROP_DEVICE:{
+      std::string d = g_value_get_string (value) ? g_value_get_string (value) : "";
+      if (!is_valid_device (d))
+        g_warning ("differnetfilter: device '%s' is not one of auto, cpu, cuda, cuda:N; ignored", d.c_str ());
+      else if (check_stopped (self, "device"))
+        s.device = d;
+      break;
+    }
+    case PROP_THREADS:
+      if (check_stopped (self, "threads"))
+        s.threads = g_value_get_int (value);
+      break;
+    case PROP_THRESHOLD:
+      s.threshold = g_value_get_double (value);
+      break;
+    case PROP_TRANSFORMS:
+      s.transforms = g_value_get_int (value);
+      break;
+    case PROP_LOCALIZATION:
+      s.localization = g_value_get_boolean (value);
+      break;
+    case PROP_OVERLAY:
+      s.overlay = (GstDifferNetOverlay) g_value_get_enum (value);
+      break;
+    case PROP_HEATMAP_ALPHA:
+      s.heatmap_alpha = g_value_get_double (value);
+      break;
+    case PROP_INFERENCE_INTERVAL:
+      s.inference_interval = g_value_get_int (value);
+      break;
+    case PROP_ROI:{
+      const char *text = g_value_get_string (value);
+      try {
+        differnet::Region r = differnet::Region::parse (text ? text : "");
+        if (self->state && self->state->width > 0 && !region_fits (r, self->state->width, self->state->height))
+          g_warning ("differnetfilter: roi '%s' does not lie inside the %dx%d frame; ignored", text,
+              self->state->width, self->state->height);
+        else
+          s.roi = r;
+      } catch (const differnet::Error & e) {
+        g_warning ("differnetfilter: %s; ignored", e.what ());
+      }
+      break;
+    }
+    case PROP_POST_MESSAGES:
+      s.post_messages = g_value_get_boolean (value);
+      break;
+    case PROP_MESSAGE_MODE:
+      s.message_mode = (GstDifferNetMessageMode) g_value_get_enum (value);
+      break;
+    case PROP_RESULTS_FILE:
+      if (check_stopped (self, "results-file"))
+        s.results_file = g_value_get_string (value) ? g_value_get_string (value) : "";
+      break;
+    case PROP_SNAPSHOT_DIR:
+      if (check_stopped (self, "snapshot-dir"))
+        s.snapshot_dir = g_value_get_string (value) ? g_value_get_string (value) : "";
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_differnet_filter_get_property (GObject * object, guint prop_id, GValue * value, GParamSpec * pspec)
+{
+  GstDifferNetFilter *self = GST_DIFFERNET_FILTER (object);
+  GST_OBJECT_LOCK (self);
+  const Settings & s = *self->settings;
+  const Stats & st = *self->stats;
+  switch (prop_id) {
+    case PROP_MODEL: g_value_set_string (value, s.model.empty () ? NULL : s.model.c_str ()); break;
+    case PROP_DEVICE: g_value_set_string (value, s.device.c_str ()); break;
+    case PROP_ACTIVE_DEVICE:
+      g_value_set_string (value, self->state ? self->state->active_device.c_str () : "");
+      break;
+    case PROP_THREADS: g_value_set_int (value, s.threads); break;
+    case PROP_THRESHOLD: g_value_set_double (value, s.threshold); break;
+    case PROP_TRANSFORMS: g_value_set_int (value, s.transforms); break;
+    case PROP_LOCALIZATION: g_value_set_boolean (value, s.localization); break;
+    case PROP_OVERLAY: g_value_set_enum (value, s.overlay); break;
+    case PROP_HEATMAP_ALPHA: g_value_set_double (value, s.heatmap_alpha); break;
+    case PROP_INFERENCE_INTERVAL: g_value_set_int (value, s.inference_interval); break;
+    case PROP_ROI: g_value_set_string (value, s.roi.to_string ().c_str ()); break;
+    case PROP_POST_MESSAGES: g_value_set_boolean (value, s.post_messages); break;
+    case PROP_MESSAGE_MODE: g_value_set_enum (value, s.message_mode); break;
+    case PROP_RESULTS_FILE: g_value_set_string (value, s.results_file.empty () ? NULL : s.results_file.c_str ()); break;
+    case PROP_SNAPSHOT_DIR: g_value_set_string (value, s.snapshot_dir.empty () ? NULL : s.snapshot_dir.c_str ()); break;
+    case PROP_FRAMES_SCORED: g_value_set_uint64 (value, st.scored); break;
+    case PROP_FRAMES_REUSED: g_value_set_uint64 (value, st.reused); break;
+    case PROP_MEAN_INFERENCE_MS: g_value_set_double (value, st.scored ? st.total_ms / st.scored : 0.0); break;
+    case PROP_LAST_INFERENCE_MS: g_value_set_double (value, st.last_ms); break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* READY -> PAUSED: load and warm up the model, open the outputs. */
+static gboolean
+gst_differnet_filter_start (GstBaseTransform * trans)
+{
+  GstDifferNetFilter *self = GST_DIFFERNET_FILTER (trans);
+  GST_OBJECT_LOCK (self);
+  Settings s = *self->settings;
+  *self->stats = Stats ();
+  GST_OBJECT_UNLOCK (self);
+
+  if (s.model.empty ()) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No model file set"),
+        ("Set the 'model' property to a DifferNet model file (differnet-train writes one)."));
+    return FALSE;
+  }
+  auto state = std::make_unique<RunState> ();
+  try {
+    state->detector = std::make_unique<differnet::Detector> (differnet::DetectorOptions { s.model, s.device, s.threads });
+    differnet::DetectRequest warm;
+    warm.transforms = s.transforms;
+    warm.localize = s.localization;
+    state->detector->warm_up (warm);
+  } catch (const std::exception & e) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Could not load DifferNet model '%s'", s.model.c_str ()),
+        ("%s", differnet::without_backtrace (e.what ()).c_str ()));
+    return FALSE;
+  }
+  const differnet::ModelSummary & m = state->detector->summary ();
+  state->model_id = m.model_id;
+  state->active_device = m.device;
+  if (!m.calibrated && s.threshold < 0)
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Model '%s' has no calibrated threshold", s.model.c_str ()),
+        ("Every frame is judged good until the 'threshold' property is set or the model is calibrated "
+         "with differnet-calibrate."));
+  if (!s.results_file.empty ()) {
+    state->results = g_fopen (s.results_file.c_str (), "w");
+    if (!state->results) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("Could not open results file '%s'", s.results_file.c_str ()),
+          ("%s", g_strerror (errno)));
+      return FALSE;
+    }
+  }
+  if (!s.snapshot_dir.empty ()) {
+    if (g_mkdir_with_parents (s.snapshot_dir.c_str (), 0755) != 0) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("Could not create snapshot folder '%s'", s.snapshot_dir.c_str ()),
+          ("%s", g_strerror (errno)));
+      return FALSE;
+    }
+    state->snapshot_dir = s.snapshot_dir;
+  }
+  GST_INFO_OBJECT (self, "model %s (id %s, backbone %s, input %d px) on %s", s.model.c_str (), m.model_id.c_str (),
+      m.backbone.c_str (), m.input_size, m.device.c_str ());
+  GST_OBJECT_LOCK (self);
+  self->state = state.release ();
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+static gboolean
+gst_differnet_filter_stop (GstBaseTransform * trans)
+{
+  GstDifferNetFilter *self = GST_DIFFERNET_FILTER (trans);
+  GST_OBJECT_LOCK (self);
+  RunState *state = self->state;
+  self->state = NULL;
+  GST_OBJECT_UNLOCK (self);
+  delete state;  // closes the results file, frees the model
+  return TRUE;
+}
+
+/* Caps are (re)negotiated: a new size keeps the loaded model. */
+static gboolean
+gst_differnet_filter_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVideoInfo * in_info,
+    GstCaps * outcaps, GstVideoInfo * out_info)
+{
+  GstDifferNetFilter *self = GST_DIFFERNET_FILTER (filter);
+  (void) incaps;
+  (void) outcaps;
+  (void) out_info;
+  GST_OBJECT_LOCK (self);
+  const differnet::Region roi = self->settings->roi;
+  GST_OBJECT_UNLOCK (self);
+  const int width = GST_VIDEO_INFO_WIDTH (in_info), height = GST_VIDEO_INFO_HEIGHT (in_info);
+  if (!region_fits (roi, width, height)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("roi %s does not lie inside the %dx%d frame",
+            roi.to_string ().c_str (), width, height), (NULL));
+    return FALSE;
+  }
+  if (self->state) {
+    self->state->format = pixel_format (GST_VIDEO_INFO_FORMAT (in_info));
+    self->state->width = width;
+    self->state->height = height;
+  }
+  GST_DEBUG_OBJECT (self, "negotiated %s %dx%d", gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in_info)), width,
+      height);
+  return TRUE;
+}
+
+static void
+append_json_number (std::string & out, const char *key, double v)
+{
+  char buf[64];
+  if (std::isfinite (v))
+    g_snprintf (buf, sizeof buf, "\"%s\":%.9g", key, v);
+  else
+    g_snprintf (buf, sizeof buf, "\"%s\":null", key);
+  out += buf;
+}
+
+static void
+write_result_line (FILE * f, GstBuffer * buf, const GstDifferNetMeta * m)
+{
+  std::string line = "{\"pts_ns\":";
+  line += GST_BUFFER_PTS_IS_VALID (buf) ? std::to_string (GST_BUFFER_PTS (buf)) : "null";
+  line += ",\"frame\":" + std::to_string (m->frame) + ",";
+  append_json_number (line, "score", m->score);
+  line += ",";
+  append_json_number (line, "threshold", m->threshold);
+  line += std::string (",\"anomaly\":") + (m->anomaly ? "true" : "false");
+  line += std::string (",\"reused\":") + (m->reused ? "true" : "false") + ",";
+  append_json_number (line, "inference_ms", m->inference_ms);
+  line += std::string (",\"model_id\":\"") + m->model_id + "\"}\n";
+  std::fputs (line.c_str (), f);
+  std::fflush (f);
+}
+
+static void
+post_result_message (GstDifferNetFilter * self, GstBuffer * buf, const GstDifferNetMeta * m)
+{
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+  const GstClockTime pts = GST_BUFFER_PTS (buf);
+  GstStructure *s = gst_structure_new ("differnet",
+      "timestamp", G_TYPE_UINT64, pts,
+      "stream-time", G_TYPE_UINT64, gst_segment_to_stream_time (&trans->segment, GST_FORMAT_TIME, pts),
+      "running-time", G_TYPE_UINT64, gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, pts),
+      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buf), NULL);
+  gst_differnet_meta_to_structure (m, s);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+}
+
+static void
+save_snapshot (GstDifferNetFilter * self, GstVideoFrame * frame, const std::string & dir, guint64 number)
+{
+  const int w = GST_VIDEO_FRAME_WIDTH (frame), h = GST_VIDEO_FRAME_HEIGHT (frame);
+  const int bpp = differnet::bytes_per_pixel (self->state->format);
+  cv::Mat in (h, w, CV_8UC (bpp), GST_VIDEO_FRAME_PLANE_DATA (frame, 0), GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0));
+  cv::Mat bgr;
+  switch (self->state->format) {
+    case differnet::PixelFormat::RGB: cv::cvtColor (in, bgr, cv::COLOR_RGB2BGR); break;
+    case differnet::PixelFormat::RGBx:
+    case differnet::PixelFormat::RGBA: cv::cvtColor (in, bgr, cv::COLOR_RGBA2BGR); break;
+    case differnet::PixelFormat::BGRx:
+    case differnet::PixelFormat::BGRA: cv::cvtColor (in, bgr, cv::COLOR_BGRA2BGR); break;
+    default: bgr = in; break;  // BGR and GRAY8 are written as they are
+  }
+  gchar name[64];
+  g_snprintf (name, sizeof name, "frame-%08" G_GUINT64_FORMAT ".png", number);
+  gchar *path = g_build_filename (dir.c_str (), name, NULL);
+  bool ok = false;
+  try {
+    ok = cv::imwrite (path, bgr);
+  } catch (const cv::Exception &) {
+  }
+  if (!ok)
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("Could not write snapshot '%s'", path), (NULL));
+  g_free (path);
+}
+
+static GstFlowReturn
+gst_differnet_filter_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * frame)
+{
+  GstDifferNetFilter *self = GST_DIFFERNET_FILTER (filter);
+  RunState & st = *self->state;
+  GST_OBJECT_LOCK (self);
+  const Settings s = *self->settings;
+  GST_OBJECT_UNLOCK (self);
+
+  const guint64 number = st.frame++;
+  const bool score_now = !st.last || number % static_cast<guint64>(s.inference_interval) == 0;
+  const differnet::FrameView view {static_cast<const uint8_t *>(GST_VIDEO_FRAME_PLANE_DATA (frame, 0)),
+    GST_VIDEO_FRAME_WIDTH (frame), GST_VIDEO_FRAME_HEIGHT (frame), GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0), st.format};
+  if (score_now) {
+    differnet::DetectRequest request;
+    request.transforms = s.transforms;
+    request.localize = s.localization;
+    request.region = s.roi;
+    request.threshold = s.threshold;
+    request.heatmap_size = std::max (1, st.detector->summary ().input_size / 4);
+    auto last = std::make_unique<LastResult> ();
+    try {
+      last->detection = st.detector->detect (view, request);
+    } catch (const std::exception & e) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("DifferNet inference failed on frame %" G_GUINT64_FORMAT, number),
+          ("%s", differnet::without_backtrace (e.what ()).c_str ()));
+      return GST_FLOW_ERROR;
+    }
+    last->region = differnet::effective_region (view, s.roi);
+    last->transforms = s.transforms;
+    st.last = std::move (last);
+  }
+  const LastResult & r = *st.last;
+  const differnet::Detection & d = r.detection;
+
+  GstBuffer *buf = frame->buffer;
+  GstDifferNetMeta *meta = gst_buffer_add_differnet_meta (buf);
+  meta->score = d.score;
+  meta->threshold = d.threshold;
+  meta->anomaly = d.anomaly;
+  meta->frame = number;
+  meta->transforms = static_cast<guint>(r.transforms);
+  meta->reused = !score_now;
+  meta->inference_ms = d.times.total_ms;
+  g_strlcpy (meta->model_id, st.model_id.c_str (), sizeof meta->model_id);
+  meta->region_x = r.region.x;
+  meta->region_y = r.region.y;
+  meta->region_width = r.region.width;
+  meta->region_height = r.region.height;
+  if (!d.heatmap.values.empty ())
+    gst_differnet_meta_set_heatmap (meta, d.heatmap.width, d.heatmap.height, d.heatmap.values.data ());
+  gst_differnet_custom_meta_add (buf, meta);
+
+  GST_OBJECT_LOCK (self);
+  if (score_now) {
+    self->stats->scored++;
+    self->stats->total_ms += d.times.total_ms;
+    self->stats->last_ms = d.times.total_ms;
+  } else {
+    self->stats->reused++;
+  }
+  GST_OBJECT_UNLOCK (self);
+
+  const int verdict = d.anomaly ? 1 : 0;
+  if (s.post_messages && (s.message_mode == GST_DIFFERNET_MESSAGE_EVERY_FRAME || verdict != st.last_verdict))
+    post_result_message (self, buf, meta);
+  st.last_verdict = verdict;
+  if (st.results)
+    write_result_line (st.results, buf, meta);
+
+  if (s.overlay != GST_DIFFERNET_OVERLAY_NONE) {
+    differnet::overlay::Canvas canvas {static_cast<uint8_t *>(GST_VIDEO_FRAME_PLANE_DATA (frame, 0)),
+      GST_VIDEO_FRAME_WIDTH (frame), GST_VIDEO_FRAME_HEIGHT (frame), GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0), st.format};
+    differnet::overlay::Result result {d.score, d.threshold, static_cast<bool>(d.anomaly), !score_now,
+      d.heatmap.values.empty ()? nullptr : d.heatmap.values.data (), d.heatmap.width, d.heatmap.height, r.region};
+    differnet::overlay::draw (canvas, result,
+        s.overlay == GST_DIFFERNET_OVERLAY_HEATMAP || s.overlay == GST_DIFFERNET_OVERLAY_ALL,
+        s.overlay == GST_DIFFERNET_OVERLAY_SCORE || s.overlay == GST_DIFFERNET_OVERLAY_ALL, s.heatmap_alpha);
+  }
+  if (d.anomaly && !st.snapshot_dir.empty ())
+    save_snapshot (self, frame, st.snapshot_dir, number);
+  return GST_FLOW_OK;
+}
+
+static void
+gst_differnet_filter_finalize (GObject * object)
+{
+  GstDifferNetFilter *self = GST_DIFFERNET_FILTER (object);
+  delete self->state;
+  delete self->stats;
+  delete self->settings;
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
+  const GParamFlags rw = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  const GParamFlags ready = (GParamFlags) (rw | GST_PARAM_MUTABLE_READY);
+  const GParamFlags playing = (GParamFlags) (rw | GST_PARAM_MUTABLE_PLAYING);
+  const GParamFlags ro = (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  gobject_class->set_property = gst_differnet_filter_set_property;
+  gobject_class->get_property = gst_differnet_filter_get_property;
+  gobject_class->finalize = gst_differnet_filter_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model",
+          "Path of the DifferNet model file to load (written by differnet-train). Required", NULL, ready));
+  g_object_class_install_property (gobject_class, PROP_DEVICE,
+      g_param_spec_string ("device", "Device",
+          "Where to run: auto (CUDA when available, else CPU), cpu, cuda or cuda:N. Asking for CUDA "
+          "where there is none is an error, never a silent CPU fallback", DEFAULT_PROP_DEVICE, ready));
+  g_object_class_install_property (gobject_class, PROP_ACTIVE_DEVICE,
+      g_param_spec_string ("active-device", "Active device",
+          "The device the model runs on (cpu, cuda:0, ...); empty while stopped", "", ro));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_int ("threads", "Threads", "CPU threads for inference, 0 = one per core",
+          0, 1024, DEFAULT_PROP_THREADS, ready));
+  g_object_class_install_property (gobject_class, PROP_THRESHOLD,
+      g_param_spec_double ("threshold", "Threshold",
+          "Score at or above which a frame is anomalous; -1 = the model's calibrated threshold",
+          -1.0, G_MAXDOUBLE, DEFAULT_PROP_THRESHOLD, playing));
+  g_object_class_install_property (gobject_class, PROP_TRANSFORMS,
+      g_param_spec_int ("transforms", "Transforms",
+          "Test-time rotations T (angles 360*i/T) averaged into the score: more is steadier and T times slower",
+          1, 1024, DEFAULT_PROP_TRANSFORMS, playing));
+  g_object_class_install_property (gobject_class, PROP_LOCALIZATION,
+      g_param_spec_boolean ("localization", "Localization",
+          "Compute the gradient heatmap (about twice the work of scoring alone)", DEFAULT_PROP_LOCALIZATION, playing));
+  g_object_class_install_property (gobject_class, PROP_OVERLAY,
+      g_param_spec_enum ("overlay", "Overlay", "What to draw on the frames; none leaves every pixel unchanged",
+          gst_differnet_overlay_get_type (), DEFAULT_PROP_OVERLAY, playing));
+  g_object_class_install_property (gobject_class, PROP_HEATMAP_ALPHA,
+      g_param_spec_double ("heatmap-alpha", "Heatmap alpha", "Opacity of the heatmap over an anomalous frame (scaled down by score/threshold on good frames)",
+          0.0, 1.0, DEFAULT_PROP_HEATMAP_ALPHA, playing));
+  g_object_class_install_property (gobject_class, PROP_INFERENCE_INTERVAL,
+      g_param_spec_int ("inference-interval", "Inference interval",
+          "Score every Nth frame; the frames between carry the last result, marked reused",
+          1, G_MAXINT, DEFAULT_PROP_INFERENCE_INTERVAL, playing));
+  g_object_class_install_property (gobject_class, PROP_ROI,
+      g_param_spec_string ("roi", "Region of interest",
+          "Region to score, \"x,y,width,height\" in pixels; empty = the whole frame", "", playing));
+  g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
+      g_param_spec_boolean ("post-messages", "Post messages",
+          "Post a \"differnet\" element message on the bus with each result", DEFAULT_PROP_POST_MESSAGES, playing));
+  g_object_class_install_property (gobject_class, PROP_MESSAGE_MODE,
+      g_param_spec_enum ("message-mode", "Message mode", "When to post messages",
+          gst_differnet_message_mode_get_type (), DEFAULT_PROP_MESSAGE_MODE, playing));
+  g_object_class_install_property (gobject_class, PROP_RESULTS_FILE,
+      g_param_spec_string ("results-file", "Results file",
+          "Write one JSON object per frame to this file (JSON lines: pts_ns, frame, score, threshold, anomaly, "
+          "reused, inference_ms, model_id); truncated at start", NULL, ready));
+  g_object_class_install_property (gobject_class, PROP_SNAPSHOT_DIR,
+      g_param_spec_string ("snapshot-dir", "Snapshot folder",
+          "Save each frame judged anomalous, with its overlay, as frame-NNNNNNNN.png in this folder", NULL, ready));
+  g_object_class_install_property (gobject_class, PROP_FRAMES_SCORED,
+      g_param_spec_uint64 ("frames-scored", "Frames scored", "Frames scored since start", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_FRAMES_REUSED,
+      g_param_spec_uint64 ("frames-reused", "Frames reused",
+          "Frames that carried an earlier result since start (inference-interval)", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_MEAN_INFERENCE_MS,
+      g_param_spec_double ("mean-inference-ms", "Mean inference time", "Mean time to score a frame, in ms",
+          0.0, G_MAXDOUBLE, 0.0, ro));
+  g_object_class_install_property (gobject_class, PROP_LAST_INFERENCE_MS,
+      g_param_spec_double ("last-inference-ms", "Last inference time", "Time the last scored frame took, in ms",
+          0.0, G_MAXDOUBLE, 0.0, ro));
+
+  GstCaps *caps = gst_caps_from_string (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS));
+  gst_element_class_add_pad_template (element_class, gst_pad_template_new ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
+  gst_element_class_add_pad_template (element_class, gst_pad_template_new ("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps));
+  gst_caps_unref (caps);
+  gst_element_class_set_static_metadata (element_class, "DifferNet defect detector", "Filter/Analyzer/Video",
+      "Scores each frame for anomalies with a DifferNet model: score as buffer metadata and bus messages, "
+      "optional heatmap overlay", "gst-differnet authors");
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_differnet_filter_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_differnet_filter_stop);
+  filter_class->set_info = GST_DEBUG_FUNCPTR (gst_differnet_filter_set_info);
+  filter_class->transform_frame_ip = GST_DEBUG_FUNCPTR (gst_differnet_filter_transform_frame_ip);
+
+  gst_type_mark_as_plugin_api (gst_differnet_overlay_get_type (), (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (gst_differnet_message_mode_get_type (), (GstPluginAPIFlags) 0);
+  GST_DEBUG_CATEGORY_INIT (gst_differnet_filter_debug, "differnetfilter", 0, "DifferNet defect detector");
+}
+
+static void
+gst_differnet_filter_init (GstDifferNetFilter * self)
+{
+  self->settings = new Settings ();
+  self->stats = new Stats ();
+  self->state = NULL;
+  /* Every frame must leave with its result: never let QoS drop late frames here. */
+  gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), FALSE);
+}
