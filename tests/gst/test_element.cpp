@@ -1,0 +1,477 @@
+// differnetfilter under GstHarness: buffers, metadata, messages, results file, overlay, errors,
+// renegotiation, state cycles, inference-interval, roi, snapshots. A tiny model is trained once
+// on a synthetic texture (about 3 s).
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "differnet/differnetmeta.h"
+#include "test_support.h"
+
+using namespace differnet;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kSize = 96;
+const char* kCaps = "video/x-raw,format=RGB,width=96,height=96,framerate=30/1";
+
+class Element : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    model_ = fixtures::temp_dir() + "/texture.safetensors";
+    fixtures::train_texture_model(model_, kSize);
+  }
+
+  // A harness around a differnetfilter with `model` set, then the given properties.
+  static GstHarness* harness(const std::string& props = "", const char* caps = kCaps) {
+    GstHarness* h = gst_harness_new_parse(("differnetfilter name=f model=" + model_ + " " + props).c_str());
+    gst_harness_set_src_caps_str(h, caps);
+    return h;
+  }
+
+  // A buffer holding `img` laid out as `format` with GStreamer's default strides.
+  static GstBuffer* frame(const Image& img, GstVideoFormat format = GST_VIDEO_FORMAT_RGB) {
+    GstVideoInfo info;
+    gst_video_info_set_format(&info, format, img.width, img.height);
+    GstBuffer* buf = gst_buffer_new_allocate(nullptr, info.size, nullptr);
+    GstVideoFrame vf;
+    gst_video_frame_map(&vf, &info, buf, GST_MAP_WRITE);
+    const int bpp = GST_VIDEO_FRAME_COMP_PSTRIDE(&vf, 0);
+    for (int y = 0; y < img.height; ++y)
+      for (int x = 0; x < img.width; ++x) {
+        uint8_t* d = static_cast<uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 0)) + y * GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 0) + x * bpp;
+        const uint8_t* s = &img.pixels[(static_cast<size_t>(y) * img.width + x) * 3];
+        if (bpp == 1) d[0] = s[0];
+        else if (format == GST_VIDEO_FORMAT_BGR || format == GST_VIDEO_FORMAT_BGRx) d[0] = s[2], d[1] = s[1], d[2] = s[0];
+        else d[0] = s[0], d[1] = s[1], d[2] = s[2];
+      }
+    gst_video_frame_unmap(&vf);
+    return buf;
+  }
+
+  static Image good(int i, int size = kSize) { return fixtures::make_texture(size, size, 700 + i); }
+  static fixtures::Spot spot(int i) { return {20 + 5 * (i % 10), 30 + 3 * (i % 10), 6}; }
+  static Image defective(int i) { return fixtures::make_texture(kSize, kSize, 800 + i, spot(i)); }
+
+  // The differnetfilter inside a harness (gst_harness_new_parse wraps it in a bin).
+  static GstElement* filter(GstHarness* h) {
+    GstElement* f = gst_bin_get_by_name(GST_BIN(h->element), "f");
+    gst_object_unref(f);  // the bin keeps it alive
+    return f;
+  }
+
+  static GstDifferNetMeta* meta(GstBuffer* b) { return gst_buffer_get_differnet_meta(b); }
+
+  static std::vector<uint8_t> bytes(GstBuffer* b) {
+    std::vector<uint8_t> out(gst_buffer_get_size(b));
+    gst_buffer_extract(b, 0, out.data(), out.size());
+    return out;
+  }
+
+  static inline std::string model_;
+};
+
+// The error message posted on `bus`, or "" if none.
+std::string pop_error(GstBus* bus) {
+  GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+  if (!m) return "";
+  GError* err = nullptr;
+  gchar* debug = nullptr;
+  gst_message_parse_error(m, &err, &debug);
+  std::string text = std::string(err->message) + " | " + (debug ? debug : "");
+  g_error_free(err);
+  g_free(debug);
+  gst_message_unref(m);
+  return text;
+}
+
+}  // namespace
+
+// Every buffer leaves, in order, timestamps/duration/flags unchanged, with both metas; each message
+// equals its meta; the results file holds one valid line per frame.
+TEST_F(Element, BuffersMetaMessagesAndResultsFile) {
+  const std::string results = fixtures::temp_dir() + "/results.jsonl";
+  GstHarness* h = harness("results-file=" + results + " localization=true");
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(h->element, bus);
+  const int n = 6;
+  for (int i = 0; i < n; ++i) {
+    GstBuffer* in = frame(i % 2 ? defective(i) : good(i));
+    GST_BUFFER_PTS(in) = 1000 + i * 33 * GST_MSECOND;
+    GST_BUFFER_DURATION(in) = 33 * GST_MSECOND;
+    GST_BUFFER_OFFSET(in) = i;
+    if (i == 0) GST_BUFFER_FLAG_SET(in, GST_BUFFER_FLAG_DISCONT);
+    if (i == 3) GST_BUFFER_FLAG_SET(in, GST_BUFFER_FLAG_DELTA_UNIT);
+    ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
+    GstBuffer* out = gst_harness_pull(h);
+    ASSERT_NE(out, nullptr);
+    EXPECT_EQ(GST_BUFFER_PTS(out), 1000 + i * 33 * GST_MSECOND);
+    EXPECT_EQ(GST_BUFFER_DURATION(out), 33 * GST_MSECOND);
+    EXPECT_EQ(GST_BUFFER_OFFSET(out), static_cast<guint64>(i));
+    EXPECT_EQ(GST_BUFFER_FLAG_IS_SET(out, GST_BUFFER_FLAG_DISCONT), i == 0);
+    EXPECT_EQ(GST_BUFFER_FLAG_IS_SET(out, GST_BUFFER_FLAG_DELTA_UNIT), i == 3);
+    GstDifferNetMeta* m = meta(out);
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(m->frame, static_cast<guint64>(i));
+    EXPECT_FALSE(m->reused);
+    EXPECT_EQ(m->transforms, 1u);
+    EXPECT_EQ(strlen(m->model_id), 12u);
+    EXPECT_EQ(m->region_width, kSize);
+    EXPECT_EQ(m->heatmap_width, 32u);  // a quarter of the model's 128 px input
+    ASSERT_NE(m->heatmap, nullptr);
+    EXPECT_EQ(m->anomaly, m->score >= m->threshold);
+
+    GstCustomMeta* cm = gst_buffer_get_custom_meta(out, GST_DIFFERNET_CUSTOM_META_NAME);
+    ASSERT_NE(cm, nullptr);
+    const GstStructure* cs = gst_custom_meta_get_structure(cm);
+    double score = 0;
+    guint64 number = 0;
+    guint hw = 0;
+    EXPECT_TRUE(gst_structure_get_double(cs, "score", &score));
+    EXPECT_EQ(score, m->score);
+    EXPECT_TRUE(gst_structure_get_uint64(cs, "frame", &number));
+    EXPECT_EQ(number, m->frame);
+    EXPECT_TRUE(gst_structure_get_uint(cs, "heatmap-width", &hw));
+    EXPECT_EQ(hw, m->heatmap_width);
+    EXPECT_STREQ(gst_structure_get_string(cs, "model-id"), m->model_id);
+
+    GstMessage* msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT);
+    ASSERT_NE(msg, nullptr);
+    const GstStructure* s = gst_message_get_structure(msg);
+    EXPECT_TRUE(gst_structure_has_name(s, "differnet"));
+    guint64 ts = 0, duration = 0, running = 0, frame_no = 0;
+    double ms_score = 0, ms_threshold = 0, ms_ms = 0;
+    gboolean anomaly = FALSE, reused = TRUE;
+    EXPECT_TRUE(gst_structure_get_uint64(s, "timestamp", &ts));
+    EXPECT_EQ(ts, GST_BUFFER_PTS(out));
+    EXPECT_TRUE(gst_structure_get_uint64(s, "duration", &duration));
+    EXPECT_EQ(duration, GST_BUFFER_DURATION(out));
+    EXPECT_TRUE(gst_structure_get_uint64(s, "running-time", &running));
+    EXPECT_TRUE(gst_structure_has_field(s, "stream-time"));
+    EXPECT_TRUE(gst_structure_get_uint64(s, "frame", &frame_no));
+    EXPECT_EQ(frame_no, m->frame);
+    EXPECT_TRUE(gst_structure_get_double(s, "score", &ms_score));
+    EXPECT_EQ(ms_score, m->score);
+    EXPECT_TRUE(gst_structure_get_double(s, "threshold", &ms_threshold));
+    EXPECT_EQ(ms_threshold, m->threshold);
+    EXPECT_TRUE(gst_structure_get_boolean(s, "anomaly", &anomaly));
+    EXPECT_EQ(anomaly, m->anomaly);
+    EXPECT_TRUE(gst_structure_get_boolean(s, "reused", &reused));
+    EXPECT_FALSE(reused);
+    EXPECT_TRUE(gst_structure_get_double(s, "inference-ms", &ms_ms));
+    EXPECT_EQ(ms_ms, m->inference_ms);
+    EXPECT_STREQ(gst_structure_get_string(s, "model-id"), m->model_id);
+    EXPECT_FALSE(gst_structure_has_field(s, "heatmap"));
+    gst_message_unref(msg);
+    gst_buffer_unref(out);
+  }
+  gst_harness_teardown(h);  // closes the results file
+  std::ifstream in(results);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["frame"], lines);
+    EXPECT_EQ(j["pts_ns"], 1000 + lines * 33 * GST_MSECOND);
+    for (const char* key : {"score", "threshold", "anomaly", "reused", "inference_ms", "model_id"})
+      EXPECT_TRUE(j.contains(key)) << key;
+    ++lines;
+  }
+  EXPECT_EQ(lines, n);
+  gst_object_unref(bus);
+}
+
+// 10 spotted frames all score above 10 good ones; the heatmap is hotter inside the spot; the border
+// colour follows the verdict.
+TEST_F(Element, DetectsAndLocalizesPlantedDefects) {
+  std::vector<double> good_scores, bad_scores;
+  double inside_total = 0, outside_total = 0;
+  {
+    GstHarness* h = harness("overlay=none");
+    for (int i = 0; i < 20; ++i) {
+      const bool bad = i >= 10;
+      GstBuffer* out = gst_harness_push_and_pull(h, frame(bad ? defective(i) : good(i)));
+      GstDifferNetMeta* m = meta(out);
+      ASSERT_NE(m, nullptr);
+      (bad ? bad_scores : good_scores).push_back(m->score);
+      if (bad) {
+        const fixtures::Spot s = spot(i);
+        double inside = 0, outside = 0;
+        int n_in = 0, n_out = 0;
+        const double scale = static_cast<double>(kSize) / m->heatmap_width;
+        for (guint y = 0; y < m->heatmap_height; ++y)
+          for (guint x = 0; x < m->heatmap_width; ++x) {
+            const double v = m->heatmap[y * m->heatmap_width + x];
+            if (std::hypot((x + 0.5) * scale - s.x, (y + 0.5) * scale - s.y) <= s.radius) inside += v, ++n_in;
+            else outside += v, ++n_out;
+          }
+        inside_total += inside / n_in;
+        outside_total += outside / n_out;
+        EXPECT_GT(inside / n_in, outside / n_out) << "frame " << i;
+      }
+      gst_buffer_unref(out);
+    }
+    gst_harness_teardown(h);
+  }
+  const double max_good = *std::max_element(good_scores.begin(), good_scores.end());
+  const double min_bad = *std::min_element(bad_scores.begin(), bad_scores.end());
+  std::printf("good scores max %.4f, defective min %.4f; heatmap energy inside/outside %.2f\n", max_good, min_bad,
+              inside_total / outside_total);
+  EXPECT_GT(min_bad, max_good);
+
+  // With the threshold between the two groups: red border on defects, green on good frames.
+  const double threshold = (max_good + min_bad) / 2;
+  GstHarness* h = harness("overlay=score threshold=" + std::to_string(threshold));
+  for (int i = 8; i < 12; ++i) {
+    const bool bad = i >= 10;
+    GstBuffer* out = gst_harness_push_and_pull(h, frame(bad ? defective(i) : good(i)));
+    EXPECT_EQ(static_cast<bool>(meta(out)->anomaly), bad);
+    auto px = bytes(out);
+    const uint8_t* corner = &px[(kSize * 1 + 1) * 3];  // inside the border, top-left
+    if (bad) {
+      EXPECT_TRUE(corner[0] == 255 && corner[1] == 0 && corner[2] == 0) << "frame " << i;
+    } else {
+      EXPECT_TRUE(corner[0] == 0 && corner[1] == 200 && corner[2] == 0) << "frame " << i;
+    }
+    gst_buffer_unref(out);
+  }
+  gst_harness_teardown(h);
+}
+
+// overlay=none leaves every pixel bit-identical; overlay=all changes them.
+TEST_F(Element, OverlayNoneLeavesPixels) {
+  for (const char* mode : {"none", "all"}) {
+    GstHarness* h = harness(std::string("overlay=") + mode);
+    GstBuffer* in = frame(defective(1));
+    const auto before = bytes(in);
+    GstBuffer* out = gst_harness_push_and_pull(h, in);
+    if (std::string(mode) == "none") {
+      EXPECT_EQ(bytes(out), before);
+    } else {
+      EXPECT_NE(bytes(out), before);
+    }
+    gst_buffer_unref(out);
+    gst_harness_teardown(h);
+  }
+}
+
+// No model, a missing file and a corrupt file fail READY->PAUSED with an error naming the problem.
+TEST_F(Element, ModelErrors) {
+  const std::string dir = fixtures::temp_dir();
+  std::ofstream(dir + "/corrupt.model") << "not a model";
+  struct Case { std::string model, needle; };
+  for (const Case& c : {Case{"", "No model file set"}, Case{dir + "/missing.model", "cannot be opened"},
+                        Case{dir + "/corrupt.model", "header length"}}) {
+    GstElement* e = gst_element_factory_make("differnetfilter", nullptr);
+    ASSERT_NE(e, nullptr);
+    if (!c.model.empty()) g_object_set(e, "model", c.model.c_str(), nullptr);
+    GstBus* bus = gst_bus_new();
+    gst_element_set_bus(e, bus);
+    EXPECT_EQ(gst_element_set_state(e, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+    const std::string error = pop_error(bus);
+    EXPECT_NE(error.find(c.needle), std::string::npos) << error;
+    if (!c.model.empty()) {
+      EXPECT_NE(error.find(c.model), std::string::npos) << error;
+    }
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_object_unref(bus);
+    gst_object_unref(e);
+  }
+}
+
+// Unsupported formats are refused at negotiation; so is a roi outside the frame.
+TEST_F(Element, NegotiationRefusals) {
+  GstHarness* h = harness("", "video/x-raw,format=I420,width=96,height=96,framerate=30/1");
+  GstBuffer* buf = gst_buffer_new_allocate(nullptr, 96 * 96 * 3 / 2, nullptr);
+  EXPECT_EQ(gst_harness_push(h, buf), GST_FLOW_NOT_NEGOTIATED);
+  gst_harness_teardown(h);
+
+  h = harness("roi=50,50,60,60");
+  EXPECT_NE(gst_harness_push(h, frame(good(0))), GST_FLOW_OK);
+  gst_harness_teardown(h);
+}
+
+// Nonsense property values are refused and the old value kept.
+TEST_F(Element, NonsensePropertiesRefused) {
+  GstElement* e = gst_element_factory_make("differnetfilter", nullptr);
+  auto str = [&](const char* name) {
+    gchar* v = nullptr;
+    g_object_get(e, name, &v, nullptr);
+    std::string out = v ? v : "";
+    g_free(v);
+    return out;
+  };
+  g_object_set(e, "roi", "1,2,3,4", nullptr);
+  g_object_set(e, "roi", "a,b", nullptr);
+  EXPECT_EQ(str("roi"), "1,2,3,4");
+  g_object_set(e, "roi", "0,0,-5,5", nullptr);
+  EXPECT_EQ(str("roi"), "1,2,3,4");
+  g_object_set(e, "device", "gpu", nullptr);
+  EXPECT_EQ(str("device"), "auto");
+  gint interval = 0;
+  g_object_set(e, "inference-interval", -3, nullptr);  // GLib refuses out-of-range values
+  g_object_get(e, "inference-interval", &interval, nullptr);
+  EXPECT_EQ(interval, 1);
+  gdouble alpha = 0;
+  g_object_set(e, "heatmap-alpha", 7.0, nullptr);
+  g_object_get(e, "heatmap-alpha", &alpha, nullptr);
+  EXPECT_EQ(alpha, 0.5);
+  gst_object_unref(e);
+}
+
+// device=cuda on a machine without CUDA is an error at start, never a silent CPU fallback.
+TEST_F(Element, CudaWithoutCudaIsAnError) {
+  GstElement* e = gst_element_factory_make("differnetfilter", nullptr);
+  g_object_set(e, "model", model_.c_str(), "device", "cuda", nullptr);
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(e, bus);
+  const GstStateChangeReturn r = gst_element_set_state(e, GST_STATE_PAUSED);
+  gchar* active = nullptr;
+  g_object_get(e, "active-device", &active, nullptr);
+  if (r == GST_STATE_CHANGE_FAILURE) {
+    const std::string error = pop_error(bus);
+    EXPECT_NE(error.find("CUDA"), std::string::npos) << error;
+  } else {
+    EXPECT_STREQ(active, "cuda:0");  // a CUDA build on a GPU machine
+  }
+  g_free(active);
+  gst_element_set_state(e, GST_STATE_NULL);
+  gst_object_unref(bus);
+  gst_object_unref(e);
+}
+
+// A new frame size mid-stream renegotiates without a restart: the counters keep counting.
+TEST_F(Element, RenegotiatesToANewSize) {
+  GstHarness* h = harness();
+  for (int i = 0; i < 2; ++i) gst_buffer_unref(gst_harness_push_and_pull(h, frame(good(i))));
+  gst_harness_set_src_caps_str(h, "video/x-raw,format=BGR,width=120,height=72,framerate=30/1");
+  Image wide = fixtures::make_texture(120, 72, 5);
+  GstBuffer* out = gst_harness_push_and_pull(h, frame(wide, GST_VIDEO_FORMAT_BGR));
+  ASSERT_NE(meta(out), nullptr);
+  EXPECT_EQ(meta(out)->region_width, 120);
+  EXPECT_EQ(meta(out)->frame, 2u);
+  gst_buffer_unref(out);
+  guint64 scored = 0;
+  g_object_get(filter(h), "frames-scored", &scored, nullptr);
+  EXPECT_EQ(scored, 3u);
+  gst_harness_teardown(h);
+}
+
+// READY <-> PLAYING cycles: each start reloads, counts from zero, and works.
+TEST_F(Element, StateCycles) {
+  GstHarness* h = harness();
+  for (int cycle = 0; cycle < 3; ++cycle) {
+    GstBuffer* out = gst_harness_push_and_pull(h, frame(good(cycle)));
+    ASSERT_NE(out, nullptr);
+    EXPECT_EQ(meta(out)->frame, 0u) << "cycle " << cycle;
+    gst_buffer_unref(out);
+    gchar* active = nullptr;
+    g_object_get(filter(h), "active-device", &active, nullptr);
+    EXPECT_STREQ(active, "cpu");
+    g_free(active);
+    ASSERT_EQ(gst_element_set_state(h->element, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+    g_object_get(filter(h), "active-device", &active, nullptr);
+    EXPECT_STREQ(active, "");
+    g_free(active);
+    ASSERT_NE(gst_element_set_state(h->element, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+    gst_harness_set_src_caps_str(h, kCaps);
+  }
+  gst_harness_teardown(h);
+}
+
+// inference-interval=3 scores frames 0, 3, 6; the others carry the last result, marked reused.
+TEST_F(Element, InferenceIntervalReuses) {
+  GstHarness* h = harness("inference-interval=3");
+  double last_scored = -1;
+  for (int i = 0; i < 7; ++i) {
+    GstBuffer* out = gst_harness_push_and_pull(h, frame(i % 2 ? defective(i) : good(i)));
+    GstDifferNetMeta* m = meta(out);
+    EXPECT_EQ(static_cast<bool>(m->reused), i % 3 != 0) << "frame " << i;
+    if (m->reused) {
+      EXPECT_EQ(m->score, last_scored);
+    } else {
+      last_scored = m->score;
+    }
+    gst_buffer_unref(out);
+  }
+  guint64 scored = 0, reused = 0;
+  double mean_ms = 0;
+  g_object_get(filter(h), "frames-scored", &scored, "frames-reused", &reused, "mean-inference-ms", &mean_ms, nullptr);
+  EXPECT_EQ(scored, 3u);
+  EXPECT_EQ(reused, 4u);
+  EXPECT_GT(mean_ms, 0.0);
+  gst_harness_teardown(h);
+}
+
+// A roi scores exactly what the cropped frame scores alone; the meta states the region.
+TEST_F(Element, RegionOfInterest) {
+  Image big = fixtures::make_texture(kSize, kSize, 9);
+  Image crop;
+  crop.width = 40, crop.height = 32;
+  for (int y = 20; y < 52; ++y)
+    crop.pixels.insert(crop.pixels.end(), big.pixels.begin() + (y * kSize + 30) * 3, big.pixels.begin() + (y * kSize + 70) * 3);
+  GstHarness* h = harness("roi=30,20,40,32 overlay=none");
+  GstBuffer* a = gst_harness_push_and_pull(h, frame(big));
+  gst_harness_teardown(h);
+  h = harness("overlay=none", "video/x-raw,format=RGB,width=40,height=32,framerate=30/1");
+  GstBuffer* b = gst_harness_push_and_pull(h, frame(crop));
+  gst_harness_teardown(h);
+  EXPECT_NEAR(meta(a)->score, meta(b)->score, 1e-9);
+  EXPECT_EQ(meta(a)->region_x, 30);
+  EXPECT_EQ(meta(a)->region_y, 20);
+  EXPECT_EQ(meta(a)->region_width, 40);
+  EXPECT_EQ(meta(a)->region_height, 32);
+  gst_buffer_unref(a);
+  gst_buffer_unref(b);
+}
+
+// snapshot-dir receives exactly the frames judged anomalous; message-mode=on-change posts only
+// when the verdict changes.
+TEST_F(Element, SnapshotsAndOnChangeMessages) {
+  const std::string dir = fixtures::temp_dir() + "/snaps";
+  // A threshold between the groups (from the calibrated model: defects score far above it).
+  GstHarness* probe = harness("overlay=none");
+  GstBuffer* g = gst_harness_push_and_pull(probe, frame(good(0)));
+  GstBuffer* d = gst_harness_push_and_pull(probe, frame(defective(0)));
+  const double threshold = (meta(g)->score + meta(d)->score) / 2;
+  gst_buffer_unref(g);
+  gst_buffer_unref(d);
+  gst_harness_teardown(probe);
+
+  GstHarness* h = harness("snapshot-dir=" + dir + " message-mode=on-change threshold=" + std::to_string(threshold));
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(h->element, bus);
+  const bool pattern[] = {false, false, true, true, false, true, false, false};
+  std::set<std::string> expected;
+  int changes = 0;
+  for (int i = 0; i < 8; ++i) {
+    GstBuffer* out = gst_harness_push_and_pull(h, frame(pattern[i] ? defective(i) : good(i)));
+    if (meta(out)->anomaly) {
+      char name[32];
+      std::snprintf(name, sizeof name, "frame-%08d.png", i);
+      expected.insert(name);
+    }
+    if (i == 0 || pattern[i] != pattern[i - 1]) ++changes;
+    EXPECT_EQ(static_cast<bool>(meta(out)->anomaly), pattern[i]) << "frame " << i;
+    gst_buffer_unref(out);
+  }
+  gst_harness_teardown(h);
+  std::set<std::string> written;
+  for (const auto& e : fs::directory_iterator(dir)) written.insert(e.path().filename().string());
+  EXPECT_EQ(written, expected);
+  int messages = 0;
+  while (GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT)) {
+    ++messages;
+    gst_message_unref(m);
+  }
+  EXPECT_EQ(messages, changes);
+  gst_object_unref(bus);
+}
