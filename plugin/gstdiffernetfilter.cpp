@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "detector.h"
-#include "differnet/differnetmeta.h"
+#include <gst/differnet/differnetmeta.h>
 #include "error.h"
 #include "overlay.h"
 

@@ -1,7 +1,7 @@
 /* The differnet plugin: registers every element it has. */
 #include <gst/gst.h>
 
-#include "differnet/differnetmeta.h"
+#include <gst/differnet/differnetmeta.h>
 #include "gstdiffernetfilter.h"
 
 static gboolean

@@ -12,7 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "differnet/differnetmeta.h"
+#include <gst/differnet/differnetmeta.h>
 #include "test_support.h"
 
 using namespace differnet;
