@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Capture frames of good parts from a camera into a folder, to train on.
+#   pipelines/capture-good-frames.sh OUTDIR [FRAMES]
+# SOURCE replaces the camera (default: the first V4L2 device), e.g. SOURCE="filesrc location=good.mkv ! decodebin".
+# Frames are written as OUTDIR/good-00000.png ...; then: differnet-train OUTDIR -o parts.model
+set -euo pipefail
+out=${1:?usage: capture-good-frames.sh OUTDIR [FRAMES]}
+frames=${2:-200}
+source=${SOURCE:-"v4l2src device=/dev/video0 num-buffers=$frames"}
+mkdir -p "$out"
+# shellcheck disable=SC2086  # SOURCE is a pipeline fragment: split it into words on purpose
+gst-launch-1.0 -q $source ! videoconvert ! video/x-raw,format=RGB ! pngenc ! \
+  multifilesink location="$out/good-%05d.png"
+echo "captured $(find "$out" -name 'good-*.png' | wc -l) frames in $out"

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every recipe of pipelines/ on sample input, with the camera and the screen replaced
+# (SOURCE/SCREEN), and checks what each writes.
+#   recipes.sh MAKE_TEST_MODEL SYNTH_LINE_CAMERA PIPELINES_DIR
+set -euo pipefail
+make_model=$1 synth=$2 recipes=$3
+work=$(mktemp -d "${TMPDIR:-/tmp}/differnet-recipes.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+"$make_model" "$work/model"
+check() { [ "$1" ] || { echo "recipes: FAILED: $2"; exit 1; }; }
+h264_mp4() {  # prints "yes" when FILE is an MP4 whose H.264 video decodes
+  gst-launch-1.0 -q filesrc location="$1" ! qtdemux ! video/x-h264 ! avdec_h264 ! fakesink >/dev/null 2>&1 && echo yes
+}
+
+# A sample video to stand in for camera and files.
+gst-launch-1.0 -q videotestsrc num-buffers=8 pattern=ball ! video/x-raw,width=160,height=120,framerate=10/1 ! \
+  videoconvert ! video/x-raw,format=I420 ! x264enc ! matroskamux ! filesink location="$work/in.mkv"
+
+SOURCE="filesrc location=$work/in.mkv ! decodebin" "$recipes/capture-good-frames.sh" "$work/captured" 8 >/dev/null
+check "$(find "$work/captured" -name 'good-*.png' | wc -l | grep -x 8)" "capture-good-frames wrote 8 PNGs"
+
+SOURCE="videotestsrc num-buffers=6 ! video/x-raw,width=160,height=120" SCREEN=fakesink \
+  "$recipes/camera-to-screen-and-mp4.sh" "$work/model" "$work/tee.mp4" >/dev/null
+check "$(h264_mp4 "$work/tee.mp4")" "camera-to-screen-and-mp4 wrote an H.264 MP4"
+
+"$recipes/annotate-video.sh" "$work/model" "$work/in.mkv" "$work/annotated.mp4" "$work/annotated.jsonl" >/dev/null
+check "$(wc -l < "$work/annotated.jsonl" | grep -x 8)" "annotate-video: one result per frame"
+check "$(h264_mp4 "$work/annotated.mp4")" "annotate-video wrote an H.264 MP4"
+
+"$recipes/video-metadata-only.sh" "$work/model" "$work/in.mkv" "$work/meta.jsonl" >/dev/null
+check "$(wc -l < "$work/meta.jsonl" | grep -x 8)" "video-metadata-only: one result per frame"
+
+"$synth" --out-dir "$work/images" --frames 3 --width 200 --height 150 --seed 2 >/dev/null
+mv "$work/images/frame-00001.png" "$work/images/odd name.png"
+"$recipes/score-image-folder.sh" "$work/model" "$work/images" "$work/scored" >/dev/null
+check "$(wc -l < "$work/scored/results.jsonl" | grep -x 3)" "score-image-folder: one result per image"
+check "$(grep -c '"image":"odd name.png"' "$work/scored/results.jsonl" | grep -x 1)" "score-image-folder: names kept"
+check "$(find "$work/scored" -name '*.annotated.png' | wc -l | grep -x 3)" "score-image-folder: annotated PNGs"
+echo "recipes: all 5 ran on sample input"
