@@ -12,6 +12,8 @@
 
 #include "cli.h"
 #include "dataset.h"
+#include "gaussian_baseline.h"
+#include "preprocess.h"
 #include "image_file.h"
 #include "metrics.h"
 #include "model.h"
@@ -41,6 +43,10 @@ sub-folders are classes, the good one named by --good. Images are found recursiv
   --threshold X     the decision threshold for the confusion counts (default: the model's)
   --out-dir DIR     also write roc.png and heatmaps of the highest-scored defective and good images
   --pictures N      how many of each for --out-dir (default 4)
+  --gaussian-baseline DIR  also score with a plain Gaussian (Mahalanobis distance) fitted to the
+                    same pooled features of the good training images in DIR (a yardstick for the flow)
+  --baseline-include LIST  keep only these file names of DIR (e.g. the training list)
+  --baseline-rotations N   rotations 360*i/N per training image for the Gaussian (default 4)
   --threads N, --device NAME
 
 example (Magnetic Tile, the paper's split):
@@ -123,7 +129,8 @@ int main(int argc, char** argv) {
   return cli::run_tool("differnet-eval", [&] {
     cli::Args args(argc, argv,
                    {{"report", true}, {"good", true}, {"ext", true}, {"exclude", true}, {"transforms", true},
-                    {"threshold", true}, {"out-dir", true}, {"pictures", true}, {"threads", true}, {"device", true}},
+                    {"threshold", true}, {"out-dir", true}, {"pictures", true}, {"threads", true}, {"device", true},
+                    {"gaussian-baseline", true}, {"baseline-include", true}, {"baseline-rotations", true}},
                    kHelp);
     if (args.positionals().size() != 2) throw cli::UsageError("give a model and a test folder (see --help)");
     if (!args.has("report")) throw cli::UsageError("--report REPORT.json is required");
@@ -146,11 +153,35 @@ int main(int argc, char** argv) {
       throw Error("the test folder needs both good and defective images (found " + std::to_string(samples.size()) + ")");
 
     model.to(at::Device(device));
+    GaussianBaseline gaussian;
+    if (args.has("gaussian-baseline")) {
+      auto paths = find_images({args.text("gaussian-baseline", "")}, args.list("ext", "png,jpg,jpeg,bmp"));
+      if (args.has("baseline-include")) paths = filter_by_names(paths, read_name_list(args.text("baseline-include", "")), true);
+      if (paths.empty()) throw Error("no images for the Gaussian baseline in '" + args.text("gaussian-baseline", "") + "'");
+      const auto angles = test_time_angles(args.integer("baseline-rotations", 4, 1, 256));
+      std::vector<at::Tensor> feats;
+      at::NoGradGuard no_grad;
+      for (const auto& p : paths) {
+        feats.push_back(model.extractor.features(make_copies(load_resized(p, model.config.input_size).to(model.device()), angles, model.config)));
+        cli::progress_line("Gaussian baseline: features of " + std::to_string(feats.size()) + "/" + std::to_string(paths.size()),
+                           static_cast<double>(feats.size()) / paths.size());
+      }
+      cli::progress_done();
+      gaussian.fit(at::cat(feats, 0));
+    }
     std::fprintf(stderr, "differnet-eval: %zu images, T=%d, %s, %d threads\n", samples.size(), T, device.c_str(), threads);
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<double> scores;
+    std::vector<double> scores, gaussian_scores;
+    const auto angles = test_time_angles(T);
     for (auto& s : samples) {
-      s.score = score_image(model, load_resized(s.path, model.config.input_size), T, false).score;
+      {
+        // Features once; the flow and the Gaussian baseline both score them.
+        at::NoGradGuard no_grad;
+        at::Tensor features = model.extractor.features(
+            make_copies(load_resized(s.path, model.config.input_size).to(model.device()), angles, model.config));
+        s.score = model.flow.forward(features).z.pow(2).mean().item<double>();
+        if (gaussian.fitted()) gaussian_scores.push_back(gaussian.distances(features).mean().item<double>());
+      }
       scores.push_back(s.score);
       const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       cli::progress_line("scoring " + std::to_string(scores.size()) + "/" + std::to_string(samples.size()) + "  " +
@@ -193,6 +224,19 @@ int main(int argc, char** argv) {
                              {"true_negative", c.true_negative}, {"false_negative", c.false_negative}};
       std::printf("at threshold %.6g: %d true positives, %d false positives, %d true negatives, %d false negatives\n",
                   threshold, c.true_positive, c.false_positive, c.true_negative, c.false_negative);
+    }
+    if (gaussian.fitted()) {
+      nlohmann::json g_per_class = nlohmann::json::object();
+      for (const auto& cls : classes) {
+        std::vector<double> sc;
+        std::vector<int> lb;
+        for (size_t i = 0; i < samples.size(); ++i)
+          if (samples[i].label == 0 || samples[i].cls == cls) sc.push_back(gaussian_scores[i]), lb.push_back(samples[i].label);
+        g_per_class[cls] = roc_auc(sc, lb);
+      }
+      const double g_auc = roc_auc(gaussian_scores, labels);
+      report["baseline_gaussian"] = {{"auroc", g_auc}, {"per_class", g_per_class}};
+      std::printf("Gaussian baseline (Mahalanobis on the same features): ROC AUC %.4f\n", g_auc);
     }
     nlohmann::json images = nlohmann::json::array();
     for (const auto& s : samples) images.push_back({{"path", s.path}, {"class", s.cls}, {"label", s.label}, {"score", s.score}});
