@@ -1,5 +1,7 @@
 #include "extractor.h"
 
+#include <algorithm>
+
 #include "error.h"
 
 namespace differnet {
@@ -9,6 +11,16 @@ Extractor::Extractor(Backbone backbone, const ModelConfig& config)
   if (backbone_.trunk_channels() != config.trunk_channels)
     throw Error("backbone '" + backbone_.architecture() + "' has " + std::to_string(backbone_.trunk_channels()) +
                 " trunk channels, the configuration says " + std::to_string(config.trunk_channels));
+  // The smallest scale must still leave a feature map after the trunk's pooling: check once, here,
+  // rather than fail deep inside LibTorch on the first image.
+  const int smallest = *std::min_element(scales_.begin(), scales_.end());
+  try {
+    at::NoGradGuard no_grad;
+    backbone_.trunk(at::zeros({1, 3, smallest, smallest}));
+  } catch (const c10::Error&) {
+    throw Error("input size " + std::to_string(input_size_) + " is too small for backbone '" + backbone_.architecture() +
+                "': its smallest scale (" + std::to_string(smallest) + " px) leaves no feature map");
+  }
 }
 
 at::Tensor Extractor::features(const at::Tensor& input, int64_t chunk) const {

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The command-line tools end to end on tiny generated folders: exit codes and messages for bad
+# input, report fields, training that makes a separable set separate, calibrate, info.
+#   tools.sh MAKE_TEST_IMAGES TOOLS_DIR
+set -uo pipefail
+make_images=$1 bin=$2
+work=$(mktemp -d "${TMPDIR:-/tmp}/differnet-tools.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+"$make_images" "$work" || exit 1
+failures=0
+fail() { echo "tools: FAILED: $*"; failures=$((failures + 1)); }
+# expect CODE NEEDLE COMMAND...: runs COMMAND, checks its exit code and that its output holds NEEDLE
+expect() {
+  local code=$1 needle=$2; shift 2
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  [ "$rc" -eq "$code" ] || fail "'$*' exited $rc, expected $code: $out"
+  [ -z "$needle" ] || grep -qF -- "$needle" <<< "$out" || fail "'$*' did not say '$needle': $out"
+}
+tiny=(--input-size 128 --flow-width 32 --batch-size 4 --feature-cache 8 --seed 1)
+
+# --help everywhere, with an example.
+for t in differnet-train differnet-eval differnet-calibrate differnet-info differnet-bench; do
+  expect 0 "example" "$bin/$t" --help
+done
+
+# Bad input: usage errors exit 2, bad data exits 1, each with a message naming the problem.
+expect 2 "no output model" "$bin/differnet-train" "$work/train"
+expect 2 "unknown option '--frobnicate'" "$bin/differnet-train" "$work/train" --frobnicate -o "$work/x.model"
+expect 2 "--epochs must be an integer" "$bin/differnet-train" "$work/train" --epochs many -o "$work/x.model"
+expect 1 "input size 64 is too small" "$bin/differnet-train" "$work/train" --input-size 64 -o "$work/x.model"
+mkdir -p "$work/empty"
+expect 1 "no images found" "$bin/differnet-train" "$work/empty" -o "$work/x.model"
+expect 1 "bad.png' cannot be read" "$bin/differnet-train" "$work/broken" -o "$work/x.model"
+expect 1 "backbone file '/nonexistent.safetensors' cannot be opened" \
+  "$bin/differnet-train" "$work/train" --backbone /nonexistent.safetensors -o "$work/x.model"
+expect 1 "export_alexnet.py" env DIFFERNET_WEIGHTS_DIR="$work/empty" "$bin/differnet-train" "$work/train" --backbone alexnet -o "$work/x.model"
+[ ! -e "$work/x.model" ] || fail "a failed training wrote a model"
+
+# Barely trained (1 epoch, lr 1e-9) against trained: only training makes the spots stand out.
+expect 0 "wrote" "$bin/differnet-train" "$work/train" "${tiny[@]}" --epochs 1 --lr 1e-9 --holdout 4 -o "$work/untrained.model"
+expect 0 "ROC AUC" "$bin/differnet-eval" "$work/untrained.model" "$work" --transforms 2 --report "$work/untrained.json"
+out=$("$bin/differnet-train" "$work/train" "${tiny[@]}" --epochs 40 --lr 1e-3 --holdout 4 -o "$work/trained.model" 2>&1) \
+  || fail "training failed: $out"
+expect 0 "ROC AUC" "$bin/differnet-eval" "$work/trained.model" "$work" --transforms 2 --report "$work/trained.json" \
+  --out-dir "$work/pictures" --pictures 2 --gaussian-baseline "$work/train"
+/usr/bin/python3 - "$work" <<'PY' || fail "report checks"
+import json, sys
+w = sys.argv[1]
+u, t = json.load(open(f"{w}/untrained.json")), json.load(open(f"{w}/trained.json"))
+for key in ("auroc", "per_class", "threshold", "confusion", "transforms", "images", "baseline_gaussian"):
+    assert key in t, f"report lacks {key}"
+assert t["transforms"] == 2 and set(t["per_class"]) == {"spot"}, t["per_class"]
+assert set(t["confusion"]) == {"true_positive", "false_positive", "true_negative", "false_negative"}
+assert sum(t["confusion"].values()) == 16 and len(t["images"]) == 16
+assert t["auroc"] == 1.0, f"trained AUROC {t['auroc']}"
+assert u["auroc"] < 1.0, f"untrained AUROC {u['auroc']} (the test set is not trivially separated without training)"
+print(f"tools: AUROC untrained {u['auroc']:.3f}, trained {t['auroc']:.3f}, Gaussian {t['baseline_gaussian']['auroc']:.3f}")
+PY
+for f in roc.png defective_1.png good_1.png; do [ -s "$work/pictures/$f" ] || fail "eval --out-dir wrote no $f"; done
+grep -q "loss" <<< "$out" || fail "training printed no loss"
+
+# info reads what train wrote; calibrate changes the threshold; damage is refused.
+expect 0 "flow         8 blocks, 3 hidden layers of width 32" "$bin/differnet-info" "$work/trained.model"
+threshold() { "$bin/differnet-info" --json "$1" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["calibration"]["threshold"])'; }
+before=$(threshold "$work/trained.model")
+expect 0 "threshold " "$bin/differnet-calibrate" "$work/trained.model" "$work/fresh" --transforms 2
+after=$(threshold "$work/trained.model")
+[ "$before" != "$after" ] || fail "calibrate left the threshold at $before"
+expect 1 "at least 2 good images" "$bin/differnet-calibrate" "$work/trained.model" "$work/test/good/0.png"
+head -c 1000 "$work/trained.model" > "$work/damaged.model"
+expect 1 "damaged.model" "$bin/differnet-info" "$work/damaged.model"
+expect 1 "damaged.model" "$bin/differnet-eval" "$work/damaged.model" "$work" --report "$work/r.json"
+expect 1 "no good class 'nothing'" "$bin/differnet-eval" "$work/trained.model" "$work" --good nothing --report "$work/r.json"
+expect 2 "--report REPORT.json is required" "$bin/differnet-eval" "$work/trained.model" "$work"
+
+# bench runs (one iteration, the smallest stages).
+expect 0 "per-frame path T=1" "$bin/differnet-bench" --quick --backbones squeezenet1_1 --flow-widths 16 --transforms 1 --localize-transforms 1
+
+[ "$failures" -eq 0 ] && echo "tools: all checks passed"
+exit "$failures"
