@@ -33,8 +33,10 @@ junit = os.path.join(logs, "testlog.junit.xml")
 if os.path.exists(junit):
     for suite in ET.parse(junit).getroot().iter("testsuite"):
         parts = suite.get("name", "").split(".")
-        test = parts[1] if len(parts) > 2 else suite.get("name", "")
         for case in suite.iter("testcase"):
+            # GTest cases sit in "<project>.<test>.<Suite>"; plain test programs are one case each,
+            # named after the test, in "<project>".
+            test = parts[1] if len(parts) > 2 else case.get("name", "")
             cases[test] = cases.get(test, 0) + 1
             if case.find("failure") is not None or case.find("error") is not None:
                 failed += 1
