@@ -406,10 +406,23 @@ gst_differnet_filter_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVid
     self->state->format = pixel_format (GST_VIDEO_INFO_FORMAT (in_info));
     self->state->width = width;
     self->state->height = height;
+    self->state->last.reset ();  // a result for the old size must not be reused (or drawn) on the new one
   }
   GST_DEBUG_OBJECT (self, "negotiated %s %dx%d", gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in_info)), width,
       height);
   return TRUE;
+}
+
+/* A flush (seek) starts a new sequence: nothing from before it is reused or compared against. */
+static gboolean
+gst_differnet_filter_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstDifferNetFilter *self = GST_DIFFERNET_FILTER (trans);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP && self->state) {
+    self->state->last.reset ();
+    self->state->last_verdict = -1;
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 }
 
 static void
@@ -664,6 +677,7 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_differnet_filter_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_differnet_filter_stop);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_differnet_filter_sink_event);
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_differnet_filter_set_info);
   filter_class->transform_frame_ip = GST_DEBUG_FUNCPTR (gst_differnet_filter_transform_frame_ip);
 

@@ -348,9 +348,10 @@ TEST_F(Element, CudaWithoutCudaIsAnError) {
   gst_object_unref(e);
 }
 
-// A new frame size mid-stream renegotiates without a restart: the counters keep counting.
+// A new frame size mid-stream renegotiates without a restart: the counters keep counting, and the
+// first frame of the new size is scored afresh even when inference-interval would reuse a result.
 TEST_F(Element, RenegotiatesToANewSize) {
-  GstHarness* h = harness();
+  GstHarness* h = harness("inference-interval=5");
   for (int i = 0; i < 2; ++i) gst_buffer_unref(gst_harness_push_and_pull(h, frame(good(i))));
   gst_harness_set_src_caps_str(h, "video/x-raw,format=BGR,width=120,height=72,framerate=30/1");
   Image wide = fixtures::make_texture(120, 72, 5);
@@ -358,10 +359,12 @@ TEST_F(Element, RenegotiatesToANewSize) {
   ASSERT_NE(meta(out), nullptr);
   EXPECT_EQ(meta(out)->region_width, 120);
   EXPECT_EQ(meta(out)->frame, 2u);
+  EXPECT_FALSE(meta(out)->reused);
   gst_buffer_unref(out);
-  guint64 scored = 0;
-  g_object_get(filter(h), "frames-scored", &scored, nullptr);
-  EXPECT_EQ(scored, 3u);
+  guint64 scored = 0, reused = 0;
+  g_object_get(filter(h), "frames-scored", &scored, "frames-reused", &reused, nullptr);
+  EXPECT_EQ(scored, 2u);  // frame 0, and frame 2 (new size); frame 1 reused frame 0's result
+  EXPECT_EQ(reused, 1u);
   gst_harness_teardown(h);
 }
 
@@ -402,10 +405,19 @@ TEST_F(Element, InferenceIntervalReuses) {
     }
     gst_buffer_unref(out);
   }
+  // After a flush (a seek) the next frame is scored afresh.
+  gst_harness_push_event(h, gst_event_new_flush_start());
+  gst_harness_push_event(h, gst_event_new_flush_stop(TRUE));
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  gst_harness_push_event(h, gst_event_new_segment(&segment));
+  GstBuffer* after = gst_harness_push_and_pull(h, frame(good(1)));
+  EXPECT_FALSE(meta(after)->reused);
+  gst_buffer_unref(after);
   guint64 scored = 0, reused = 0;
   double mean_ms = 0;
   g_object_get(filter(h), "frames-scored", &scored, "frames-reused", &reused, "mean-inference-ms", &mean_ms, nullptr);
-  EXPECT_EQ(scored, 3u);
+  EXPECT_EQ(scored, 4u);
   EXPECT_EQ(reused, 4u);
   EXPECT_GT(mean_ms, 0.0);
   gst_harness_teardown(h);
