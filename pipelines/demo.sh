@@ -21,7 +21,7 @@ done_step() { echo "    done in $(( $(date +%s) - step_start )) s"; }
 fail() { echo "demo.sh: $*" >&2; exit 1; }
 trap 'echo "demo.sh: a step failed (see above). Fix it and run pipelines/demo.sh again: finished steps are kept." >&2' ERR
 
-step "[1/5] Installing packages and building (meson + ninja in build/)"
+step "[1/5] Installing packages and building in build/ (the first build takes about 3 minutes on 2 cores)"
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then "$root/scripts/install-deps.sh" || fail "installing packages failed"; fi
 [ -d "$build/meson-private" ] || meson setup "$build" "$root" >/dev/null || fail "meson setup failed"
 ninja -C "$build" -j 2 >/dev/null || fail "the build failed: run 'ninja -C build' to see why"
