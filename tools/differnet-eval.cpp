@@ -74,6 +74,20 @@ std::vector<Sample> collect(const std::string& testdir, const std::string& good,
   return out;
 }
 
+// Each defect class against the good images: class -> ROC AUC.
+nlohmann::json per_class_auroc(const std::vector<Sample>& samples, const std::vector<double>& scores,
+                               const std::vector<std::string>& classes) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& cls : classes) {
+    std::vector<double> sc;
+    std::vector<int> lb;
+    for (size_t i = 0; i < samples.size(); ++i)
+      if (samples[i].label == 0 || samples[i].cls == cls) sc.push_back(scores[i]), lb.push_back(samples[i].label);
+    out[cls] = roc_auc(sc, lb);
+  }
+  return out;
+}
+
 cv::Mat to_mat(const at::Tensor& levels) {  // [1,3,S,S] uint8 -> BGR Mat
   at::Tensor hwc = levels[0].permute({1, 2, 0}).contiguous().to(at::kByte);
   cv::Mat rgb(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3, hwc.data_ptr<uint8_t>());
@@ -192,17 +206,10 @@ int main(int argc, char** argv) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     const double auc = roc_auc(scores, labels);
-    nlohmann::json per_class = nlohmann::json::object();
     std::vector<std::string> classes;
     for (const auto& s : samples)
       if (s.label == 1 && std::find(classes.begin(), classes.end(), s.cls) == classes.end()) classes.push_back(s.cls);
-    for (const auto& cls : classes) {
-      std::vector<double> sc;
-      std::vector<int> lb;
-      for (const auto& s : samples)
-        if (s.label == 0 || s.cls == cls) sc.push_back(s.score), lb.push_back(s.label);
-      per_class[cls] = roc_auc(sc, lb);
-    }
+    const nlohmann::json per_class = per_class_auroc(samples, scores, classes);
     const double threshold = args.has("threshold") ? args.number("threshold", 0, -1e30, 1e30)
                              : model.calibration.calibrated ? model.calibration.threshold
                                                             : std::nan("");
@@ -226,14 +233,7 @@ int main(int argc, char** argv) {
                   threshold, c.true_positive, c.false_positive, c.true_negative, c.false_negative);
     }
     if (gaussian.fitted()) {
-      nlohmann::json g_per_class = nlohmann::json::object();
-      for (const auto& cls : classes) {
-        std::vector<double> sc;
-        std::vector<int> lb;
-        for (size_t i = 0; i < samples.size(); ++i)
-          if (samples[i].label == 0 || samples[i].cls == cls) sc.push_back(gaussian_scores[i]), lb.push_back(samples[i].label);
-        g_per_class[cls] = roc_auc(sc, lb);
-      }
+      const nlohmann::json g_per_class = per_class_auroc(samples, gaussian_scores, classes);
       const double g_auc = roc_auc(gaussian_scores, labels);
       report["baseline_gaussian"] = {{"auroc", g_auc}, {"per_class", g_per_class}};
       std::printf("Gaussian baseline (Mahalanobis on the same features): ROC AUC %.4f\n", g_auc);
