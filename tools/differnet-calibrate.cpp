@@ -15,10 +15,11 @@ namespace {
 const char* kHelp = R"(usage: differnet-calibrate [options] MODEL IMAGES...
 
 Scores good images (files and/or folders) that the model was not trained on and sets its threshold to
-max(mean + X std, max) of their scores; the model is rewritten atomically (or written to -o FILE).
+the Q quantile of their scores; the model is rewritten atomically (or written to -o FILE).
 
   --transforms T   test-time rotations to score with (default 8); the element scores at its own T
-  --sigmas X       X above (default 3)
+  --quantile Q     Q above (default 0.99: about 1 % of good parts flagged; with few images the
+                   top quantiles approach their maximum)
   --ext LIST       extensions to take from folders (default png,jpg,jpeg,bmp)
   --exclude LIST   skip images whose file names are listed in LIST (e.g. the training images)
   -o FILE          write the calibrated model there instead of over MODEL
@@ -32,13 +33,13 @@ example:
 int main(int argc, char** argv) {
   return cli::run_tool("differnet-calibrate", [&] {
     cli::Args args(argc, argv,
-                   {{"transforms", true}, {"sigmas", true}, {"ext", true}, {"exclude", true}, {"o", true},
+                   {{"transforms", true}, {"quantile", true}, {"ext", true}, {"exclude", true}, {"o", true},
                     {"threads", true}, {"device", true}},
                    kHelp);
     if (args.positionals().size() < 2) throw cli::UsageError("give a model and good images (see --help)");
     const std::string path = args.positionals()[0];
     const int T = args.integer("transforms", 8, 1, 1024);
-    const double sigmas = args.number("sigmas", 3.0, 0, 100);
+    const double quantile = args.number("quantile", 0.99, 0.5, 1.0);
     const std::string device = resolve_device(args.text("device", "auto"));
     set_threads(args.integer("threads", 0, 0, 1024));
     Model model = load_model(path);
@@ -56,7 +57,7 @@ int main(int argc, char** argv) {
     cli::progress_done();
     const double before = model.calibration.threshold;
     const bool was = model.calibration.calibrated;
-    model.calibration = calibrate_from_good_scores(scores, T, sigmas);
+    model.calibration = calibrate_from_good_scores(scores, T, quantile);
     model.to(at::kCPU);
     const std::string out = args.text("o", path);
     save_model(model, out);

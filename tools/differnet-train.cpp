@@ -50,7 +50,7 @@ calibration (the decision threshold; DifferNet itself defines none):
                       unseen good images: expect more false alarms; run differnet-calibrate on
                       fresh good images.
   --calibration-transforms T  test-time rotations for calibration (default 8)
-  --sigmas X          threshold = max(mean + X std, max) of the held-out scores (default 3)
+  --quantile Q        threshold = the Q quantile of the held-out scores (default 0.99)
 runtime:
   --threads N         CPU threads, 0 = one per core (default)
   --device NAME       auto, cpu, cuda, cuda:N (default auto)
@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
                     {"flow-blocks", true}, {"flow-width", true}, {"flow-hidden", true}, {"clamp-alpha", true},
                     {"epochs", true}, {"batch-size", true}, {"rotations", true}, {"lr", true}, {"beta1", true},
                     {"beta2", true}, {"eps", true}, {"weight-decay", true}, {"feature-cache", true},
-                    {"holdout", true}, {"calibration-transforms", true}, {"sigmas", true}, {"threads", true},
+                    {"holdout", true}, {"calibration-transforms", true}, {"quantile", true}, {"threads", true},
                     {"device", true}},
                    kHelp);
     const std::string out = args.text("o", args.text("output", ""));
@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
     t.weight_decay = args.number("weight-decay", t.weight_decay, 0, 1);
     t.feature_cache = args.integer("feature-cache", t.feature_cache, 0, 4096);
     const int cal_T = args.integer("calibration-transforms", 8, 1, 1024);
-    const double sigmas = args.number("sigmas", 3.0, 0, 100);
+    const double quantile = args.number("quantile", 0.99, 0.5, 1.0);
 
     // ---- the images
     std::vector<std::string> paths = find_images(args.positionals(), args.list("ext", "png,jpg,jpeg,bmp"));
@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
     }
     cli::progress_done();
     if (scores.size() >= 2) {
-      model.calibration = calibrate_from_good_scores(scores, cal_T, sigmas);
+      model.calibration = calibrate_from_good_scores(scores, cal_T, quantile);
       model.calibration.method += on_training ? " (the training images: optimistic, expect false alarms)"
                                               : " (held out of training)";
     }
