@@ -56,7 +56,7 @@ else
   encode "$out/good-video" "$out/good.mkv"
   # The capture recipe, with the camera replaced by the video of good parts.
   SOURCE="filesrc location=$out/good.mkv ! decodebin" "$root/pipelines/capture-good-frames.sh" "$out/good"
-  "$build/tools/differnet-train" "$out/good" --epochs 24 --feature-cache 8 --holdout 10 \
+  "$build/tools/differnet-train" "$out/good" --epochs 24 --feature-cache 8 --holdout 20 \
     --calibration-transforms 1 --seed 1 -o "$out/model.safetensors.tmp"
   mv "$out/model.safetensors.tmp" "$out/model.safetensors"
   rm -rf "$out/good-video"
