@@ -96,8 +96,13 @@ at::Tensor rotate_nearest(const at::Tensor& image, const std::vector<double>& an
   at::Tensor flat = at::cat({image.reshape({channels, -1}), at::zeros({channels, 1}, image.options())}, 1);
   std::vector<at::Tensor> copies;
   copies.reserve(angles_deg.size());
-  for (double angle : angles_deg)
+  for (double angle : angles_deg) {
+    if (angle == 0.0) {  // the identity (PIL returns a copy): skip the gather on the common T=1 path
+      copies.push_back(image[0]);
+      continue;
+    }
     copies.push_back(flat.index_select(1, nearest_index(angle, size).to(image.device())).view({channels, size, size}));
+  }
   return at::stack(copies);
 }
 
