@@ -61,13 +61,15 @@ void check_images(const Model& model, const std::vector<at::Tensor>& images) {
 }  // namespace
 
 at::Tensor rotation_pool_features(const Model& model, const std::vector<at::Tensor>& images, int rotations,
-                                  uint64_t seed, const std::function<void(int)>& progress) {
+                                  uint64_t seed, const std::function<void(int)>& progress,
+                                  const std::atomic<bool>* stop) {
   check_images(model, images);
   at::NoGradGuard no_grad;
   std::mt19937_64 rng(seed);
   const at::Device device = model.device();
   std::vector<at::Tensor> per_image;
   for (size_t i = 0; i < images.size(); ++i) {
+    if (stop && stop->load()) return at::Tensor();
     at::Tensor copies = make_copies(images[i].to(device), random_angles(rng, rotations), model.config);
     per_image.push_back(model.extractor.features(copies));
     if (progress) progress(static_cast<int>(i + 1));
@@ -98,7 +100,13 @@ TrainReport train_flow(Model& model, const std::vector<at::Tensor>& images, cons
       p.elapsed_s = seconds_since(t0);
       p.remaining_s = p.elapsed_s / done * (n - done);
       progress(p);
-    });
+    }, stop);
+    if (!pool.defined()) {  // stopped while caching: no epoch finished, the flow is untouched
+      TrainReport report;
+      report.stopped = true;
+      report.seconds = seconds_since(t0);
+      return report;
+    }
   }
 
   model.flow.set_requires_grad(true);

@@ -58,8 +58,10 @@ TrainReport train_flow(Model& model, const std::vector<at::Tensor>& images, cons
                        const std::function<void(const TrainProgress&)>& progress = {},
                        const std::atomic<bool>* stop = nullptr);
 
-// Features of `rotations` random rotations of each image, [images, rotations, D], without gradients.
+// Features of `rotations` random rotations of each image, [images, rotations, D], without gradients;
+// an undefined tensor when `stop` is set before the end.
 at::Tensor rotation_pool_features(const Model& model, const std::vector<at::Tensor>& images, int rotations,
-                                  uint64_t seed, const std::function<void(int done)>& progress = {});
+                                  uint64_t seed, const std::function<void(int done)>& progress = {},
+                                  const std::atomic<bool>* stop = nullptr);
 
 }  // namespace differnet

@@ -44,6 +44,15 @@ TEST(Training, StopKeepsLastFinishedEpoch) {
   }, &stop);
   EXPECT_TRUE(r.stopped);
   EXPECT_EQ(r.epochs_done, 2);
+
+  // A stop while the feature pool is computed ends at once, with no epoch.
+  std::atomic<bool> early{false};
+  TrainReport r2 = train_flow(model, fixtures::resized_for_training(good, 128), o, [&](const TrainProgress& p) {
+    if (p.caching) early = true;
+  }, &early);
+  EXPECT_TRUE(r2.stopped);
+  EXPECT_EQ(r2.epochs_done, 0);
+  EXPECT_TRUE(r2.epoch_losses.empty());
 }
 
 TEST(Training, BadOptionsAreErrors) {
