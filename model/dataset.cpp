@@ -34,6 +34,14 @@ std::vector<std::string> filter_by_names(const std::vector<std::string>& paths, 
   return out;
 }
 
+std::vector<std::string> select_images(const std::vector<std::string>& inputs, const std::vector<std::string>& extensions,
+                                       const std::string& include_list, const std::string& exclude_list) {
+  std::vector<std::string> paths = find_images(inputs, extensions);
+  if (!include_list.empty()) paths = filter_by_names(paths, read_name_list(include_list), true);
+  if (!exclude_list.empty()) paths = filter_by_names(paths, read_name_list(exclude_list), false);
+  return paths;
+}
+
 at::Tensor load_resized(const std::string& path, int size) {
   Image img = read_image(path);
   return resize_antialiased(frame_to_rgb(img.view(), Region{}), size).to(at::kByte);

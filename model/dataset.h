@@ -16,6 +16,11 @@ std::vector<std::string> read_name_list(const std::string& path);
 std::vector<std::string> filter_by_names(const std::vector<std::string>& paths, const std::vector<std::string>& names,
                                          bool keep);
 
+// The images the tools take: files and folders (searched recursively for `extensions`), then kept
+// when named in the list file `include_list` and dropped when named in `exclude_list` (either "" for none).
+std::vector<std::string> select_images(const std::vector<std::string>& inputs, const std::vector<std::string>& extensions,
+                                       const std::string& include_list, const std::string& exclude_list);
+
 // Reads an image and resizes it as the method does: [1,3,size,size] uint8, RGB (gray replicated).
 // Throws Error naming the file when it cannot be read.
 at::Tensor load_resized(const std::string& path, int size);

@@ -92,15 +92,16 @@ at::Tensor rotate_nearest(const at::Tensor& image, const std::vector<double>& an
   TORCH_CHECK(image.dim() == 4 && image.size(0) == 1 && image.size(2) == image.size(3), "rotate_nearest: [1,C,S,S]");
   const int size = static_cast<int>(image.size(2));
   const int64_t channels = image.size(1);
-  // Flattened pixels plus one zero "fill" pixel at the end.
-  at::Tensor flat = at::cat({image.reshape({channels, -1}), at::zeros({channels, 1}, image.options())}, 1);
+  at::Tensor flat;  // flattened pixels plus one zero "fill" pixel at the end, made only when needed
   std::vector<at::Tensor> copies;
   copies.reserve(angles_deg.size());
   for (double angle : angles_deg) {
-    if (angle == 0.0) {  // the identity (PIL returns a copy): skip the gather on the common T=1 path
+    if (angle == 0.0) {  // the identity (PIL returns a copy): no gather, no copy on the common T=1 path
       copies.push_back(image[0]);
       continue;
     }
+    if (!flat.defined())
+      flat = at::cat({image.reshape({channels, -1}), at::zeros({channels, 1}, image.options())}, 1);
     copies.push_back(flat.index_select(1, nearest_index(angle, size).to(image.device())).view({channels, size, size}));
   }
   return at::stack(copies);

@@ -44,8 +44,7 @@ int main(int argc, char** argv) {
     set_threads(args.integer("threads", 0, 0, 1024));
     Model model = load_model(path);
     std::vector<std::string> inputs(args.positionals().begin() + 1, args.positionals().end());
-    auto paths = find_images(inputs, args.list("ext", "png,jpg,jpeg,bmp"));
-    if (args.has("exclude")) paths = filter_by_names(paths, read_name_list(args.text("exclude", "")), false);
+    auto paths = select_images(inputs, args.list("ext", "png,jpg,jpeg,bmp"), "", args.text("exclude", ""));
     if (paths.size() < 2) throw Error("calibration needs at least 2 good images, found " + std::to_string(paths.size()));
     model.to(at::Device(device));
     std::vector<double> scores;

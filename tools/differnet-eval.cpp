@@ -169,8 +169,8 @@ int main(int argc, char** argv) {
     model.to(at::Device(device));
     GaussianBaseline gaussian;
     if (args.has("gaussian-baseline")) {
-      auto paths = find_images({args.text("gaussian-baseline", "")}, args.list("ext", "png,jpg,jpeg,bmp"));
-      if (args.has("baseline-include")) paths = filter_by_names(paths, read_name_list(args.text("baseline-include", "")), true);
+      auto paths = select_images({args.text("gaussian-baseline", "")}, args.list("ext", "png,jpg,jpeg,bmp"),
+                                 args.text("baseline-include", ""), "");
       if (paths.empty()) throw Error("no images for the Gaussian baseline in '" + args.text("gaussian-baseline", "") + "'");
       const auto angles = test_time_angles(args.integer("baseline-rotations", 4, 1, 256));
       std::vector<at::Tensor> feats;

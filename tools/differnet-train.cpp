@@ -105,9 +105,8 @@ int main(int argc, char** argv) {
     const double quantile = args.number("quantile", 0.99, 0.5, 1.0);
 
     // ---- the images
-    std::vector<std::string> paths = find_images(args.positionals(), args.list("ext", "png,jpg,jpeg,bmp"));
-    if (args.has("include")) paths = filter_by_names(paths, read_name_list(args.text("include", "")), true);
-    if (args.has("exclude")) paths = filter_by_names(paths, read_name_list(args.text("exclude", "")), false);
+    std::vector<std::string> paths = select_images(args.positionals(), args.list("ext", "png,jpg,jpeg,bmp"),
+                                                   args.text("include", ""), args.text("exclude", ""));
     if (paths.empty())
       throw Error("no images found (extensions " + args.text("ext", "png,jpg,jpeg,bmp") + ", after --include/--exclude)");
     std::mt19937_64 rng(t.seed);
