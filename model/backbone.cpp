@@ -136,7 +136,8 @@ at::Tensor Backbone::fire(int k, const at::Tensor& x) const {
   return at::cat({at::relu(conv(k + 1, s)), at::relu(conv(k + 2, s, 1, 1))}, 1);
 }
 
-at::Tensor Backbone::trunk(const at::Tensor& x) const {
+at::Tensor Backbone::trunk(const at::Tensor& input) const {
+  const at::Tensor x = input.to(w_.begin()->second.scalar_type());  // a differentiable cast when needed
   if (architecture_ == "alexnet") {
     at::Tensor h = max_pool(at::relu(conv(0, x, 4, 2)), false);
     h = max_pool(at::relu(conv(1, h, 1, 2)), false);
@@ -164,12 +165,12 @@ int Backbone::trunk_channels() const {
 
 TensorMap Backbone::trunk_tensors() const {
   TensorMap out;
-  for (const auto& [name, shape] : backbone_trunk_shapes(architecture_)) out[name] = w_.at(name);
+  for (const auto& [name, shape] : backbone_trunk_shapes(architecture_)) out[name] = w_.at(name).to(at::kFloat);
   return out;
 }
 
-void Backbone::to(const at::Device& device) {
-  for (auto& [name, t] : w_) t = t.to(device);
+void Backbone::to(const at::Device& device, at::ScalarType dtype) {
+  for (auto& [name, t] : w_) t = t.to(device, dtype);
 }
 
 }  // namespace differnet

@@ -26,7 +26,9 @@ class Backbone {
   const std::string& architecture() const { return architecture_; }
   int trunk_channels() const;
   TensorMap trunk_tensors() const;  // the weights the trunk uses (what a model file stores)
-  void to(const at::Device& device);
+  // Moves the weights to `device` in `dtype` (kFloat, or kHalf / kBFloat16 for faster inference);
+  // trunk() then takes its input in that dtype whatever it is given.
+  void to(const at::Device& device, at::ScalarType dtype = at::kFloat);
 
  private:
   at::Tensor conv(int i, const at::Tensor& x, int stride = 1, int padding = 0) const;

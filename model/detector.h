@@ -13,6 +13,10 @@ struct DetectorOptions {
   std::string model_path;
   std::string device = "auto";  // auto, cpu, cuda, cuda:N
   int threads = 0;              // 0 = one per core
+  std::string precision = "fp32";  // of the backbone: fp32, fp16 (CUDA only) or bf16; flow and score stay fp32
+  // Wait for the device before each clock read, so that StageTimes on CUDA are the stages' real
+  // durations rather than their launch times (costs a little; for benchmarks).
+  bool synchronize_stages = false;
 };
 
 struct DetectRequest {
@@ -29,7 +33,8 @@ struct Heatmap {
 };
 
 struct StageTimes {
-  double preprocess_ms = 0, backbone_ms = 0, flow_ms = 0, localization_ms = 0, total_ms = 0;
+  double upload_ms = 0, preprocess_ms = 0, backbone_ms = 0, flow_ms = 0, localization_ms = 0;
+  double total_ms = 0;          // upload to result
 };
 
 struct Detection {
@@ -41,11 +46,28 @@ struct Detection {
 };
 
 struct ModelSummary {
-  std::string path, model_id, backbone, device;
+  std::string path, model_id, backbone, device, precision;
   int input_size = 0, feature_dim = 0, flow_blocks = 0, flow_width = 0;
   bool calibrated = false;
   double threshold = 0.0;       // NaN when uncalibrated
   int calibrated_transforms = 0;
+};
+
+// A frame's pixels (the requested region only) copied onto the model's device, waiting to be
+// scored. Made by Detector::upload on one thread, scored by Detector::score on another.
+class UploadedFrame {
+ public:
+  UploadedFrame();
+  ~UploadedFrame();
+  UploadedFrame(UploadedFrame&&) noexcept;
+  UploadedFrame& operator=(UploadedFrame&&) noexcept;
+  bool empty() const;
+  Region region() const;        // the scored rectangle, in frame pixels
+
+ private:
+  friend class Detector;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 class Detector {
@@ -57,13 +79,22 @@ class Detector {
   Detector(const Detector&) = delete;
   Detector& operator=(const Detector&) = delete;
 
+  // upload + score. Throws Error on a bad frame or region and on inference failures.
   Detection detect(const FrameView& frame, const DetectRequest& request);
-  // One pass on a gray frame, so that the first real frame is not slow (allocators, kernels).
+
+  // The two halves of detect(), for callers that overlap them: upload() copies the region out of
+  // the frame (the frame may be reused as soon as it returns); score() runs the model. One thread
+  // may upload while another scores; score() itself is not for two threads at once.
+  UploadedFrame upload(const FrameView& frame, const DetectRequest& request) const;
+  Detection score(const UploadedFrame& frame, const DetectRequest& request);
+
+  // One pass on a gray frame, so that the first real frame is not slow (allocators, kernels,
+  // cuDNN's autotuning for the request's T: the network always sees the same shapes).
   void warm_up(const DetectRequest& request);
   const ModelSummary& summary() const;
 
  private:
-  Detection detect_checked(const FrameView& frame, const DetectRequest& request);
+  Detection score_checked(const UploadedFrame& frame, const DetectRequest& request);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

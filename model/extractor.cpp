@@ -26,6 +26,7 @@ Extractor::Extractor(Backbone backbone, const ModelConfig& config)
 at::Tensor Extractor::features(const at::Tensor& input, int64_t chunk) const {
   if (input.dim() != 4 || input.size(1) != 3 || input.size(2) != input_size_ || input.size(3) != input_size_)
     throw Error("extractor input must be [N,3," + std::to_string(input_size_) + "," + std::to_string(input_size_) + "]");
+  if (chunk <= 0) chunk = input.is_cuda() ? 64 : std::max<int64_t>(1, 2 * 448 * 448 / (int64_t{input_size_} * input_size_));
   std::vector<at::Tensor> parts;
   for (int64_t start = 0; start < input.size(0); start += chunk) {
     at::Tensor x = input.slice(0, start, std::min(start + chunk, input.size(0)));
@@ -33,7 +34,7 @@ at::Tensor Extractor::features(const at::Tensor& input, int64_t chunk) const {
     for (int s : scales_) {
       const int step = input_size_ / s;  // legacy nearest with an exact factor reads pixel i*step
       at::Tensor xs = step == 1 ? x : x.slice(2, 0, input_size_, step).slice(3, 0, input_size_, step);
-      pooled.push_back(backbone_.trunk(xs).mean({2, 3}));
+      pooled.push_back(backbone_.trunk(xs).mean({2, 3}).to(at::kFloat));
     }
     parts.push_back(at::cat(pooled, 1));
   }

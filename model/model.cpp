@@ -17,8 +17,11 @@ Model Model::create(const ModelConfig& config, Backbone backbone, uint64_t seed)
   return Model{config, Calibration{}, std::move(extractor), std::move(flow)};
 }
 
-void Model::to(const at::Device& device) {
-  extractor.to(device);
+void Model::to(const at::Device& device, Precision precision) {
+  const at::ScalarType dtype = precision == Precision::FP16   ? at::kHalf
+                               : precision == Precision::BF16 ? at::kBFloat16
+                                                              : at::kFloat;
+  extractor.to(device, dtype);
   flow.to(device);
 }
 

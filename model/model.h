@@ -11,6 +11,7 @@
 #include "error.h"
 #include "extractor.h"
 #include "flow.h"
+#include "runtime.h"
 
 namespace differnet {
 
@@ -22,7 +23,8 @@ struct Model {
 
   // A new model around `backbone`, with a freshly initialised flow (seeded).
   static Model create(const ModelConfig& config, Backbone backbone, uint64_t seed);
-  void to(const at::Device& device);
+  // Moves the model to `device`; the backbone (only) in `precision`: the flow and the score stay fp32.
+  void to(const at::Device& device, Precision precision = Precision::FP32);
   at::Device device() const;
 };
 

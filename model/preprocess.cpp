@@ -59,23 +59,43 @@ at::Tensor nearest_index(double angle_deg, int size) {
 
 }  // namespace
 
-at::Tensor frame_to_rgb(const FrameView& frame, const Region& requested) {
+at::Tensor upload_region(const FrameView& frame, const Region& requested, const at::Device& device) {
   check_frame(frame, requested);
   const Region r = effective_region(frame, requested);
   const int bpp = bytes_per_pixel(frame.format);
   const uint8_t* origin = frame.data + static_cast<size_t>(r.y) * frame.stride + static_cast<size_t>(r.x) * bpp;
-  at::Tensor hwc = at::from_blob(const_cast<uint8_t*>(origin), {r.height, r.width, bpp},
-                                 {frame.stride, bpp, 1}, at::kByte);
+  const at::Tensor view = at::from_blob(const_cast<uint8_t*>(origin), {r.height, r.width, bpp},
+                                        {frame.stride, bpp, 1}, at::kByte);
+  if (!device.is_cuda()) return view.clone(at::MemoryFormat::Contiguous);
+  // Pinned host memory lets the copy run asynchronously; LibTorch's host allocator keeps the block
+  // alive until the transfer has finished, even though this tensor goes away now.
+  at::Tensor staging = at::empty({r.height, r.width, bpp}, at::TensorOptions(at::kByte).pinned_memory(true));
+  staging.copy_(view);
+  return staging.to(device, /*non_blocking=*/true);
+}
+
+at::Tensor pixels_to_rgb(const at::Tensor& pixels, PixelFormat format) {
   std::vector<int64_t> channels;
-  switch (frame.format) {
+  switch (format) {
     case PixelFormat::BGR:
     case PixelFormat::BGRx:
     case PixelFormat::BGRA: channels = {2, 1, 0}; break;
     case PixelFormat::GRAY8: channels = {0, 0, 0}; break;
     default: channels = {0, 1, 2}; break;
   }
-  at::Tensor rgb = hwc.index_select(2, at::tensor(channels, at::kLong));  // copies out of the frame
+  at::Tensor rgb = pixels.index_select(2, at::tensor(channels, at::kLong).to(pixels.device()));
   return rgb.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).contiguous();
+}
+
+at::Tensor frame_to_rgb(const FrameView& frame, const Region& region) {
+  // No clone: index_select in pixels_to_rgb is the copy out of the frame.
+  check_frame(frame, region);
+  const Region r = effective_region(frame, region);
+  const int bpp = bytes_per_pixel(frame.format);
+  const uint8_t* origin = frame.data + static_cast<size_t>(r.y) * frame.stride + static_cast<size_t>(r.x) * bpp;
+  return pixels_to_rgb(at::from_blob(const_cast<uint8_t*>(origin), {r.height, r.width, bpp}, {frame.stride, bpp, 1},
+                                     at::kByte),
+                       frame.format);
 }
 
 at::Tensor resize_antialiased(const at::Tensor& rgb, int size) {

@@ -11,7 +11,16 @@
 
 namespace differnet {
 
-// The region of `frame` as float RGB levels 0..255, shape [1,3,h,w]. Gray is copied to 3 channels.
+// The region of `frame`, bytes as they are ([h,w,bytes per pixel], uint8), on `device`: the only
+// copy out of the frame. For CUDA the rows go into pinned host memory and on with a non-blocking
+// copy, so the caller can go on while the transfer runs.
+at::Tensor upload_region(const FrameView& frame, const Region& region, const at::Device& device);
+
+// Uploaded pixels ([h,w,bpp] uint8) as float RGB levels 0..255, [1,3,h,w], on their device. Gray is
+// copied to 3 channels; BGR orders are swapped; x and alpha are dropped.
+at::Tensor pixels_to_rgb(const at::Tensor& pixels, PixelFormat format);
+
+// The region of `frame` as float RGB levels 0..255, shape [1,3,h,w], on the CPU.
 at::Tensor frame_to_rgb(const FrameView& frame, const Region& region);
 
 // Square resize to size x size with antialiased bilinear interpolation (PIL's filter, as torch's

@@ -35,6 +35,40 @@ std::string resolve_device(const std::string& requested) {
   return "cuda:" + std::to_string(index);
 }
 
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::FP32;
+  if (name == "fp16") return Precision::FP16;
+  if (name == "bf16") return Precision::BF16;
+  throw Error("precision '" + name + "' is not one of fp32, fp16, bf16");
+}
+
+const char* precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::FP16: return "fp16";
+    case Precision::BF16: return "bf16";
+    default: return "fp32";
+  }
+}
+
+void check_precision(const std::string& device, Precision precision) {
+  if (precision == Precision::FP16 && device.rfind("cuda", 0) != 0)
+    throw Error("precision fp16 needs a CUDA device (LibTorch has no fp16 convolutions on the CPU); "
+                "on '" + device + "' use fp32 or bf16");
+}
+
+void configure_device(const std::string& device, bool allow_tf32) {
+  if (device.rfind("cuda", 0) != 0) return;
+  at::globalContext().setBenchmarkCuDNN(true);
+  at::globalContext().setAllowTF32CuDNN(allow_tf32);
+  at::globalContext().setAllowTF32CuBLAS(allow_tf32);
+}
+
+void synchronize(const std::string& device) {
+  if (device.rfind("cuda", 0) != 0) return;
+  const at::Device d(device);
+  at::detail::getCUDAHooks().deviceSynchronize(d.has_index() ? d.index() : 0);
+}
+
 int set_threads(int threads) {
   if (threads < 0) throw Error("threads must be 0 (one per core) or more, got " + std::to_string(threads));
   if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

@@ -1,5 +1,6 @@
-// Where and how LibTorch runs: the device named by a user ("auto", "cpu", "cuda", "cuda:N") and the
-// number of CPU threads (LibTorch starts with 1 on Debian; 0 here means one per core).
+// Where and how LibTorch runs: the device named by a user ("auto", "cpu", "cuda", "cuda:N"), the
+// number of CPU threads (LibTorch starts with 1 on Debian; 0 here means one per core), the numeric
+// precision of the backbone, and the CUDA switches that go with it.
 #pragma once
 #include <string>
 
@@ -13,5 +14,24 @@ int cuda_device_count();
 
 // Sets LibTorch's intra-op thread count; 0 = the number of cores. Returns the count set.
 int set_threads(int threads);
+
+// The arithmetic of the backbone (the frozen CNN). The flow and the score always stay fp32: the
+// score sums squares of 2 x 1000 numbers and half precision would round it visibly.
+enum class Precision { FP32, FP16, BF16 };
+// "fp32", "fp16" or "bf16"; throws Error on anything else.
+Precision parse_precision(const std::string& name);
+const char* precision_name(Precision precision);
+// Throws Error where `device` cannot run `precision` (fp16 convolutions exist on CUDA only).
+void check_precision(const std::string& device, Precision precision);
+
+// Sets up a CUDA device for inference: cuDNN picks its fastest convolution algorithms for the
+// shapes it sees (autotuning; the warm-up pays for it), and TF32 matrix arithmetic is allowed only
+// when `allow_tf32` (off for fp32, so that CUDA agrees with the CPU to 1e-4). Process-wide
+// switches of LibTorch; does nothing for the CPU.
+void configure_device(const std::string& device, bool allow_tf32);
+
+// Waits until everything queued on `device` has run (a no-op on the CPU), so that a clock read
+// after it measures the work and not only its launch.
+void synchronize(const std::string& device);
 
 }  // namespace differnet

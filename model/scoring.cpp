@@ -6,13 +6,11 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "preprocess.h"
+#include "runtime.h"
 
 namespace differnet {
 
 namespace {
-double ms_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // Indices of scipy's 'reflect' border (d c b a | a b c d | d c b a) for a window of `radius` around 0..n-1.
 at::Tensor reflect_indices(int64_t n, int64_t radius) {
@@ -69,12 +67,18 @@ at::Tensor gaussian_smooth(const at::Tensor& maps, double sigma, double truncate
 }
 
 ScoreResult score_copies(const Model& model, const at::Tensor& copies, const std::vector<double>& angles_deg,
-                         bool localize) {
+                         bool localize, bool synchronize_stages) {
   ScoreResult r;
+  const std::string device = copies.device().str();
+  // With the device's queue drained before each clock read, the stage times are real durations.
+  auto ms_since = [&](std::chrono::steady_clock::time_point t) {
+    if (synchronize_stages) synchronize(device);
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  };
   auto t0 = std::chrono::steady_clock::now();
   if (!localize) {
     at::NoGradGuard no_grad;
-    at::Tensor features = model.extractor.features(copies);
+    at::Tensor features = model.extractor.features(copies);  // T=64 as one batch on a GPU
     r.backbone_ms = ms_since(t0);
     auto t1 = std::chrono::steady_clock::now();
     r.score = model.flow.forward(features).z.pow(2).mean().item<double>();
@@ -83,7 +87,7 @@ ScoreResult score_copies(const Model& model, const at::Tensor& copies, const std
   }
   // The loss is a batch mean and each copy's gradient depends on that copy alone, so the copies go
   // through in chunks (bounded memory), each chunk's loss weighted by its share of the batch.
-  constexpr int64_t kChunk = 8;
+  const int64_t kChunk = copies.is_cuda() ? 64 : 8;
   const int64_t n = copies.size(0);
   std::vector<at::Tensor> grads;
   double z2_sum = 0;
@@ -91,7 +95,7 @@ ScoreResult score_copies(const Model& model, const at::Tensor& copies, const std
     at::AutoGradMode grad_on(true);
     at::Tensor input = copies.slice(0, start, std::min(n, start + kChunk)).detach().clone().set_requires_grad(true);
     auto ta = std::chrono::steady_clock::now();
-    at::Tensor features = model.extractor.features(input, input.size(0));
+    at::Tensor features = model.extractor.features(input);
     r.backbone_ms += ms_since(ta);
     auto tb = std::chrono::steady_clock::now();
     FlowOutput out = model.flow.forward(features);

@@ -24,8 +24,9 @@ struct ScoreResult {
 };
 
 // Scores the copies (one image, rotated by `angles_deg`); with `localize`, also the gradient map.
+// With `synchronize_stages`, the device is waited for before each clock read (true CUDA stage times).
 ScoreResult score_copies(const Model& model, const at::Tensor& copies, const std::vector<double>& angles_deg,
-                         bool localize);
+                         bool localize, bool synchronize_stages = false);
 
 // Scores one resized image (levels 0..255, [1,3,S,S]) at the T fixed angles 360*i/T.
 ScoreResult score_image(const Model& model, const at::Tensor& levels, int transforms, bool localize);

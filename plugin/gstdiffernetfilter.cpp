@@ -33,6 +33,7 @@
 #include <gst/differnet/differnetmeta.h>
 #include "error.h"
 #include "overlay.h"
+#include "scoring_queue.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_differnet_filter_debug);
 #define GST_CAT_DEFAULT gst_differnet_filter_debug
@@ -45,6 +46,8 @@ enum {
   PROP_DEVICE,
   PROP_ACTIVE_DEVICE,
   PROP_THREADS,
+  PROP_PRECISION,
+  PROP_FRAMES_IN_FLIGHT,
   PROP_THRESHOLD,
   PROP_TRANSFORMS,
   PROP_LOCALIZATION,
@@ -64,6 +67,8 @@ enum {
 
 #define DEFAULT_PROP_DEVICE "auto"
 #define DEFAULT_PROP_THREADS 0
+#define DEFAULT_PROP_PRECISION "fp32"
+#define DEFAULT_PROP_FRAMES_IN_FLIGHT 1
 #define DEFAULT_PROP_THRESHOLD -1.0
 #define DEFAULT_PROP_TRANSFORMS 1
 #define DEFAULT_PROP_LOCALIZATION TRUE
@@ -78,7 +83,9 @@ namespace {
 // Property values; read and written under the object lock.
 struct Settings {
   std::string model, device = DEFAULT_PROP_DEVICE, results_file, snapshot_dir;
+  std::string precision = DEFAULT_PROP_PRECISION;
   int threads = DEFAULT_PROP_THREADS;
+  int frames_in_flight = DEFAULT_PROP_FRAMES_IN_FLIGHT;
   double threshold = DEFAULT_PROP_THRESHOLD;
   int transforms = DEFAULT_PROP_TRANSFORMS;
   bool localization = DEFAULT_PROP_LOCALIZATION;
@@ -104,9 +111,11 @@ struct LastResult {
 };
 
 // Per-run state: created in start(), dropped in stop(); touched by the streaming thread only
-// (start/stop and set_info run with the stream stopped).
+// (start/stop and set_info run with the stream stopped; the queue's worker sees only its jobs).
 struct RunState {
   std::unique_ptr<differnet::Detector> detector;
+  std::unique_ptr<differnet::ScoringQueue> queue;  // declared after the detector: it goes first
+  int frames_in_flight = 1;
   std::string model_id, active_device;
   FILE* results = nullptr;
   std::string snapshot_dir;
@@ -114,6 +123,7 @@ struct RunState {
   int width = 0, height = 0;
   guint64 frame = 0;
   std::unique_ptr<LastResult> last;
+  bool scored_any = false;  // a scored frame is queued or has left since the last reset
   int last_verdict = -1;  // for message-mode=on-change: -1 none yet, else 0/1
   ~RunState() {
     if (results) std::fclose(results);
@@ -225,6 +235,18 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
       if (check_stopped (self, "threads"))
         s.threads = g_value_get_int (value);
       break;
+    case PROP_PRECISION:{
+      std::string p = g_value_get_string (value) ? g_value_get_string (value) : "";
+      if (p != "fp32" && p != "fp16" && p != "bf16")
+        g_warning ("differnetfilter: precision '%s' is not one of fp32, fp16, bf16; ignored", p.c_str ());
+      else if (check_stopped (self, "precision"))
+        s.precision = p;
+      break;
+    }
+    case PROP_FRAMES_IN_FLIGHT:
+      if (check_stopped (self, "frames-in-flight"))
+        s.frames_in_flight = g_value_get_int (value);
+      break;
     case PROP_THRESHOLD:
       s.threshold = g_value_get_double (value);
       break;
@@ -292,6 +314,8 @@ gst_differnet_filter_get_property (GObject * object, guint prop_id, GValue * val
       g_value_set_string (value, self->state ? self->state->active_device.c_str () : "");
       break;
     case PROP_THREADS: g_value_set_int (value, s.threads); break;
+    case PROP_PRECISION: g_value_set_string (value, s.precision.c_str ()); break;
+    case PROP_FRAMES_IN_FLIGHT: g_value_set_int (value, s.frames_in_flight); break;
     case PROP_THRESHOLD: g_value_set_double (value, s.threshold); break;
     case PROP_TRANSFORMS: g_value_set_int (value, s.transforms); break;
     case PROP_LOCALIZATION: g_value_set_boolean (value, s.localization); break;
@@ -331,7 +355,8 @@ gst_differnet_filter_start (GstBaseTransform * trans)
   }
   auto state = std::make_unique<RunState> ();
   try {
-    state->detector = std::make_unique<differnet::Detector> (differnet::DetectorOptions { s.model, s.device, s.threads });
+    state->detector = std::make_unique<differnet::Detector> (differnet::DetectorOptions { s.model, s.device, s.threads,
+            s.precision});
     differnet::DetectRequest warm;
     warm.transforms = s.transforms;
     warm.localize = s.localization;
@@ -342,6 +367,8 @@ gst_differnet_filter_start (GstBaseTransform * trans)
     return FALSE;
   }
   const differnet::ModelSummary & m = state->detector->summary ();
+  state->queue = std::make_unique<differnet::ScoringQueue> (*state->detector);
+  state->frames_in_flight = s.frames_in_flight;
   state->model_id = m.model_id;
   state->active_device = m.device;
   if (!m.calibrated && s.threshold < 0)
@@ -364,8 +391,9 @@ gst_differnet_filter_start (GstBaseTransform * trans)
     }
     state->snapshot_dir = s.snapshot_dir;
   }
-  GST_INFO_OBJECT (self, "model %s (id %s, backbone %s, input %d px) on %s", s.model.c_str (), m.model_id.c_str (),
-      m.backbone.c_str (), m.input_size, m.device.c_str ());
+  GST_INFO_OBJECT (self, "model %s (id %s, backbone %s %s, input %d px) on %s, %d frame(s) in flight",
+      s.model.c_str (), m.model_id.c_str (), m.backbone.c_str (), m.precision.c_str (), m.input_size, m.device.c_str (),
+      s.frames_in_flight);
   GST_OBJECT_LOCK (self);
   self->state = state.release ();
   GST_OBJECT_UNLOCK (self);
@@ -407,22 +435,11 @@ gst_differnet_filter_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVid
     self->state->width = width;
     self->state->height = height;
     self->state->last.reset ();  // a result for the old size must not be reused (or drawn) on the new one
+    self->state->scored_any = false;  // (the queue is empty here: sink_event drained it before the caps)
   }
   GST_DEBUG_OBJECT (self, "negotiated %s %dx%d", gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in_info)), width,
       height);
   return TRUE;
-}
-
-/* A flush (seek) starts a new sequence: nothing from before it is reused or compared against. */
-static gboolean
-gst_differnet_filter_sink_event (GstBaseTransform * trans, GstEvent * event)
-{
-  GstDifferNetFilter *self = GST_DIFFERNET_FILTER (trans);
-  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP && self->state) {
-    self->state->last.reset ();
-    self->state->last_verdict = -1;
-  }
-  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 }
 
 static void
@@ -495,49 +512,50 @@ save_snapshot (GstDifferNetFilter * self, GstVideoFrame * frame, const std::stri
   g_free (path);
 }
 
-static GstFlowReturn
-gst_differnet_filter_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * frame)
+/* Frames travel in three steps. submit_input_buffer (streaming thread): the region's pixels are
+ * copied onto the model's device and the frame joins the queue. The queue's worker scores it.
+ * generate_output (streaming thread, in arrival order): a finished frame gets its meta, messages
+ * and overlay and leaves. With frames-in-flight = N the streaming thread waits only when N frames
+ * are held, so scoring overlaps the upload, drawing and pushing of the frames around it. */
+
+/* Meta, statistics, messages, results line, overlay and snapshot for a frame whose job is done;
+ * returns the writable buffer to push, or NULL after posting an error. */
+static GstBuffer *
+finish_frame (GstDifferNetFilter * self, std::unique_ptr<differnet::FrameJob> job)
 {
-  GstDifferNetFilter *self = GST_DIFFERNET_FILTER (filter);
   RunState & st = *self->state;
   GST_OBJECT_LOCK (self);
   const Settings s = *self->settings;
   GST_OBJECT_UNLOCK (self);
 
-  const guint64 number = st.frame++;
-  const bool score_now = !st.last || number % static_cast<guint64>(s.inference_interval) == 0;
-  const differnet::FrameView view {static_cast<const uint8_t *>(GST_VIDEO_FRAME_PLANE_DATA (frame, 0)),
-    GST_VIDEO_FRAME_WIDTH (frame), GST_VIDEO_FRAME_HEIGHT (frame), GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0), st.format};
-  if (score_now) {
-    differnet::DetectRequest request;
-    request.transforms = s.transforms;
-    request.localize = s.localization;
-    request.region = s.roi;
-    request.threshold = s.threshold;
-    request.heatmap_size = std::max (1, st.detector->summary ().input_size / 4);
+  if (!job->error.empty ()) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("DifferNet inference failed on frame %" G_GUINT64_FORMAT, job->number),
+        ("%s", differnet::without_backtrace (job->error).c_str ()));
+    return NULL;
+  }
+  if (job->score) {
     auto last = std::make_unique<LastResult> ();
-    try {
-      last->detection = st.detector->detect (view, request);
-    } catch (const std::exception & e) {
-      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("DifferNet inference failed on frame %" G_GUINT64_FORMAT, number),
-          ("%s", differnet::without_backtrace (e.what ()).c_str ()));
-      return GST_FLOW_ERROR;
-    }
-    last->region = differnet::effective_region (view, s.roi);
-    last->transforms = s.transforms;
+    last->detection = std::move (job->detection);
+    last->region = job->region;
+    last->transforms = job->request.transforms;
     st.last = std::move (last);
+  }
+  if (!st.last) {  /* cannot happen: a frame is only marked reused after a scored one */
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("No result for frame %" G_GUINT64_FORMAT, job->number), (NULL));
+    return NULL;
   }
   const LastResult & r = *st.last;
   const differnet::Detection & d = r.detection;
 
-  GstBuffer *buf = frame->buffer;
+  GstBuffer *buf = gst_buffer_make_writable (job->buffer);
+  job->buffer = NULL;
   GstDifferNetMeta *meta = gst_buffer_add_differnet_meta (buf);
   meta->score = d.score;
   meta->threshold = d.threshold;
   meta->anomaly = d.anomaly;
-  meta->frame = number;
+  meta->frame = job->number;
   meta->transforms = static_cast<guint>(r.transforms);
-  meta->reused = !score_now;
+  meta->reused = !job->score;
   meta->inference_ms = d.times.total_ms;
   g_strlcpy (meta->model_id, st.model_id.c_str (), sizeof meta->model_id);
   meta->region_x = r.region.x;
@@ -549,7 +567,7 @@ gst_differnet_filter_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame 
   gst_differnet_custom_meta_add (buf, meta);
 
   GST_OBJECT_LOCK (self);
-  if (score_now) {
+  if (job->score) {
     self->stats->scored++;
     self->stats->total_ms += d.times.total_ms;
     self->stats->last_ms = d.times.total_ms;
@@ -565,18 +583,161 @@ gst_differnet_filter_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame 
   if (st.results)
     write_result_line (st.results, buf, meta);
 
+  const bool snapshot = d.anomaly && !st.snapshot_dir.empty ();
+  if (s.overlay == GST_DIFFERNET_OVERLAY_NONE && !snapshot)
+    return buf;
+  GstVideoFrame frame;
+  if (!gst_video_frame_map (&frame, &GST_VIDEO_FILTER (self)->in_info, buf, GST_MAP_READWRITE)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map frame %" G_GUINT64_FORMAT " for drawing", job->number),
+        (NULL));
+    gst_buffer_unref (buf);
+    return NULL;
+  }
   if (s.overlay != GST_DIFFERNET_OVERLAY_NONE) {
-    differnet::overlay::Canvas canvas {static_cast<uint8_t *>(GST_VIDEO_FRAME_PLANE_DATA (frame, 0)),
-      GST_VIDEO_FRAME_WIDTH (frame), GST_VIDEO_FRAME_HEIGHT (frame), GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0), st.format};
-    differnet::overlay::Result result {d.score, d.threshold, static_cast<bool>(d.anomaly), !score_now,
+    differnet::overlay::Canvas canvas {static_cast<uint8_t *>(GST_VIDEO_FRAME_PLANE_DATA (&frame, 0)),
+      GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame), GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
+      st.format};
+    differnet::overlay::Result result {d.score, d.threshold, static_cast<bool>(d.anomaly), !job->score,
       d.heatmap.values.empty ()? nullptr : d.heatmap.values.data (), d.heatmap.width, d.heatmap.height, r.region};
     differnet::overlay::draw (canvas, result,
         s.overlay == GST_DIFFERNET_OVERLAY_HEATMAP || s.overlay == GST_DIFFERNET_OVERLAY_ALL,
         s.overlay == GST_DIFFERNET_OVERLAY_SCORE || s.overlay == GST_DIFFERNET_OVERLAY_ALL, s.heatmap_alpha);
   }
-  if (d.anomaly && !st.snapshot_dir.empty ())
-    save_snapshot (self, frame, st.snapshot_dir, number);
+  if (snapshot)
+    save_snapshot (self, &frame, st.snapshot_dir, job->number);
+  gst_video_frame_unmap (&frame);
+  return buf;
+}
+
+static GstFlowReturn
+gst_differnet_filter_submit_input_buffer (GstBaseTransform * trans, gboolean is_discont, GstBuffer * input)
+{
+  GstDifferNetFilter *self = GST_DIFFERNET_FILTER (trans);
+  /* The base class renegotiates when asked to and parks the buffer in queued_buf; we take it. */
+  GstFlowReturn ret = GST_BASE_TRANSFORM_CLASS (parent_class)->submit_input_buffer (trans, is_discont, input);
+  if (ret != GST_FLOW_OK || trans->queued_buf == NULL)
+    return ret;
+  auto job = std::make_unique<differnet::FrameJob> ();
+  job->buffer = trans->queued_buf;
+  trans->queued_buf = NULL;
+
+  RunState & st = *self->state;
+  GST_OBJECT_LOCK (self);
+  const Settings s = *self->settings;
+  GST_OBJECT_UNLOCK (self);
+  job->number = st.frame++;
+  job->score = !st.scored_any || job->number % static_cast<guint64>(s.inference_interval) == 0;
+  if (!job->score) {
+    st.queue->push (std::move (job));
+    return GST_FLOW_OK;
+  }
+
+  job->request.transforms = s.transforms;
+  job->request.localize = s.localization;
+  job->request.region = s.roi;
+  job->request.threshold = s.threshold;
+  job->request.heatmap_size = std::max (1, st.detector->summary ().input_size / 4);
+  GstVideoFrame frame;
+  if (!gst_video_frame_map (&frame, &GST_VIDEO_FILTER (self)->in_info, job->buffer, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map frame %" G_GUINT64_FORMAT, job->number),
+        ("The buffer is smaller than the negotiated caps say (%" G_GSIZE_FORMAT " bytes)",
+            gst_buffer_get_size (job->buffer)));
+    return GST_FLOW_ERROR;
+  }
+  const differnet::FrameView view {static_cast<const uint8_t *>(GST_VIDEO_FRAME_PLANE_DATA (&frame, 0)),
+    GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame), GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
+    st.format};
+  try {
+    job->upload = st.detector->upload (view, job->request);
+    job->region = job->upload.region ();
+  } catch (const std::exception & e) {
+    gst_video_frame_unmap (&frame);
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("DifferNet inference failed on frame %" G_GUINT64_FORMAT, job->number),
+        ("%s", differnet::without_backtrace (e.what ()).c_str ()));
+    return GST_FLOW_ERROR;
+  }
+  gst_video_frame_unmap (&frame);
+  st.scored_any = true;
+  st.queue->push (std::move (job));
   return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+gst_differnet_filter_generate_output (GstBaseTransform * trans, GstBuffer ** outbuf)
+{
+  GstDifferNetFilter *self = GST_DIFFERNET_FILTER (trans);
+  RunState & st = *self->state;
+  *outbuf = NULL;
+  /* Send the oldest frame on when it is done, or wait for it when the queue is full. */
+  if (st.queue->size () == 0
+      || (st.queue->size () < static_cast<size_t>(st.frames_in_flight) && !st.queue->oldest_done ()))
+    return GST_FLOW_OK;
+  *outbuf = finish_frame (self, st.queue->pop_oldest ());
+  return *outbuf ? GST_FLOW_OK : GST_FLOW_ERROR;
+}
+
+/* Sends every held frame on, in order (before EOS, caps, segments and other serialized events,
+ * which must not overtake them). */
+static GstFlowReturn
+drain (GstDifferNetFilter * self)
+{
+  GstFlowReturn ret = GST_FLOW_OK;
+  while (self->state && self->state->queue->size () > 0) {
+    GstBuffer *buf = finish_frame (self, self->state->queue->pop_oldest ());
+    if (buf == NULL)
+      return GST_FLOW_ERROR;
+    if (ret == GST_FLOW_OK)
+      ret = gst_pad_push (GST_BASE_TRANSFORM_SRC_PAD (self), buf);
+    else
+      gst_buffer_unref (buf);
+  }
+  return ret;
+}
+
+static gboolean
+gst_differnet_filter_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstDifferNetFilter *self = GST_DIFFERNET_FILTER (trans);
+  if (self->state) {
+    if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
+      /* A flush (seek) starts a new sequence: held frames are dropped, nothing from before it is
+       * reused or compared against. */
+      self->state->queue->clear ();
+      self->state->last.reset ();
+      self->state->scored_any = false;
+      self->state->last_verdict = -1;
+    } else if (GST_EVENT_IS_SERIALIZED (event)) {
+      GstFlowReturn ret = drain (self);
+      if (ret != GST_FLOW_OK)
+        GST_DEBUG_OBJECT (self, "draining before %s: %s", GST_EVENT_TYPE_NAME (event), gst_flow_get_name (ret));
+    }
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
+}
+
+/* Frames held in flight delay the stream by up to frames-in-flight - 1 frame durations: say so
+ * in the latency query, so that live sinks wait for them instead of dropping them as late. */
+static gboolean
+gst_differnet_filter_query (GstBaseTransform * trans, GstPadDirection direction, GstQuery * query)
+{
+  GstDifferNetFilter *self = GST_DIFFERNET_FILTER (trans);
+  if (!GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query))
+    return FALSE;
+  if (direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    GST_OBJECT_LOCK (self);
+    const int held = self->settings->frames_in_flight - 1;
+    GST_OBJECT_UNLOCK (self);
+    const GstVideoInfo *info = &GST_VIDEO_FILTER (self)->in_info;
+    if (held > 0 && GST_VIDEO_INFO_FPS_N (info) > 0) {
+      const GstClockTime extra = gst_util_uint64_scale (held * GST_SECOND, GST_VIDEO_INFO_FPS_D (info),
+          GST_VIDEO_INFO_FPS_N (info));
+      gboolean live;
+      GstClockTime min, max;
+      gst_query_parse_latency (query, &live, &min, &max);
+      gst_query_set_latency (query, live, min + extra, GST_CLOCK_TIME_IS_VALID (max) ? max + extra : max);
+    }
+  }
+  return TRUE;
 }
 
 static void
@@ -618,6 +779,17 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads", "CPU threads for inference, 0 = one per core",
           0, 1024, DEFAULT_PROP_THREADS, ready));
+  g_object_class_install_property (gobject_class, PROP_PRECISION,
+      g_param_spec_string ("precision", "Precision",
+          "Arithmetic of the backbone CNN: fp32, fp16 (CUDA only; about twice as fast on a GPU) or bf16. "
+          "The flow and the score always stay fp32. fp32 also turns TF32 off on CUDA, so that scores agree "
+          "with the CPU", DEFAULT_PROP_PRECISION, ready));
+  g_object_class_install_property (gobject_class, PROP_FRAMES_IN_FLIGHT,
+      g_param_spec_int ("frames-in-flight", "Frames in flight",
+          "Frames held at once. 1: each frame leaves before the next is taken. N > 1: frame N+1 is scored "
+          "while the frames before it are drawn and pushed on (more frames per second, above all on a GPU); "
+          "adds up to N-1 frame durations of latency, which the latency query reports",
+          1, 16, DEFAULT_PROP_FRAMES_IN_FLIGHT, ready));
   g_object_class_install_property (gobject_class, PROP_THRESHOLD,
       g_param_spec_double ("threshold", "Threshold",
           "Score at or above which a frame is anomalous; -1 = the model's calibrated threshold",
@@ -679,7 +851,9 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_differnet_filter_stop);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_differnet_filter_sink_event);
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_differnet_filter_set_info);
-  filter_class->transform_frame_ip = GST_DEBUG_FUNCPTR (gst_differnet_filter_transform_frame_ip);
+  trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR (gst_differnet_filter_submit_input_buffer);
+  trans_class->generate_output = GST_DEBUG_FUNCPTR (gst_differnet_filter_generate_output);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_differnet_filter_query);
 
   gst_type_mark_as_plugin_api (gst_differnet_overlay_get_type (), (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (gst_differnet_message_mode_get_type (), (GstPluginAPIFlags) 0);

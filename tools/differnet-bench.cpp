@@ -1,12 +1,15 @@
 // differnet-bench: times each stage of DifferNet and the whole per-frame path on this machine.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <vector>
 
 #include "cli.h"
+#include "detector.h"
 #include "model.h"
 #include "preprocess.h"
 #include "runtime.h"
@@ -24,8 +27,11 @@ frames per second and the process's peak memory. The project's speed claims come
 
 Stages: preprocessing of a 640x480 RGB frame into T normalised copies; one backbone pass at each
 scale (448/224/112); the 3-scale extractor; the flow at batch 1 and 64; one training step (24 images
-x 4 rotations = 96 vectors, cached features: flow forward, backward, Adam); the whole per-frame path
-(frame -> score) at each T, and with localization.
+x 4 rotations = 96 vectors, cached features: flow forward, backward, Adam). Then the whole
+per-frame path through the Detector the element uses (upload -> preprocess -> backbone -> flow
+[-> localization]) at each T and precision: median latency per stage and frames per second
+(one frame at a time), and T=1 with --batch frames scored together. On CUDA every clock read
+waits for the device first, so the figures are device time, not launch time.
 
 options:
   --backbones LIST    squeezenet1_1,alexnet or files (default squeezenet1_1,alexnet; AlexNet uses
@@ -35,6 +41,9 @@ options:
   --localize-transforms LIST  T values with localization (default 1,8)
   --iterations N      timed runs per stage (default 5); --warmup N untimed runs first (default 1)
   --device NAME       auto, cpu, cuda, cuda:N (default cpu)
+  --precision LIST    backbone precisions for the per-frame path: fp32, fp16 (CUDA), bf16
+                      (default fp32)
+  --batch N           frames per batch for the batched T=1 row (default 16; 0 skips it)
   --threads N         CPU threads, 0 = one per core (default 0)
   --quick             1 iteration, T=1,8 only, one width: a smoke run
 
@@ -50,7 +59,7 @@ double peak_mib() {
 
 struct Timer {
   int warmup, iterations;
-  bool cuda;
+  std::string device;
   // Median wall time of `fn` in ms; on CUDA every run ends with a synchronisation.
   double median_ms(const std::function<void()>& fn) const {
     for (int i = 0; i < warmup; ++i) fn();
@@ -58,14 +67,45 @@ struct Timer {
     for (int i = 0; i < iterations; ++i) {
       auto t0 = std::chrono::steady_clock::now();
       fn();
-      if (cuda) sync();
+      synchronize(device);
       t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     std::sort(t.begin(), t.end());
     return t[t.size() / 2];
   }
-  static void sync() { at::zeros({1}, at::kCUDA).cpu(); }  // a device round trip waits for the queue
 };
+
+// The median of each stage over `iterations` detections (after `warmup`), stages timed on the device.
+StageTimes median_times(const Timer& timer, const std::function<StageTimes()>& fn) {
+  for (int i = 0; i < timer.warmup; ++i) fn();
+  std::vector<StageTimes> runs;
+  for (int i = 0; i < timer.iterations; ++i) runs.push_back(fn());
+  auto median = [&](double StageTimes::*field) {
+    std::vector<double> v;
+    for (const auto& r : runs) v.push_back(r.*field);
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  StageTimes m;
+  m.upload_ms = median(&StageTimes::upload_ms);
+  m.preprocess_ms = median(&StageTimes::preprocess_ms);
+  m.backbone_ms = median(&StageTimes::backbone_ms);
+  m.flow_ms = median(&StageTimes::flow_ms);
+  m.localization_ms = median(&StageTimes::localization_ms);
+  m.total_ms = median(&StageTimes::total_ms);
+  return m;
+}
+
+// Lines repeated at the end, so that the headline figures are the last thing printed.
+std::vector<std::string> g_summary;
+
+void stage_row(const std::string& label, const StageTimes& t) {
+  std::printf("  %-30s upload %6.2f  preprocess %7.2f  backbone %8.2f  flow %7.2f  localization %8.2f  "
+              "= %8.2f ms  %8.2f frames/s\n",
+              label.c_str(), t.upload_ms, t.preprocess_ms, t.backbone_ms, t.flow_ms, t.localization_ms, t.total_ms,
+              1000.0 / t.total_ms);
+  std::fflush(stdout);
+}
 
 void row(const std::string& stage, double ms, const std::string& note = "") {
   std::printf("  %-46s %10.2f ms %9.2f /s   %s\n", stage.c_str(), ms, 1000.0 / ms, note.c_str());
@@ -84,17 +124,21 @@ int main(int argc, char** argv) {
   return cli::run_tool("differnet-bench", [&] {
     cli::Args args(argc, argv,
                    {{"backbones", true}, {"flow-widths", true}, {"transforms", true}, {"localize-transforms", true},
-                    {"iterations", true}, {"warmup", true}, {"device", true}, {"threads", true}, {"quick", false}},
+                    {"iterations", true}, {"warmup", true}, {"device", true}, {"threads", true}, {"quick", false},
+                    {"precision", true}, {"batch", true}},
                    kHelp);
     const bool quick = args.has("quick");
     const std::string device_name = resolve_device(args.text("device", "cpu"));
     const at::Device device(device_name);
     const int threads = set_threads(args.integer("threads", 0, 0, 1024));
     Timer timer{args.integer("warmup", 1, 0, 100), quick ? 1 : args.integer("iterations", 5, 1, 1000),
-                device.is_cuda()};
+                device_name};
     auto widths = ints(args.list("flow-widths", quick ? "512" : "512,2048"));
     auto transforms = ints(args.list("transforms", quick ? "1,8" : "1,8,64"));
     auto loc_transforms = ints(args.list("localize-transforms", "1,8"));
+    const auto precisions = args.list("precision", "fp32");
+    for (const auto& p : precisions) parse_precision(p);  // a typo fails now, not after minutes
+    const int batch = args.integer("batch", quick ? 4 : 16, 0, 1024);
 
     std::printf("differnet-bench: device %s, %d threads, %d iterations after %d warm-up (median)\n",
                 device_name.c_str(), threads, timer.iterations, timer.warmup);
@@ -121,7 +165,8 @@ int main(int argc, char** argv) {
       for (int T : {1, 64}) {
         if (quick && T == 64) continue;
         row("preprocess 640x480 frame -> " + std::to_string(T) + " copies", timer.median_ms([&] {
-          make_copies(resize_antialiased(frame_to_rgb(frame, {}).to(device), 448), test_time_angles(T), config);
+          make_copies(resize_antialiased(pixels_to_rgb(upload_region(frame, {}, device), frame.format), 448),
+                      test_time_angles(T), config);
         }));
       }
       for (int s : {448, 224, 112}) {
@@ -158,21 +203,67 @@ int main(int argc, char** argv) {
           }));
           model.flow.set_requires_grad(false);
         }
-        for (int T : transforms) {
-          row("per-frame path T=" + std::to_string(T), timer.median_ms([&] {
-            at::Tensor levels = resize_antialiased(frame_to_rgb(frame, {}).to(device), 448);
-            score_image(model, levels, T, false);
-          }));
+        // The per-frame path exactly as the element runs it: a model file, a Detector.
+        const std::string model_file =
+            (std::filesystem::temp_directory_path() / ("differnet-bench-" + std::to_string(::getpid()) + ".model")).string();
+        save_model(model, model_file);
+        for (const auto& precision : precisions) {
+          std::unique_ptr<Detector> detector;
+          try {
+            detector = std::make_unique<Detector>(DetectorOptions{model_file, device_name, threads, precision, true});
+          } catch (const Error& e) {
+            std::printf("  backbone %s skipped: %s\n", precision.c_str(), e.what());
+            continue;
+          }
+          std::printf(" per-frame path, 640x480 RGB frame, backbone %s (median ms per stage)\n", precision.c_str());
+          auto path_row = [&](int T, bool localize) {
+            DetectRequest request;
+            request.transforms = T;
+            request.localize = localize;
+            request.heatmap_size = 112;
+            const std::string label = "T=" + std::to_string(T) + (localize ? " + localization" : "") + ", batch 1";
+            const StageTimes t = median_times(timer, [&] { return detector->detect(frame, request).times; });
+            stage_row(label, t);
+            char line[200];
+            std::snprintf(line, sizeof line, "%-13s %-5s w%-5d %-28s %9.2f ms %9.2f frames/s", backbone.architecture().c_str(),
+                          precision.c_str(), width, label.c_str(), t.total_ms, 1000.0 / t.total_ms);
+            g_summary.push_back(line);
+          };
+          for (int T : transforms) path_row(T, false);
+          for (int T : loc_transforms) path_row(T, true);
+          if (batch > 0) {
+            // T=1 for `batch` frames at once: each frame uploaded and preprocessed, one backbone batch,
+            // one flow batch, one score per frame.
+            Model batched = load_model(model_file);
+            const Precision p = parse_precision(precision);
+            batched.to(device, p);
+            const double ms = timer.median_ms([&] {
+              at::NoGradGuard guard;
+              std::vector<at::Tensor> copies;
+              for (int i = 0; i < batch; ++i) {
+                at::Tensor rgb = pixels_to_rgb(upload_region(frame, {}, device), frame.format);
+                copies.push_back(make_copies(resize_antialiased(rgb, 448), {0.0}, c));
+              }
+              at::Tensor features = batched.extractor.features(at::cat(copies, 0));
+              scores_from_features(batched, features, 1).cpu();
+            });
+            const std::string label = "T=1, batch " + std::to_string(batch);
+            std::printf("  %-30s %8.2f ms per batch = %8.2f ms per frame  %8.2f frames/s\n", label.c_str(), ms, ms / batch,
+                        1000.0 * batch / ms);
+            char line[200];
+            std::snprintf(line, sizeof line, "%-13s %-5s w%-5d %-28s %9.2f ms %9.2f frames/s (latency %.2f ms)",
+                          backbone.architecture().c_str(), precision.c_str(), width, label.c_str(), ms / batch,
+                          1000.0 * batch / ms, ms);
+            g_summary.push_back(line);
+          }
         }
-        for (int T : loc_transforms) {
-          row("per-frame path T=" + std::to_string(T) + " with localization", timer.median_ms([&] {
-            at::Tensor levels = resize_antialiased(frame_to_rgb(frame, {}).to(device), 448);
-            score_image(model, levels, T, true);
-          }));
-        }
+        std::filesystem::remove(model_file);
         std::printf("  peak memory so far: %.0f MiB\n", peak_mib());
       }
     }
+    std::printf("\nsummary (%s, %d threads; per frame, median; peak host memory %.0f MiB)\n", device_name.c_str(), threads,
+                peak_mib());
+    for (const auto& line : g_summary) std::printf("  %s\n", line.c_str());
     return cli::kOk;
   });
 }

@@ -24,6 +24,8 @@ the Q quantile of their scores; the model is rewritten atomically (or written to
   --exclude LIST   skip images whose file names are listed in LIST (e.g. the training images)
   -o FILE          write the calibrated model there instead of over MODEL
   --threads N, --device NAME
+  --precision P     the backbone's arithmetic: fp32 (default), fp16 (CUDA only) or bf16; the flow
+                    and the score stay fp32
 
 example:
   differnet-calibrate parts.model fresh_good_parts/
@@ -34,19 +36,22 @@ int main(int argc, char** argv) {
   return cli::run_tool("differnet-calibrate", [&] {
     cli::Args args(argc, argv,
                    {{"transforms", true}, {"quantile", true}, {"ext", true}, {"exclude", true}, {"o", true},
-                    {"threads", true}, {"device", true}},
+                    {"threads", true}, {"device", true}, {"precision", true}},
                    kHelp);
     if (args.positionals().size() < 2) throw cli::UsageError("give a model and good images (see --help)");
     const std::string path = args.positionals()[0];
     const int T = args.integer("transforms", 8, 1, 1024);
     const double quantile = args.number("quantile", 0.99, 0.5, 1.0);
     const std::string device = resolve_device(args.text("device", "auto"));
+    const Precision precision = parse_precision(args.text("precision", "fp32"));
+    check_precision(device, precision);
     set_threads(args.integer("threads", 0, 0, 1024));
     Model model = load_model(path);
     std::vector<std::string> inputs(args.positionals().begin() + 1, args.positionals().end());
     auto paths = select_images(inputs, args.list("ext", "png,jpg,jpeg,bmp"), "", args.text("exclude", ""));
     if (paths.size() < 2) throw Error("calibration needs at least 2 good images, found " + std::to_string(paths.size()));
-    model.to(at::Device(device));
+    configure_device(device, /*allow_tf32=*/precision != Precision::FP32);
+    model.to(at::Device(device), precision);
     std::vector<double> scores;
     for (const auto& p : paths) {
       scores.push_back(score_image(model, load_resized(p, model.config.input_size), T, false).score);

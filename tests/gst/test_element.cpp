@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <gst/differnet/differnetmeta.h>
+#include "runtime.h"
 #include "test_support.h"
 
 using namespace differnet;
@@ -32,7 +33,8 @@ class Element : public ::testing::Test {
 
   // A harness around a differnetfilter with `model` set, then the given properties.
   static GstHarness* harness(const std::string& props = "", const char* caps = kCaps) {
-    GstHarness* h = gst_harness_new_parse(("differnetfilter name=f model=" + model_ + " " + props).c_str());
+    GstHarness* h = gst_harness_new_parse(
+        ("differnetfilter name=f model=" + model_ + " device=" + fixtures::test_device() + " " + props).c_str());
     gst_harness_set_src_caps_str(h, caps);
     return h;
   }
@@ -324,6 +326,28 @@ TEST_F(Element, NonsensePropertiesRefused) {
   g_object_set(e, "heatmap-alpha", 7.0, nullptr);
   g_object_get(e, "heatmap-alpha", &alpha, nullptr);
   EXPECT_EQ(alpha, 0.5);
+  g_object_set(e, "precision", "fp8", nullptr);
+  EXPECT_EQ(str("precision"), "fp32");
+  g_object_set(e, "precision", "bf16", nullptr);
+  EXPECT_EQ(str("precision"), "bf16");
+  gint in_flight = 0;
+  g_object_set(e, "frames-in-flight", 0, nullptr);
+  g_object_get(e, "frames-in-flight", &in_flight, nullptr);
+  EXPECT_EQ(in_flight, 1);
+  gst_object_unref(e);
+}
+
+// precision=fp16 on the CPU is an error at start that says why (LibTorch has no CPU fp16 convolutions).
+TEST_F(Element, Fp16OnCpuIsAnError) {
+  GstElement* e = gst_element_factory_make("differnetfilter", nullptr);
+  g_object_set(e, "model", model_.c_str(), "device", "cpu", "precision", "fp16", nullptr);
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(e, bus);
+  EXPECT_EQ(gst_element_set_state(e, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+  const std::string error = pop_error(bus);
+  EXPECT_NE(error.find("fp16 needs a CUDA device"), std::string::npos) << error;
+  gst_element_set_state(e, GST_STATE_NULL);
+  gst_object_unref(bus);
   gst_object_unref(e);
 }
 
@@ -378,7 +402,7 @@ TEST_F(Element, StateCycles) {
     gst_buffer_unref(out);
     gchar* active = nullptr;
     g_object_get(filter(h), "active-device", &active, nullptr);
-    EXPECT_STREQ(active, "cpu");
+    EXPECT_EQ(std::string(active), resolve_device(fixtures::test_device()));
     g_free(active);
     ASSERT_EQ(gst_element_set_state(h->element, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
     g_object_get(filter(h), "active-device", &active, nullptr);
@@ -486,4 +510,64 @@ TEST_F(Element, SnapshotsAndOnChangeMessages) {
   }
   EXPECT_EQ(messages, changes);
   gst_object_unref(bus);
+}
+
+// frames-in-flight=3: at most 2 frames are held after each push; all leave, in order, before EOS,
+// with the scores of one-at-a-time processing; the latency query adds 2 frame durations; a flush
+// drops the held frames and the next frame is scored afresh.
+TEST_F(Element, FramesInFlight) {
+  auto image = [](int i) { return i % 2 ? defective(i) : good(i); };
+  std::vector<double> reference;
+  {
+    GstHarness* h = harness();
+    for (int i = 0; i < 6; ++i) {
+      GstBuffer* out = gst_harness_push_and_pull(h, frame(image(i)));
+      reference.push_back(meta(out)->score);
+      gst_buffer_unref(out);
+    }
+    gst_harness_teardown(h);
+  }
+  GstHarness* h = harness("frames-in-flight=3");
+  gst_harness_set_upstream_latency(h, 0);
+  EXPECT_EQ(gst_harness_query_latency(h), 2 * GST_SECOND / 30);
+  for (int i = 0; i < 6; ++i) {
+    GstBuffer* in = frame(image(i));
+    GST_BUFFER_PTS(in) = i * GST_SECOND / 30;
+    ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
+    EXPECT_LE(i + 1 - static_cast<int>(gst_harness_buffers_received(h)), 2) << "after frame " << i;
+  }
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  ASSERT_EQ(gst_harness_buffers_received(h), 6u);
+  for (int i = 0; i < 6; ++i) {
+    GstBuffer* out = gst_harness_pull(h);
+    ASSERT_NE(out, nullptr);
+    ASSERT_NE(meta(out), nullptr);
+    EXPECT_EQ(meta(out)->frame, static_cast<guint64>(i));
+    EXPECT_EQ(GST_BUFFER_PTS(out), i * GST_SECOND / 30);
+    EXPECT_NEAR(meta(out)->score, reference[i], 1e-6 * reference[i]) << "frame " << i;
+    gst_buffer_unref(out);
+  }
+  gst_harness_teardown(h);
+
+  h = harness("frames-in-flight=3 inference-interval=100");
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(gst_harness_push(h, frame(image(i))), GST_FLOW_OK);
+  const guint before_flush = gst_harness_buffers_received(h);
+  gst_harness_push_event(h, gst_event_new_flush_start());
+  gst_harness_push_event(h, gst_event_new_flush_stop(TRUE));
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  gst_harness_push_event(h, gst_event_new_segment(&segment));
+  ASSERT_EQ(gst_harness_push(h, frame(image(3))), GST_FLOW_OK);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  EXPECT_EQ(gst_harness_buffers_received(h), before_flush + 1);  // the held frames were dropped
+  GstBuffer* out = nullptr;
+  for (guint i = 0; i <= before_flush; ++i) {
+    if (out) gst_buffer_unref(out);
+    out = gst_harness_pull(h);
+  }
+  ASSERT_NE(out, nullptr);
+  EXPECT_FALSE(meta(out)->reused);  // scored afresh although inference-interval=100
+  EXPECT_NEAR(meta(out)->score, reference[3], 1e-6 * reference[3]);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
 }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <thread>
 
 #include "detector.h"
 #include "error.h"
@@ -22,7 +23,7 @@ class DetectorTest : public ::testing::Test {
     save_model(m, path_);
   }
   static Detector& detector() {
-    static Detector d(DetectorOptions{path_, "cpu", 2});
+    static Detector d(DetectorOptions{path_, fixtures::test_device(), 2});
     return d;
   }
   // Packs an RGB image into another layout, with `pad` extra bytes per row.
@@ -102,7 +103,8 @@ TEST_F(DetectorTest, ResultFields) {
   r.threshold = d.score + 1e-3;
   EXPECT_FALSE(detector().detect(img.view(), r).anomaly);
   EXPECT_EQ(detector().summary().model_id, sha256_file_hex(path_).substr(0, 12));
-  EXPECT_EQ(detector().summary().device, "cpu");
+  EXPECT_EQ(detector().summary().device, resolve_device(fixtures::test_device()));
+  EXPECT_EQ(detector().summary().precision, "fp32");
 }
 
 TEST_F(DetectorTest, BadInputsAreErrors) {
@@ -137,4 +139,58 @@ TEST(Runtime, DeviceNames) {
   }
   EXPECT_THROW(set_threads(-1), Error);
   EXPECT_EQ(set_threads(1), 1);
+}
+
+// upload() copies the region out of the frame: the frame may change at once; score() on another
+// thread gives exactly what detect() gives; an empty UploadedFrame is an error.
+TEST_F(DetectorTest, UploadThenScoreOnAnotherThread) {
+  Image img = fixtures::make_texture(90, 70, 11);
+  DetectRequest r;
+  r.region = Region{10, 5, 60, 50};
+  r.localize = true;
+  r.transforms = 2;
+  const Detection ref = detector().detect(img.view(), r);
+  UploadedFrame up = detector().upload(img.view(), r);
+  EXPECT_EQ(up.region().to_string(), "10,5,60,50");
+  std::fill(img.pixels.begin(), img.pixels.end(), 0);  // the frame is reused by its owner
+  Detection d;
+  std::thread worker([&] { d = detector().score(up, r); });
+  worker.join();
+  EXPECT_EQ(d.score, ref.score);
+  EXPECT_EQ(d.heatmap.values, ref.heatmap.values);
+  EXPECT_GE(d.times.upload_ms, 0.0);
+  EXPECT_THROW(detector().score(UploadedFrame(), r), Error);
+}
+
+// The test device (CUDA under scripts/gpu-check.sh) agrees with the CPU in fp32 to 1e-4 of the
+// score; reduced backbone precision (fp16 on CUDA, bf16 on the CPU) stays within 5 %, the flow
+// being fp32; fp16 on the CPU and unknown precisions are refused with the reason.
+TEST_F(DetectorTest, DevicesAndPrecisionsAgree) {
+  const std::string device = resolve_device(fixtures::test_device());
+  Detector cpu(DetectorOptions{path_, "cpu", 2, "fp32"});
+  Detector same(DetectorOptions{path_, device, 2, "fp32"});
+  const std::string reduced = device == "cpu" ? "bf16" : "fp16";
+  Detector low(DetectorOptions{path_, device, 2, reduced});
+  EXPECT_EQ(low.summary().precision, reduced);
+  DetectRequest r;
+  r.transforms = 4;
+  r.localize = true;
+  for (int i = 0; i < 3; ++i) {
+    Image img = fixtures::make_texture(96, 96, 40 + i, i == 2 ? std::optional<fixtures::Spot>({{40, 40, 6}}) : std::nullopt);
+    const Detection a = cpu.detect(img.view(), r), b = same.detect(img.view(), r), c = low.detect(img.view(), r);
+    EXPECT_NEAR(b.score, a.score, 1e-4 * a.score) << device << " fp32, image " << i;
+    EXPECT_NEAR(c.score, a.score, 0.05 * a.score) << device << " " << reduced << ", image " << i;
+    const float peak = *std::max_element(a.heatmap.values.begin(), a.heatmap.values.end());
+    for (size_t k = 0; k < a.heatmap.values.size(); ++k)
+      ASSERT_NEAR(b.heatmap.values[k], a.heatmap.values[k], 1e-3 * peak) << device << " heatmap, image " << i;
+  }
+  try {
+    Detector bad(DetectorOptions{path_, "cpu", 2, "fp16"});
+    FAIL() << "fp16 on the CPU was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("fp16 needs a CUDA device"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Detector(DetectorOptions{path_, "cpu", 2, "fp64"}), Error);
+  EXPECT_THROW(parse_precision("half"), Error);
+  EXPECT_EQ(precision_name(parse_precision("bf16")), std::string("bf16"));
 }

@@ -16,6 +16,11 @@ namespace differnet::fixtures {
 std::string source_dir() { return DIFFERNET_SOURCE_DIR; }
 std::string build_dir() { return DIFFERNET_BUILD_DIR; }
 
+std::string test_device() {
+  const char* env = std::getenv("DIFFERNET_TEST_DEVICE");
+  return env && *env ? env : "cpu";
+}
+
 std::string temp_dir() {
   static std::atomic<int> counter{0};
   const std::string dir = build_dir() + "/test-tmp/" + std::to_string(::getpid()) + "-" + std::to_string(counter++);

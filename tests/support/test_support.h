@@ -14,6 +14,9 @@ namespace differnet::fixtures {
 std::string source_dir();     // the repository root
 std::string build_dir();      // the meson build folder
 std::string temp_dir();       // a fresh folder under the build folder, per call
+// The device the Detector and element tests run on: $DIFFERNET_TEST_DEVICE (scripts/gpu-check.sh
+// sets cuda), else cpu.
+std::string test_device();
 
 struct Spot { int x, y, radius; };
 

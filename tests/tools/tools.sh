@@ -48,7 +48,7 @@ expect 0 "ROC AUC" "$bin/differnet-eval" "$work/trained.model" "$work" --transfo
 import json, sys
 w = sys.argv[1]
 u, t = json.load(open(f"{w}/untrained.json")), json.load(open(f"{w}/trained.json"))
-for key in ("auroc", "per_class", "threshold", "confusion", "transforms", "images", "baseline_gaussian"):
+for key in ("auroc", "per_class", "threshold", "confusion", "transforms", "images", "baseline_gaussian", "device", "precision"):
     assert key in t, f"report lacks {key}"
 assert t["transforms"] == 2 and set(t["per_class"]) == {"spot"}, t["per_class"]
 assert set(t["confusion"]) == {"true_positive", "false_positive", "true_negative", "false_negative"}
@@ -70,12 +70,20 @@ after=$(threshold "$work/trained.model")
 expect 1 "at least 2 good images" "$bin/differnet-calibrate" "$work/trained.model" "$work/test/good/0.png"
 head -c 1000 "$work/trained.model" > "$work/damaged.model"
 expect 1 "damaged.model" "$bin/differnet-info" "$work/damaged.model"
+expect 1 "precision fp16 needs a CUDA device" "$bin/differnet-eval" "$work/trained.model" "$work" --device cpu --precision fp16 --report "$work/r.json"
+expect 1 "precision 'half' is not one of" "$bin/differnet-calibrate" "$work/trained.model" "$work/fresh" --precision half
 expect 1 "damaged.model" "$bin/differnet-eval" "$work/damaged.model" "$work" --report "$work/r.json"
 expect 1 "no good class 'nothing'" "$bin/differnet-eval" "$work/trained.model" "$work" --good nothing --report "$work/r.json"
 expect 2 "--report REPORT.json is required" "$bin/differnet-eval" "$work/trained.model" "$work"
 
 # bench runs (one iteration, the smallest stages).
-expect 0 "per-frame path T=1" "$bin/differnet-bench" --quick --backbones squeezenet1_1 --flow-widths 16 --transforms 1 --localize-transforms 1
+expect 0 "T=1 + localization, batch 1" "$bin/differnet-bench" --quick --backbones squeezenet1_1 --flow-widths 16 --transforms 1 --localize-transforms 1
+out=$("$bin/differnet-bench" --quick --backbones squeezenet1_1 --flow-widths 16 --transforms 1 --localize-transforms 1 \
+      --precision fp32,bf16,fp16 --batch 2 2>&1)
+for needle in "backbone bf16" "T=1, batch 2" "backbone fp16 skipped: precision fp16 needs a CUDA device" "summary (cpu"; do
+  grep -qF -- "$needle" <<< "$out" || fail "differnet-bench did not say '$needle': $out"
+done
+expect 1 "precision 'fp64' is not one of fp32, fp16, bf16" "$bin/differnet-bench" --quick --precision fp64
 
 [ "$failures" -eq 0 ] && echo "tools: all checks passed"
 exit "$failures"
