@@ -1,4 +1,5 @@
-// Reading images from disk (OpenCV) and finding them in folders, for the tools and the trainer.
+// Reading images from disk (OpenCV, or stb_image where OpenCV is missing: meson -Dimage_io) and
+// finding them in folders, for the tools and the trainer.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -20,8 +20,10 @@
 #                  development files of GStreamer, OpenCV, nlohmann-json or GTest
 #                  (scripts/fetch-gpu-debs.sh DIR downloads them on a Debian 12 machine)
 #   BUILD_DIR      build folder (default build-gpu-check); OUT_DIR (default BUILD_DIR/gpu-check)
-#   MT_DATA MT_MODEL  Magnetic Tile folder (scripts/benchmark-magnetic-tile.sh layout) and a model
-#                  trained on it: fp32 vs reduced precision on its test set (T=MT_TRANSFORMS, default 8)
+#   MESON_ARGS     more options for meson setup (e.g. -Dimage_io=stb)
+#   MT_DATA        Magnetic Tile folder (MT_*/Imgs/*.jpg and train_good.txt, as for
+#                  scripts/benchmark-magnetic-tile.sh): fp32 against the reduced precision on its test
+#                  set (T=MT_TRANSFORMS, default 8), with MT_MODEL or a fast-preset model trained here
 #   BENCH_ITERATIONS  timed runs per figure (default 20; 2 with --quick)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -78,8 +80,10 @@ if [ -n "${DEBS_DIR:-}" ]; then
     n=$((n + 1))
   done
   multiarch=lib/x86_64-linux-gnu
+  # Every /usr in the .pc files (prefix=, libdir=, a bare -I/usr/include) moves into the root; the
+  # files were just unpacked afresh, so this runs once on each.
   for pc in "$sysroot"/usr/{$multiarch,lib,share}/pkgconfig/*.pc; do
-    [ -e "$pc" ] && sed -i -E "s#^(prefix|exec_prefix|libdir|includedir)=/usr#\\1=$sysroot/usr#" "$pc"
+    [ -e "$pc" ] && sed -i -E "s#(^|[=[:space:]]|-[IL])/usr(/|\$|[[:space:]])#\\1$sysroot/usr\\2#g" "$pc"
   done
   # Debian's OpenCV module packages carry no opencv4.pc (libopencv-dev does, with every module).
   if [ ! -e "$sysroot/usr/$multiarch/pkgconfig/opencv4.pc" ] && [ -d "$sysroot/usr/include/opencv4" ]; then
@@ -102,12 +106,13 @@ EOF
   scanner="$sysroot/usr/libexec/gstreamer-1.0/gst-plugin-scanner"
   [ -x "$scanner" ] || scanner=$(ls "$sysroot"/usr/lib/*/gstreamer1.0/gstreamer-1.0/gst-plugin-scanner 2>/dev/null | head -1)
   [ -z "$scanner" ] || export GST_PLUGIN_SCANNER="$scanner"
-  export PATH="$sysroot/usr/bin:$PATH"
+  export PATH="$PATH:$sysroot/usr/bin"  # the machine's own tools first; pkg-config from the root if it has none
+  command -v pkg-config > /dev/null || die "no pkg-config here and none in DEBS_DIR (scripts/fetch-gpu-debs.sh brings pkgconf)"
   say "unpacked $n .deb files into $sysroot"
 fi
 
 # ---- 2. Build and test ----------------------------------------------------------------------------
-setup_args=(-Dlibtorch_dir="$libtorch")
+setup_args=(-Dlibtorch_dir="$libtorch" ${MESON_ARGS:-})
 if [ -d "$builddir/meson-private" ]; then
   meson setup --reconfigure "$builddir" "${setup_args[@]}" > "$out/meson-setup.log" 2>&1
 else
@@ -169,10 +174,18 @@ if eval_run cpu-fp32 "$work/tiny.model" "$work/images/test" 8 cpu fp32 \
 else
   failures+=("agreement runs")
 fi
-if [ -n "${MT_DATA:-}" ] && [ -n "${MT_MODEL:-}" ]; then
+if [ -n "${MT_DATA:-}" ]; then
   mt=(--ext jpg --good MT_Free --exclude "$MT_DATA/train_good.txt")
   T=${MT_TRANSFORMS:-8}
-  if eval_run mt-fp32 "$MT_MODEL" "$MT_DATA" "$T" "$device" fp32 "${mt[@]}" \
+  if [ -z "${MT_MODEL:-}" ]; then  # train one here, on the paper's training list (fast preset)
+    MT_MODEL=$work/mt.model
+    say "training a Magnetic Tile model on $device (fast preset)"
+    "$bin/differnet-train" "$MT_DATA/MT_Free" --ext jpg --include "$MT_DATA/train_good.txt" --holdout 0 \
+      --preset fast --seed 0 --device "$device" -o "$MT_MODEL" > "$work/mt-train.log" 2>&1 \
+      || { tail "$work/mt-train.log"; failures+=("Magnetic Tile training"); }
+    grep -E "^wrote" "$work/mt-train.log"
+  fi
+  if [ -s "$MT_MODEL" ] && eval_run mt-fp32 "$MT_MODEL" "$MT_DATA" "$T" "$device" fp32 "${mt[@]}" \
      && eval_run mt-$reduced "$MT_MODEL" "$MT_DATA" "$T" "$device" $reduced "${mt[@]}"; then
     agreement+=("$(compare "Magnetic Tile T=$T, $device $reduced vs fp32" "$work/mt-fp32.json" "$work/mt-$reduced.json" 1 0.5)") \
       || failures+=("Magnetic Tile $reduced AUROC")

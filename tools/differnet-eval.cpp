@@ -7,11 +7,12 @@
 #include <fstream>
 #include <set>
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include "cli.h"
 #include "dataset.h"
+#ifdef DIFFERNET_EVAL_PICTURES
+#include "eval_pictures.h"
+#endif
 #include "gaussian_baseline.h"
 #include "preprocess.h"
 #include "image_file.h"
@@ -90,54 +91,16 @@ nlohmann::json per_class_auroc(const std::vector<Sample>& samples, const std::ve
   return out;
 }
 
-cv::Mat to_mat(const at::Tensor& levels) {  // [1,3,S,S] uint8 -> BGR Mat
-  at::Tensor hwc = levels[0].permute({1, 2, 0}).contiguous().to(at::kByte);
-  cv::Mat rgb(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3, hwc.data_ptr<uint8_t>());
-  cv::Mat bgr;
-  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-  return bgr;
-}
-
-void write_png(const std::string& path, const cv::Mat& img) {
-  if (!cv::imwrite(path, img)) throw Error("cannot write '" + path + "'");
-}
-
+#ifdef DIFFERNET_EVAL_PICTURES
 // The image beside its heatmap (min-max normalised, JET) blended over it, with the score written.
 void heatmap_picture(const Model& model, const Sample& s, int T, const std::string& path) {
   at::Tensor levels = load_resized(s.path, model.config.input_size);
   ScoreResult r = score_image(model, levels, T, true);
-  at::Tensor map = r.map.to(at::kCPU, at::kFloat);
-  map = (map - map.min()) / (map.max() - map.min() + 1e-12);
-  at::Tensor u8 = (map * 255).round().to(at::kByte).contiguous();
-  cv::Mat gray(static_cast<int>(u8.size(0)), static_cast<int>(u8.size(1)), CV_8UC1, u8.data_ptr<uint8_t>());
-  cv::Mat color, image = to_mat(levels), blend, side;
-  cv::applyColorMap(gray, color, cv::COLORMAP_JET);
-  cv::addWeighted(image, 0.5, color, 0.5, 0, blend);
-  cv::hconcat(image, blend, side);
   char text[160];
   std::snprintf(text, sizeof text, "%s  score %.4f", s.cls.c_str(), s.score);
-  cv::putText(side, text, {8, 24}, cv::FONT_HERSHEY_SIMPLEX, 0.7, {255, 255, 255}, 2);
-  write_png(path, side);
+  write_heatmap_picture(levels, r.map, text, path);
 }
-
-void roc_picture(const std::vector<RocPoint>& curve, double auc, const std::string& path) {
-  const int size = 400, m = 40;
-  cv::Mat img(size + 2 * m, size + 2 * m, CV_8UC3, cv::Scalar(255, 255, 255));
-  cv::rectangle(img, {m, m}, {m + size, m + size}, {0, 0, 0});
-  cv::line(img, {m, m + size}, {m + size, m}, {200, 200, 200});
-  for (size_t i = 1; i < curve.size(); ++i) {
-    auto pt = [&](const RocPoint& p) {
-      return cv::Point(m + static_cast<int>(p.false_positive_rate * size), m + size - static_cast<int>(p.true_positive_rate * size));
-    };
-    cv::line(img, pt(curve[i - 1]), pt(curve[i]), {200, 60, 0}, 2);
-  }
-  char text[64];
-  std::snprintf(text, sizeof text, "ROC AUC %.4f", auc);
-  cv::putText(img, text, {m + 10, m + 25}, cv::FONT_HERSHEY_SIMPLEX, 0.6, {0, 0, 0}, 1);
-  cv::putText(img, "false positive rate", {m + size / 2 - 80, m + size + 28}, cv::FONT_HERSHEY_SIMPLEX, 0.5, {0, 0, 0}, 1);
-  cv::putText(img, "true positive rate", {4, m - 10}, cv::FONT_HERSHEY_SIMPLEX, 0.5, {0, 0, 0}, 1);
-  write_png(path, img);
-}
+#endif
 
 }  // namespace
 
@@ -150,6 +113,10 @@ int main(int argc, char** argv) {
                    kHelp);
     if (args.positionals().size() != 2) throw cli::UsageError("give a model and a test folder (see --help)");
     if (!args.has("report")) throw cli::UsageError("--report REPORT.json is required");
+#ifndef DIFFERNET_EVAL_PICTURES
+    if (args.has("out-dir"))
+      throw cli::UsageError("--out-dir: this build draws no pictures (built without OpenCV, -Dimage_io=stb)");
+#endif
     const std::string model_path = args.positionals()[0], testdir = args.positionals()[1];
     const int T = args.integer("transforms", 64, 1, 1024);
     const std::string device = resolve_device(args.text("device", "auto"));
@@ -258,10 +225,11 @@ int main(int argc, char** argv) {
     }
     std::printf("report: %s\n", report_path.c_str());
 
+#ifdef DIFFERNET_EVAL_PICTURES
     if (args.has("out-dir")) {
       const std::string dir = args.text("out-dir", "");
       fs::create_directories(dir);
-      roc_picture(roc_curve(scores, labels), auc, dir + "/roc.png");
+      write_roc_picture(roc_curve(scores, labels), auc, dir + "/roc.png");
       const int k = args.integer("pictures", 4, 0, 100);
       std::vector<size_t> order(samples.size());
       for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -276,6 +244,7 @@ int main(int argc, char** argv) {
       }
       std::printf("pictures: %s (roc.png, %d defective and %d good heatmaps)\n", dir.c_str(), bad, good);
     }
+#endif
     return cli::kOk;
   });
 }
