@@ -3,6 +3,9 @@
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <optional>
+
+#include <torch/version.h>
 
 #include "error.h"
 
@@ -98,12 +101,20 @@ at::Tensor frame_to_rgb(const FrameView& frame, const Region& region) {
                        frame.format);
 }
 
+// "No scale factor" for LibTorch's upsampling: its optionals are c10::optional up to LibTorch 2.3
+// and std::optional from 2.4 (the CUDA LibTorch of a recent torch wheel).
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define NO_SCALE std::nullopt
+#else
+#define NO_SCALE c10::nullopt
+#endif
+
 at::Tensor resize_antialiased(const at::Tensor& rgb, int size) {
   // PIL resizes in two passes, horizontal first, through an 8-bit intermediate image; rounding in
   // between as it does brings the result from ~19 % to ~1 % of pixels one level off PIL's.
   auto pass = [](const at::Tensor& x, int64_t h, int64_t w) {
     if (x.size(2) == h && x.size(3) == w) return x;
-    return at::_upsample_bilinear2d_aa(x, {h, w}, /*align_corners=*/false, c10::nullopt, c10::nullopt).round_().clamp_(0, 255);
+    return at::_upsample_bilinear2d_aa(x, {h, w}, /*align_corners=*/false, NO_SCALE, NO_SCALE).round_().clamp_(0, 255);
   };
   return pass(pass(rgb, rgb.size(2), size), size, size);
 }
