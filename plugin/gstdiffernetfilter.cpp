@@ -9,6 +9,10 @@
  * timestamp, stream-time, running-time, duration, score, threshold, anomaly, frame, transforms,
  * reused, inference-ms, model-id and the scored region.
  *
+ * Scoring runs on a worker thread. With #GstDifferNetFilter:frames-in-flight = 1 (the default) each
+ * frame leaves before the next is taken; with N > 1 the element holds up to N frames, scoring one
+ * while the ones before it are drawn and pushed on, and still sends every frame on in order.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 -m videotestsrc num-buffers=50 ! videoconvert ! differnetfilter model=parts.model ! \
@@ -781,13 +785,14 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
           0, 1024, DEFAULT_PROP_THREADS, ready));
   g_object_class_install_property (gobject_class, PROP_PRECISION,
       g_param_spec_string ("precision", "Precision",
-          "Arithmetic of the backbone CNN: fp32, fp16 (CUDA only; about twice as fast on a GPU) or bf16. "
+          "Arithmetic of the backbone CNN: fp32, fp16 (CUDA only: the GPU's half-precision units) or bf16. "
           "The flow and the score always stay fp32. fp32 also turns TF32 off on CUDA, so that scores agree "
           "with the CPU", DEFAULT_PROP_PRECISION, ready));
   g_object_class_install_property (gobject_class, PROP_FRAMES_IN_FLIGHT,
       g_param_spec_int ("frames-in-flight", "Frames in flight",
           "Frames held at once. 1: each frame leaves before the next is taken. N > 1: frame N+1 is scored "
-          "while the frames before it are drawn and pushed on (more frames per second, above all on a GPU); "
+          "while the frames before it are drawn and pushed on (pays where scoring leaves the streaming thread's core "
+          "free, as on a GPU; on the CPU alone the two compete); "
           "adds up to N-1 frame durations of latency, which the latency query reports",
           1, 16, DEFAULT_PROP_FRAMES_IN_FLIGHT, ready));
   g_object_class_install_property (gobject_class, PROP_THRESHOLD,

@@ -10,7 +10,10 @@ dir=${1:?usage: scripts/fetch-gpu-debs.sh DIR}
 packages=(libgtest-dev googletest nlohmann-json3-dev libstb-dev libstb0 pkgconf pkgconf-bin libpkgconf3)
 mkdir -p "$dir"
 cd "$dir"
-apt-get download "${packages[@]}" 2>&1 | grep -v "^Get:" || true
+# apt-get download needs current package lists; refresh them once if it fails.
+apt-get download "${packages[@]}" > download.log 2>&1 || { apt-get update -qq && apt-get download "${packages[@]}" > download.log 2>&1; } \
+  || { cat download.log; echo "fetch-gpu-debs: apt-get download failed"; exit 1; }
+rm -f download.log
 for p in "${packages[@]}"; do
   ls "${p}"_*.deb > /dev/null 2>&1 || { echo "fetch-gpu-debs: $p was not downloaded (run apt-get update?)"; exit 1; }
 done
