@@ -55,8 +55,8 @@ case $device in
 esac
 libtorch=${LIBTORCH_DIR:-}
 if [ -z "$libtorch" ] && [ "$reduced" = fp16 ]; then
-  info=$("$python" -c 'import torch, os; print(os.path.dirname(torch.__file__)); print(torch.version.cuda); print(int(torch._C._GLIBCXX_USE_CXX11_ABI))' 2>&1) \
-    || die "no LIBTORCH_DIR and $python cannot import torch: $info"
+  info=$("$python" -c 'import torch, os; print(os.path.dirname(torch.__file__)); print(torch.version.cuda); print(int(torch._C._GLIBCXX_USE_CXX11_ABI))' 2> "$out/torch-probe.err") \
+    || die "no LIBTORCH_DIR and $python cannot import torch: $(tail -3 "$out/torch-probe.err")"
   libtorch=$(sed -n 1p <<< "$info")
   [ "$(sed -n 2p <<< "$info")" != None ] || die "$python's torch ($libtorch) has no CUDA; set LIBTORCH_DIR to a CUDA LibTorch"
   [ "$(sed -n 3p <<< "$info")" = 1 ] || die "$python's torch uses the old C++ ABI; GStreamer and OpenCV here use the new one: take a cxx11-ABI LibTorch (LIBTORCH_DIR)"
@@ -74,8 +74,13 @@ if [ -n "${DEBS_DIR:-}" ]; then
       dpkg-deb -x "$deb" "$sysroot" || die "cannot unpack $deb"
     else  # a machine without dpkg: a .deb is an ar archive holding data.tar.*
       member=$(ar t "$deb" | grep '^data\.tar') || die "$deb is not a .deb"
-      ar p "$deb" "$member" | tar -x -C "$sysroot" $([ "${member##*.}" = zst ] && echo --zstd || echo -a) 2>/dev/null \
-        || ar p "$deb" "$member" | tar -xJ -C "$sysroot" || die "cannot unpack $deb"
+      case $member in
+        *.xz) unpack=(tar -xJ) ;;
+        *.zst) unpack=(tar --zstd -x) ;;
+        *.gz) unpack=(tar -xz) ;;
+        *) unpack=(tar -x) ;;
+      esac
+      ar p "$deb" "$member" | "${unpack[@]}" -C "$sysroot" || die "cannot unpack $deb"
     fi
     n=$((n + 1))
   done
