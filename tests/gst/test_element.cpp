@@ -460,7 +460,7 @@ TEST_F(Element, RegionOfInterest) {
   h = harness("overlay=none", "video/x-raw,format=RGB,width=40,height=32,framerate=30/1");
   GstBuffer* b = gst_harness_push_and_pull(h, frame(crop));
   gst_harness_teardown(h);
-  EXPECT_NEAR(meta(a)->score, meta(b)->score, 1e-9);
+  EXPECT_NEAR(meta(a)->score, meta(b)->score, 1e-6 * meta(b)->score);  // equal on the CPU; float noise on CUDA
   EXPECT_EQ(meta(a)->region_x, 30);
   EXPECT_EQ(meta(a)->region_y, 20);
   EXPECT_EQ(meta(a)->region_width, 40);
