@@ -39,10 +39,9 @@ Detector::Detector(const DetectorOptions& options) try {
   const Precision precision = parse_precision(options.precision);
   check_precision(device_name, precision);
   set_threads(options.threads);
-  configure_device(device_name, /*allow_tf32=*/precision != Precision::FP32);
   Model model = load_model(options.model_path);
-  at::Device device(device_name);
-  model.to(device, precision);
+  model.prepare_for_inference(device_name, precision);
+  const at::Device device(device_name);
   ModelSummary s;
   s.path = options.model_path;
   s.model_id = sha256_file_hex(options.model_path).substr(0, 12);

@@ -25,6 +25,12 @@ void Model::to(const at::Device& device, Precision precision) {
   flow.to(device);
 }
 
+void Model::prepare_for_inference(const std::string& device_name, Precision precision) {
+  check_precision(device_name, precision);
+  configure_device(device_name, /*allow_tf32=*/precision != Precision::FP32);
+  to(at::Device(device_name), precision);
+}
+
 at::Device Model::device() const { return flow.parameters().front().device(); }
 
 Model load_model(const std::string& path) {

@@ -25,6 +25,9 @@ struct Model {
   static Model create(const ModelConfig& config, Backbone backbone, uint64_t seed);
   // Moves the model to `device`; the backbone (only) in `precision`: the flow and the score stay fp32.
   void to(const at::Device& device, Precision precision = Precision::FP32);
+  // to() for scoring: refuses a precision the device cannot run and sets the device up for it
+  // (cuDNN autotuning; TF32 only when the precision is reduced anyway).
+  void prepare_for_inference(const std::string& device, Precision precision);
   at::Device device() const;
 };
 

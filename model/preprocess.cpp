@@ -62,43 +62,44 @@ at::Tensor nearest_index(double angle_deg, int size) {
 
 }  // namespace
 
-at::Tensor upload_region(const FrameView& frame, const Region& requested, const at::Device& device) {
+namespace {
+// The region of `frame` as a [h,w,bytes per pixel] uint8 view of its memory (no copy).
+at::Tensor region_view(const FrameView& frame, const Region& requested) {
   check_frame(frame, requested);
   const Region r = effective_region(frame, requested);
   const int bpp = bytes_per_pixel(frame.format);
   const uint8_t* origin = frame.data + static_cast<size_t>(r.y) * frame.stride + static_cast<size_t>(r.x) * bpp;
-  const at::Tensor view = at::from_blob(const_cast<uint8_t*>(origin), {r.height, r.width, bpp},
-                                        {frame.stride, bpp, 1}, at::kByte);
+  return at::from_blob(const_cast<uint8_t*>(origin), {r.height, r.width, bpp}, {frame.stride, bpp, 1}, at::kByte);
+}
+}  // namespace
+
+at::Tensor upload_region(const FrameView& frame, const Region& region, const at::Device& device) {
+  const at::Tensor view = region_view(frame, region);
   if (!device.is_cuda()) return view.clone(at::MemoryFormat::Contiguous);
   // Pinned host memory lets the copy run asynchronously; LibTorch's host allocator keeps the block
   // alive until the transfer has finished, even though this tensor goes away now.
-  at::Tensor staging = at::empty({r.height, r.width, bpp}, at::TensorOptions(at::kByte).pinned_memory(true));
+  at::Tensor staging = at::empty(view.sizes(), at::TensorOptions(at::kByte).pinned_memory(true));
   staging.copy_(view);
   return staging.to(device, /*non_blocking=*/true);
 }
 
 at::Tensor pixels_to_rgb(const at::Tensor& pixels, PixelFormat format) {
-  std::vector<int64_t> channels;
+  // Views where the channels are already in place; the float conversion below is the one copy.
+  at::Tensor rgb;
   switch (format) {
     case PixelFormat::BGR:
     case PixelFormat::BGRx:
-    case PixelFormat::BGRA: channels = {2, 1, 0}; break;
-    case PixelFormat::GRAY8: channels = {0, 0, 0}; break;
-    default: channels = {0, 1, 2}; break;
+    case PixelFormat::BGRA:
+      rgb = pixels.index_select(2, at::tensor(std::vector<int64_t>{2, 1, 0}, at::kLong).to(pixels.device()));
+      break;
+    case PixelFormat::GRAY8: rgb = pixels.expand({-1, -1, 3}); break;
+    default: rgb = pixels.narrow(2, 0, 3); break;
   }
-  at::Tensor rgb = pixels.index_select(2, at::tensor(channels, at::kLong).to(pixels.device()));
   return rgb.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).contiguous();
 }
 
 at::Tensor frame_to_rgb(const FrameView& frame, const Region& region) {
-  // No clone: index_select in pixels_to_rgb is the copy out of the frame.
-  check_frame(frame, region);
-  const Region r = effective_region(frame, region);
-  const int bpp = bytes_per_pixel(frame.format);
-  const uint8_t* origin = frame.data + static_cast<size_t>(r.y) * frame.stride + static_cast<size_t>(r.x) * bpp;
-  return pixels_to_rgb(at::from_blob(const_cast<uint8_t*>(origin), {r.height, r.width, bpp}, {frame.stride, bpp, 1},
-                                     at::kByte),
-                       frame.format);
+  return pixels_to_rgb(region_view(frame, region), frame.format);  // converts straight out of the frame
 }
 
 // "No scale factor" for LibTorch's upsampling: its optionals are c10::optional up to LibTorch 2.3

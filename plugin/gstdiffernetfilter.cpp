@@ -37,6 +37,7 @@
 #include <gst/differnet/differnetmeta.h>
 #include "error.h"
 #include "overlay.h"
+#include "runtime.h"
 #include "scoring_queue.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_differnet_filter_debug);
@@ -240,11 +241,14 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
         s.threads = g_value_get_int (value);
       break;
     case PROP_PRECISION:{
-      std::string p = g_value_get_string (value) ? g_value_get_string (value) : "";
-      if (p != "fp32" && p != "fp16" && p != "bf16")
-        g_warning ("differnetfilter: precision '%s' is not one of fp32, fp16, bf16; ignored", p.c_str ());
-      else if (check_stopped (self, "precision"))
-        s.precision = p;
+      const char *text = g_value_get_string (value);
+      try {
+        differnet::parse_precision (text ? text : "");
+        if (check_stopped (self, "precision"))
+          s.precision = text;
+      } catch (const differnet::Error & e) {
+        g_warning ("differnetfilter: %s; ignored", e.what ());
+      }
       break;
     }
     case PROP_FRAMES_IN_FLIGHT:

@@ -235,8 +235,7 @@ int main(int argc, char** argv) {
             // T=1 for `batch` frames at once: each frame uploaded and preprocessed, one backbone batch,
             // one flow batch, one score per frame.
             Model batched = load_model(model_file);
-            const Precision p = parse_precision(precision);
-            batched.to(device, p);
+            batched.prepare_for_inference(device_name, parse_precision(precision));
             const double ms = timer.median_ms([&] {
               at::NoGradGuard guard;
               std::vector<at::Tensor> copies;

@@ -50,8 +50,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> inputs(args.positionals().begin() + 1, args.positionals().end());
     auto paths = select_images(inputs, args.list("ext", "png,jpg,jpeg,bmp"), "", args.text("exclude", ""));
     if (paths.size() < 2) throw Error("calibration needs at least 2 good images, found " + std::to_string(paths.size()));
-    configure_device(device, /*allow_tf32=*/precision != Precision::FP32);
-    model.to(at::Device(device), precision);
+    model.prepare_for_inference(device, precision);
     std::vector<double> scores;
     for (const auto& p : paths) {
       scores.push_back(score_image(model, load_resized(p, model.config.input_size), T, false).score);

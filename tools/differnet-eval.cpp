@@ -137,8 +137,7 @@ int main(int argc, char** argv) {
     if (std::count(labels.begin(), labels.end(), 0) == 0 || std::count(labels.begin(), labels.end(), 1) == 0)
       throw Error("the test folder needs both good and defective images (found " + std::to_string(samples.size()) + ")");
 
-    configure_device(device, /*allow_tf32=*/precision != Precision::FP32);
-    model.to(at::Device(device), precision);
+    model.prepare_for_inference(device, precision);
     GaussianBaseline gaussian;
     if (args.has("gaussian-baseline")) {
       auto paths = select_images({args.text("gaussian-baseline", "")}, args.list("ext", "png,jpg,jpeg,bmp"),
