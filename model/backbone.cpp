@@ -1,5 +1,6 @@
 #include "backbone.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -136,22 +137,61 @@ at::Tensor Backbone::fire(int k, const at::Tensor& x) const {
   return at::cat({at::relu(conv(k + 1, s)), at::relu(conv(k + 2, s, 1, 1))}, 1);
 }
 
-at::Tensor Backbone::trunk(const at::Tensor& input) const {
+std::vector<std::string> Backbone::layer_names(const std::string& architecture) {
+  if (architecture == "alexnet") return {"conv1", "conv2", "conv3", "conv4", "conv5"};
+  if (architecture == "squeezenet1_1") return {"fire2", "fire3", "fire4", "fire5", "fire6", "fire7", "fire8", "fire9"};
+  throw Error("unknown backbone architecture '" + architecture + "' (known: squeezenet1_1, alexnet)");
+}
+
+namespace {
+// Index of `layer` in layer_names(architecture); "last" is the last one.
+size_t layer_index(const std::string& architecture, const std::string& layer) {
+  const auto names = Backbone::layer_names(architecture);
+  if (layer == "last") return names.size() - 1;
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == layer) return i;
+  std::string known;
+  for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+  throw Error("backbone " + architecture + " has no layer '" + layer + "' (known: " + known + ", last)");
+}
+}  // namespace
+
+int Backbone::layer_channels(const std::string& layer) const {
+  const size_t i = layer_index(architecture_, layer);
+  if (architecture_ == "alexnet") return static_cast<int>(w_.at("conv" + std::to_string(i) + ".bias").size(0));
+  const int k = kFires[i].k;
+  return static_cast<int>(w_.at("conv" + std::to_string(k + 1) + ".bias").size(0) +
+                          w_.at("conv" + std::to_string(k + 2) + ".bias").size(0));
+}
+
+std::vector<at::Tensor> Backbone::taps(const at::Tensor& input, const std::vector<std::string>& layers) const {
+  std::vector<size_t> wanted;
+  for (const auto& l : layers) wanted.push_back(layer_index(architecture_, l));
+  const size_t deepest = *std::max_element(wanted.begin(), wanted.end());
+  std::vector<at::Tensor> maps;  // by layer index, up to the deepest
   const at::Tensor x = input.to(w_.begin()->second.scalar_type());  // a differentiable cast when needed
   if (architecture_ == "alexnet") {
-    at::Tensor h = max_pool(at::relu(conv(0, x, 4, 2)), false);
-    h = max_pool(at::relu(conv(1, h, 1, 2)), false);
-    h = at::relu(conv(2, h, 1, 1));
-    h = at::relu(conv(3, h, 1, 1));
-    return max_pool(at::relu(conv(4, h, 1, 1)), false);
+    at::Tensor h = x;
+    for (size_t i = 0; i <= deepest; ++i) {
+      if (i > 0 && i < 3) h = max_pool(h, false);  // the pools after conv1 and conv2
+      static constexpr int kStride[] = {4, 1, 1, 1, 1}, kPad[] = {2, 2, 1, 1, 1};
+      h = at::relu(conv(static_cast<int>(i), h, kStride[i], kPad[i]));
+      maps.push_back(i == 4 ? max_pool(h, false) : h);
+    }
+  } else {
+    at::Tensor h = max_pool(at::relu(conv(0, x, 2, 0)), true);
+    for (size_t i = 0; i <= deepest; ++i) {
+      if (kFires[i].k == 7 || kFires[i].k == 13) h = max_pool(h, true);  // after fire k=4 and k=10
+      h = fire(kFires[i].k, h);
+      maps.push_back(h);
+    }
   }
-  at::Tensor h = max_pool(at::relu(conv(0, x, 2, 0)), true);
-  for (const Fire& f : kFires) {
-    h = fire(f.k, h);
-    if (f.k == 4 || f.k == 10) h = max_pool(h, true);
-  }
-  return h;
+  std::vector<at::Tensor> out;
+  for (size_t i : wanted) out.push_back(maps[i]);
+  return out;
 }
+
+at::Tensor Backbone::trunk(const at::Tensor& input) const { return taps(input, {"last"})[0]; }
 
 at::Tensor Backbone::imagenet_logits(const at::Tensor& x) const {
   if (!w_.count("conv25.weight")) throw Error("this backbone has no ImageNet classifier weights");

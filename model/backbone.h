@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <string>
+#include <vector>
 
 #include "tensor_io.h"
 
@@ -21,6 +22,13 @@ class Backbone {
   static Backbone random(const std::string& architecture, uint64_t seed);
 
   at::Tensor trunk(const at::Tensor& x) const;          // [N,3,H,W] -> last feature map [N,C,h,w]
+  // The feature maps of `layers` (names from layer_names(), or "last"), in the order given; the
+  // network runs only as deep as the deepest of them.
+  std::vector<at::Tensor> taps(const at::Tensor& x, const std::vector<std::string>& layers) const;
+  // The layers taps() knows, in network order: SqueezeNet 1.1 fire2..fire9 (the SqueezeNet paper's
+  // names; fire9 is the last), AlexNet conv1..conv5 (each after its ReLU; conv5 after the last pool).
+  static std::vector<std::string> layer_names(const std::string& architecture);
+  int layer_channels(const std::string& layer) const;  // throws Error for an unknown layer
   at::Tensor imagenet_logits(const at::Tensor& x) const;  // SqueezeNet only (golden test): [N,1000]
 
   const std::string& architecture() const { return architecture_; }

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "error.h"
@@ -11,6 +13,10 @@ using nlohmann::json;
 std::string ModelConfig::to_json() const {
   json j = {{"backbone", backbone},
             {"trunk_channels", trunk_channels},
+            {"layers", layers},
+            {"layer_channels", layer_channels},
+            {"standardize", standardize},
+            {"train_rotation_deg", train_rotation_deg},
             {"input_size", input_size},
             {"scales", scales},
             {"normalization", {{"mean", mean}, {"std", std}}},
@@ -30,6 +36,11 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     json j = json::parse(text);
     c.backbone = j.at("backbone").get<std::string>();
     c.trunk_channels = j.at("trunk_channels").get<int>();
+    // Absent in files written before layers were configurable: those pooled the last layer.
+    c.layers = j.value("layers", std::vector<std::string>{"last"});
+    c.layer_channels = j.value("layer_channels", std::vector<int>{c.trunk_channels});
+    c.standardize = j.value("standardize", false);
+    c.train_rotation_deg = j.value("train_rotation_deg", 180.0);
     c.input_size = j.at("input_size").get<int>();
     c.scales = j.at("scales").get<std::vector<int>>();
     c.mean = j.at("normalization").at("mean").get<std::array<double, 3>>();
@@ -51,6 +62,11 @@ void ModelConfig::validate() const {
   auto bad = [](const std::string& what) { throw Error("configuration: " + what); };
   if (backbone.empty()) bad("backbone is empty");
   if (trunk_channels <= 0) bad("trunk_channels must be positive");
+  if (layers.empty() || layers.size() > 16) bad("layers must name 1 to 16 backbone layers");
+  if (layer_channels.size() != layers.size()) bad("layer_channels must give one count per layer");
+  for (int ch : layer_channels)
+    if (ch <= 0 || ch > 65536) bad("layer channels must be in 1..65536");
+  if (!(train_rotation_deg >= 0 && train_rotation_deg <= 180)) bad("train_rotation_deg must be in 0..180");
   if (input_size < 32 || input_size > 4096) bad("input_size must be in 32..4096, got " + std::to_string(input_size));
   if (scales.empty() || scales.size() > 8) bad("scales must hold 1 to 8 sizes");
   for (int s : scales)
@@ -65,6 +81,12 @@ void ModelConfig::validate() const {
   if (static_cast<int>(flow.permutation_seeds.size()) != flow.blocks)
     bad("flow needs one permutation seed per block");
   if (feature_dim() < 2) bad("feature dimension must be at least 2");
+}
+
+int ModelConfig::pooled_channels() const {
+  int64_t sum = 0;
+  for (int ch : layer_channels) sum += ch;
+  return static_cast<int>(std::min<int64_t>(sum, 1 << 20));
 }
 
 std::string Calibration::to_json() const {

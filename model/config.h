@@ -18,13 +18,24 @@ struct FlowConfig {
 struct ModelConfig {
   std::string backbone = "squeezenet1_1";  // architecture name stored in the backbone weights
   int trunk_channels = 512;                // channels of the backbone's last feature map
+  // The backbone layers whose outputs are pooled, in network order, and their channels. "last" (the
+  // method's choice) is the trunk's last feature map; Backbone::layer_names lists the others.
+  std::vector<std::string> layers = {"last"};
+  std::vector<int> layer_channels = {512};
+  // Features standardised per dimension (training mean and std, tensors "norm.mean"/"norm.std")
+  // before the flow. Not in the method; the faithful configuration leaves it off.
+  bool standardize = false;
+  // The rotations the flow saw in training: angles uniform in +-train_rotation_deg (the method: 180).
+  // With 0 the flow never saw a rotated part, and test-time rotations (T > 1) are out of its range.
+  double train_rotation_deg = 180.0;
   int input_size = 448;                    // side of the square network input
   std::vector<int> scales = {448, 224, 112};  // each a nearest subsampling of the normalised input
   std::array<double, 3> mean = {0.485, 0.456, 0.406};
   std::array<double, 3> std = {0.229, 0.224, 0.225};
   FlowConfig flow;
 
-  int feature_dim() const { return trunk_channels * static_cast<int>(scales.size()); }
+  int pooled_channels() const;  // sum of layer_channels
+  int feature_dim() const { return pooled_channels() * static_cast<int>(scales.size()); }
   std::string to_json() const;
   static ModelConfig from_json(const std::string& text);  // throws Error on a bad or incomplete config
   void validate() const;                                  // throws Error on nonsense values

@@ -115,6 +115,9 @@ Detection Detector::score_checked(const UploadedFrame& frame, const DetectReques
   d.times.upload_ms = frame.impl_->upload_ms;
   d.times.preprocess_ms = ms_between(t0, Clock::now());
   ScoreResult r = score_copies(impl_->model, copies, angles, request.localize, impl_->synchronize_stages);
+  if (!std::isfinite(r.score))  // fail closed: a NaN would compare as "not anomalous"
+    throw Error("the model gave a non-finite score (" + std::to_string(r.score) +
+                ") for this frame: its weights or the frame's features overflow; the frame cannot be judged good");
   d.score = r.score;
   d.threshold = request.threshold >= 0 ? request.threshold : impl_->summary.threshold;
   d.anomaly = !std::isnan(d.threshold) && d.score >= d.threshold;

@@ -7,23 +7,63 @@
 namespace differnet {
 
 Extractor::Extractor(Backbone backbone, const ModelConfig& config)
-    : backbone_(std::move(backbone)), input_size_(config.input_size), scales_(config.scales) {
+    : backbone_(std::move(backbone)),
+      input_size_(config.input_size),
+      scales_(config.scales),
+      layers_(config.layers),
+      standardize_(config.standardize) {
   if (backbone_.trunk_channels() != config.trunk_channels)
     throw Error("backbone '" + backbone_.architecture() + "' has " + std::to_string(backbone_.trunk_channels()) +
                 " trunk channels, the configuration says " + std::to_string(config.trunk_channels));
+  if (layers_.size() != config.layer_channels.size())
+    throw Error("the configuration gives " + std::to_string(config.layer_channels.size()) + " channel counts for " +
+                std::to_string(layers_.size()) + " layers");
+  for (size_t i = 0; i < layers_.size(); ++i)
+    if (backbone_.layer_channels(layers_[i]) != config.layer_channels[i])
+      throw Error("backbone layer '" + layers_[i] + "' has " + std::to_string(backbone_.layer_channels(layers_[i])) +
+                  " channels, the configuration says " + std::to_string(config.layer_channels[i]));
+  if (standardize_) {  // identity until set_standardization (a new model before training)
+    const int64_t d = config.feature_dim();
+    mean_ = at::zeros({d}, at::kFloat);
+    std_ = at::ones({d}, at::kFloat);
+  }
   // The smallest scale must still leave a feature map after the trunk's pooling: check once, here,
   // rather than fail deep inside LibTorch on the first image.
   const int smallest = *std::min_element(scales_.begin(), scales_.end());
   try {
     at::NoGradGuard no_grad;
-    backbone_.trunk(at::zeros({1, 3, smallest, smallest}));
+    backbone_.taps(at::zeros({1, 3, smallest, smallest}), layers_);
   } catch (const c10::Error&) {
     throw Error("input size " + std::to_string(input_size_) + " is too small for backbone '" + backbone_.architecture() +
                 "': its smallest scale (" + std::to_string(smallest) + " px) leaves no feature map");
   }
 }
 
+void Extractor::set_standardization(const at::Tensor& mean, const at::Tensor& std) {
+  if (!standardize_) throw Error("this model's configuration does not standardise its features");
+  if (mean.dim() != 1 || std.dim() != 1 || mean.size(0) != mean_.size(0) || std.size(0) != mean_.size(0))
+    throw Error("feature standardisation needs mean and std of [" + std::to_string(mean_.size(0)) + "] values");
+  at::Tensor m = mean.detach().to(at::kCPU, at::kFloat), s = std.detach().to(at::kCPU, at::kFloat);
+  if (!at::isfinite(m).all().item<bool>() || !at::isfinite(s).all().item<bool>() || !(s > 0).all().item<bool>())
+    throw Error("feature standardisation: mean and std must be finite and every std positive");
+  mean_ = m.to(mean_.device()).contiguous();
+  std_ = s.to(std_.device()).contiguous();
+}
+
+void Extractor::to(const at::Device& device, at::ScalarType dtype) {
+  backbone_.to(device, dtype);
+  if (standardize_) {
+    mean_ = mean_.to(device);
+    std_ = std_.to(device);
+  }
+}
+
 at::Tensor Extractor::features(const at::Tensor& input, int64_t chunk) const {
+  at::Tensor f = raw_features(input, chunk);
+  return standardize_ ? (f - mean_) / std_ : f;
+}
+
+at::Tensor Extractor::raw_features(const at::Tensor& input, int64_t chunk) const {
   if (input.dim() != 4 || input.size(1) != 3 || input.size(2) != input_size_ || input.size(3) != input_size_)
     throw Error("extractor input must be [N,3," + std::to_string(input_size_) + "," + std::to_string(input_size_) + "]");
   if (chunk <= 0) chunk = input.is_cuda() ? 64 : std::max<int64_t>(1, 2 * 448 * 448 / (int64_t{input_size_} * input_size_));
@@ -34,7 +74,7 @@ at::Tensor Extractor::features(const at::Tensor& input, int64_t chunk) const {
     for (int s : scales_) {
       const int step = input_size_ / s;  // legacy nearest with an exact factor reads pixel i*step
       at::Tensor xs = step == 1 ? x : x.slice(2, 0, input_size_, step).slice(3, 0, input_size_, step);
-      pooled.push_back(backbone_.trunk(xs).mean({2, 3}).to(at::kFloat));
+      for (const at::Tensor& map : backbone_.taps(xs, layers_)) pooled.push_back(map.mean({2, 3}).to(at::kFloat));
     }
     parts.push_back(at::cat(pooled, 1));
   }

@@ -1,6 +1,8 @@
 // The multi-scale feature extractor f_ex: the backbone trunk at the input size and at nearest
 // subsamplings of the normalised input (448 -> 224 -> 112: x[..., ::2, ::2], x[..., ::4, ::4]), each map
 // global-average-pooled, concatenated in scale order into one vector of D = channels x scales.
+// With several layers (config.layers), each scale contributes the pooled maps of each layer, in the
+// configured order. With config.standardize, the vector is then standardised per dimension.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -21,13 +23,26 @@ class Extractor {
   // (differnet-bench, T=8 on 2 cores: backbone 413 ms in chunks of 2, 1268 ms in one batch of 8).
   at::Tensor features(const at::Tensor& input, int64_t chunk = 0) const;
 
+  // The pooled features before standardisation (what the standardisation statistics are taken of).
+  at::Tensor raw_features(const at::Tensor& input, int64_t chunk = 0) const;
+
+  // The per-dimension mean and std ([D] float) that features() subtracts and divides by; only with
+  // config.standardize. Throws Error on a wrong shape, a non-finite value or a std <= 0.
+  void set_standardization(const at::Tensor& mean, const at::Tensor& std);
+  bool standardizes() const { return standardize_; }
+  const at::Tensor& feature_mean() const { return mean_; }
+  const at::Tensor& feature_std() const { return std_; }
+
   const Backbone& backbone() const { return backbone_; }
-  void to(const at::Device& device, at::ScalarType dtype = at::kFloat) { backbone_.to(device, dtype); }
+  void to(const at::Device& device, at::ScalarType dtype = at::kFloat);
 
  private:
   Backbone backbone_;
   int input_size_;
   std::vector<int> scales_;
+  std::vector<std::string> layers_;
+  bool standardize_ = false;
+  at::Tensor mean_, std_;  // [D] float, on the backbone's device; defined only when standardising
 };
 
 }  // namespace differnet

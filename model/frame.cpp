@@ -1,6 +1,8 @@
 #include "frame.h"
 
-#include <cstdio>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
 
 #include "error.h"
 
@@ -31,9 +33,26 @@ const char* pixel_format_name(PixelFormat format) {
 Region Region::parse(const std::string& text) {
   Region r;
   if (text.empty()) return r;
-  char tail = 0;
-  if (std::sscanf(text.c_str(), "%d,%d,%d,%d%c", &r.x, &r.y, &r.width, &r.height, &tail) != 4)
-    throw Error("region '" + text + "' is not of the form x,y,width,height");
+  // strtol, not sscanf("%d"): out-of-range numbers are detected instead of being undefined behaviour.
+  int* fields[4] = {&r.x, &r.y, &r.width, &r.height};
+  const char* p = text.c_str();
+  for (int i = 0; i < 4; ++i) {
+    if (i > 0) {
+      if (*p != ',') throw Error("region '" + text + "' is not of the form x,y,width,height");
+      ++p;
+    }
+    if (!(*p >= '0' && *p <= '9') && *p != '-' && *p != '+')
+      throw Error("region '" + text + "' is not of the form x,y,width,height");
+    char* end = nullptr;
+    errno = 0;
+    const long v = std::strtol(p, &end, 10);
+    if (end == p) throw Error("region '" + text + "' is not of the form x,y,width,height");
+    if (errno == ERANGE || v > INT_MAX || v < INT_MIN)
+      throw Error("region '" + text + "': a coordinate is out of range (at most " + std::to_string(INT_MAX) + ")");
+    *fields[i] = static_cast<int>(v);
+    p = end;
+  }
+  if (*p != '\0') throw Error("region '" + text + "' is not of the form x,y,width,height");
   if (r.x < 0 || r.y < 0 || r.width <= 0 || r.height <= 0)
     throw Error("region '" + text + "' needs x,y >= 0 and width,height > 0");
   return r;
@@ -48,14 +67,19 @@ void check_frame(const FrameView& frame, const Region& region) {
   if (!frame.data) throw Error("frame has no pixel data");
   if (frame.width <= 0 || frame.height <= 0)
     throw Error("frame size " + std::to_string(frame.width) + "x" + std::to_string(frame.height) + " is empty");
-  if (frame.stride < frame.width * bytes_per_pixel(frame.format))
+  if (int64_t{frame.stride} < int64_t{frame.width} * bytes_per_pixel(frame.format))
     throw Error("frame row stride " + std::to_string(frame.stride) + " is shorter than a row of " +
                 std::to_string(frame.width) + " " + pixel_format_name(frame.format) + " pixels");
   if (region.whole_frame()) return;
-  if (region.x < 0 || region.y < 0 || region.width <= 0 || region.height <= 0 ||
-      region.x + region.width > frame.width || region.y + region.height > frame.height)
+  if (!region.fits(frame.width, frame.height))
     throw Error("region " + region.to_string() + " does not lie inside the " + std::to_string(frame.width) + "x" +
                 std::to_string(frame.height) + " frame");
+}
+
+bool Region::fits(int frame_width, int frame_height) const {
+  if (whole_frame()) return true;
+  return x >= 0 && y >= 0 && width > 0 && height > 0 && int64_t{x} + width <= frame_width &&
+         int64_t{y} + height <= frame_height;
 }
 
 Region effective_region(const FrameView& frame, const Region& region) {

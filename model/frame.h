@@ -15,6 +15,9 @@ const char* pixel_format_name(PixelFormat format);
 struct Region {
   int x = 0, y = 0, width = 0, height = 0;
   bool whole_frame() const { return width == 0 && height == 0; }
+  // True when the region is empty (the whole frame) or lies inside a width x height frame; computed
+  // in 64 bits, so that huge coordinates cannot wrap around into "inside".
+  bool fits(int frame_width, int frame_height) const;
   // Parses "x,y,w,h" (or "" for the whole frame); throws Error on anything else.
   static Region parse(const std::string& text);
   std::string to_string() const;

@@ -8,15 +8,22 @@ namespace differnet {
 
 class GaussianBaseline {
  public:
-  // `features`: [N,D] features of good images. The covariance is shrunk towards a multiple of the
-  // identity (shrinkage * trace/D added to the diagonal) so that it inverts when N is near D.
-  void fit(const at::Tensor& features, double shrinkage = 0.01);
+  // `features`: [N,D] features of good images. The covariance is the Ledoit-Wolf estimate: the
+  // sample covariance shrunk towards mu*I (mu = its mean variance) by the coefficient that minimises
+  // the expected squared error (Ledoit & Wolf 2004, as scikit-learn's ledoit_wolf computes it), so
+  // that it inverts and stays well conditioned when N is near or below D.
+  void fit(const at::Tensor& features);
   // [N,D] -> [N] squared Mahalanobis distances divided by D.
   at::Tensor distances(const at::Tensor& features) const;
   bool fitted() const { return mean_.defined(); }
+  double shrinkage() const { return shrinkage_; }  // the Ledoit-Wolf coefficient in [0,1]
 
  private:
   at::Tensor mean_, precision_;  // double, on the CPU
+  double shrinkage_ = 0.0;
 };
+
+// The Ledoit-Wolf shrinkage coefficient of centred samples [N,D] (double).
+double ledoit_wolf_shrinkage(const at::Tensor& centred);
 
 }  // namespace differnet

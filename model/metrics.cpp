@@ -1,6 +1,8 @@
 #include "metrics.h"
 
 #include <algorithm>
+#include <cmath>
+#include <string>
 #include <numeric>
 
 #include "error.h"
@@ -10,6 +12,10 @@ namespace differnet {
 namespace {
 void check(const std::vector<double>& scores, const std::vector<int>& labels) {
   if (scores.size() != labels.size()) throw Error("scores and labels differ in number");
+  for (size_t i = 0; i < scores.size(); ++i)
+    if (!std::isfinite(scores[i]))
+      throw Error("score " + std::to_string(i + 1) + " of " + std::to_string(scores.size()) +
+                  " is not a finite number (NaN or Inf): the model is broken; no ROC AUC can be computed");
   const auto positives = std::count(labels.begin(), labels.end(), 1);
   if (positives == 0 || positives == static_cast<long>(labels.size()))
     throw Error("ROC AUC needs both good and anomalous examples");
@@ -55,6 +61,10 @@ std::vector<RocPoint> roc_curve(const std::vector<double>& scores, const std::ve
 
 Confusion confusion_at(const std::vector<double>& scores, const std::vector<int>& labels, double threshold) {
   if (scores.size() != labels.size()) throw Error("scores and labels differ in number");
+  for (size_t i = 0; i < scores.size(); ++i)
+    if (!std::isfinite(scores[i]))
+      throw Error("score " + std::to_string(i + 1) + " of " + std::to_string(scores.size()) +
+                  " is not a finite number (NaN or Inf): the model is broken; no ROC AUC can be computed");
   Confusion c;
   for (size_t i = 0; i < scores.size(); ++i) {
     const bool flagged = scores[i] >= threshold;

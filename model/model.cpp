@@ -2,12 +2,29 @@
 
 #include "error.h"
 #include "safetensors.h"
+#include "sha256.h"
 
 namespace differnet {
 
 namespace {
 const char* kFormat = "differnet-model";
 const std::string kBackbonePrefix = "backbone.";
+const char* kDigestKey = "tensor_sha256";
+
+// SHA-256 of every tensor's bytes, in name order (the order save_model writes them in).
+std::string tensor_digest(const std::map<std::string, StoredTensor>& tensors) {
+  std::vector<ByteRange> parts;
+  for (const auto& [name, t] : tensors) parts.push_back({t.bytes.data(), t.bytes.size()});
+  return sha256_hex(parts);
+}
+
+// A NaN or Inf weight makes every score NaN, and a NaN compares as "not anomalous": refuse it here.
+void check_finite(const std::string& name, const at::Tensor& t) {
+  const int64_t bad = t.numel() - at::isfinite(t).sum().item<int64_t>();
+  if (bad > 0)
+    throw Error("tensor '" + name + "' holds " + std::to_string(bad) + " non-finite value(s) (NaN or Inf); a model with "
+                "such weights scores every frame NaN and must not be used");
+}
 }  // namespace
 
 Model Model::create(const ModelConfig& config, Backbone backbone, uint64_t seed) {
@@ -49,17 +66,33 @@ Model load_model(const std::string& path) {
   try {
     ModelConfig config = ModelConfig::from_json(meta("config"));
     Calibration calibration = Calibration::from_json(meta("calibration"));
-    TensorMap backbone_tensors, flow_tensors;
+    TensorMap backbone_tensors, flow_tensors, norm_tensors;
     for (const auto& [name, stored] : file.tensors) {
       if (stored.dtype != "F32") throw Error("tensor '" + name + "' has dtype " + stored.dtype + ", expected F32");
-      if (name.rfind(kBackbonePrefix, 0) == 0) backbone_tensors[name.substr(kBackbonePrefix.size())] = from_stored(stored);
-      else if (name.rfind("flow.", 0) == 0) flow_tensors[name] = from_stored(stored);
+      at::Tensor t = from_stored(stored);
+      if (name.rfind(kBackbonePrefix, 0) == 0) backbone_tensors[name.substr(kBackbonePrefix.size())] = t;
+      else if (name.rfind("flow.", 0) == 0) flow_tensors[name] = t;
+      else if (config.standardize && (name == "norm.mean" || name == "norm.std")) norm_tensors[name] = t;
       else throw Error("unexpected tensor '" + name + "'");
     }
     Backbone backbone = Backbone::from_tensors(config.backbone, backbone_tensors);
     Extractor extractor(std::move(backbone), config);
+    if (config.standardize) {
+      if (norm_tensors.size() != 2) throw Error("the configuration standardises features but norm.mean/norm.std are missing");
+      extractor.set_standardization(norm_tensors.at("norm.mean"), norm_tensors.at("norm.std"));
+    }
     Flow flow(config.flow, config.feature_dim(), std::nullopt);
     flow.load(flow_tensors);
+    // Files written since format version 1 was extended carry a digest of their tensor data: a flipped
+    // byte anywhere in the weights is then caught here rather than seen as odd scores on the line.
+    if (auto it = file.metadata.find(kDigestKey); it != file.metadata.end()) {
+      const std::string actual = tensor_digest(file.tensors);
+      if (actual != it->second)
+        throw Error("its tensor data does not match the digest stored in it (SHA-256 " +
+                    actual.substr(0, 12) + "..., stored " + it->second.substr(0, 12) +
+                    "...): the file is damaged or was changed after it was written");
+    }
+    for (const auto& [name, stored] : file.tensors) check_finite(name, from_stored(stored));
     return Model{config, calibration, std::move(extractor), std::move(flow)};
   } catch (const Error& e) {
     throw Error("model file '" + path + "': " + e.what());
@@ -70,10 +103,15 @@ void save_model(const Model& model, const std::string& path) {
   SafetensorsFile file;
   for (const auto& [name, t] : model.extractor.backbone().trunk_tensors()) file.tensors[kBackbonePrefix + name] = to_stored(t);
   for (const auto& [name, t] : model.flow.named_tensors()) file.tensors[name] = to_stored(t);
+  if (model.extractor.standardizes()) {
+    file.tensors["norm.mean"] = to_stored(model.extractor.feature_mean());
+    file.tensors["norm.std"] = to_stored(model.extractor.feature_std());
+  }
   file.metadata = {{"format", kFormat},
                    {"format_version", std::to_string(kModelFormatVersion)},
                    {"config", model.config.to_json()},
                    {"calibration", model.calibration.to_json()}};
+  file.metadata[kDigestKey] = tensor_digest(file.tensors);
   write_safetensors(path, file);
 }
 

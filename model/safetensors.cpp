@@ -1,8 +1,12 @@
 #include "safetensors.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
@@ -22,7 +26,11 @@ constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // the format's own limit is 1
 
 int64_t StoredTensor::numel() const {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (d < 0) return -1;
+    if (d != 0 && n > INT64_MAX / d) return -1;  // would overflow: callers treat -1 as "too large"
+    n *= d;
+  }
   return n;
 }
 
@@ -35,6 +43,11 @@ int dtype_size(const std::string& dtype) {
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {
+  // stat first: a directory "opens" as a stream of garbage and a FIFO blocks the open itself.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) fail(path, std::string("cannot be opened: ") + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) fail(path, "is a directory, not a model file");
+  if (!S_ISREG(st.st_mode)) fail(path, "is not a regular file (a pipe, socket or device cannot hold a model)");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, std::string("cannot be opened: ") + std::strerror(errno));
   in.seekg(0, std::ios::end);
@@ -83,7 +96,11 @@ SafetensorsFile read_safetensors(const std::string& path) {
         fail(path, "tensor '" + name + "' lies outside the file (truncated?)");
       for (int64_t d : t.shape)
         if (d < 0) fail(path, "tensor '" + name + "' has a negative dimension");
-      if (static_cast<uint64_t>(t.numel()) * elem != offsets[1] - offsets[0])
+      // Checked before anything is allocated: a shape claiming more bytes than the file holds is refused.
+      const int64_t count = t.numel();
+      if (count < 0 || static_cast<uint64_t>(count) > data_size / static_cast<uint64_t>(elem))
+        fail(path, "tensor '" + name + "' claims more data than the file holds");
+      if (static_cast<uint64_t>(count) * elem != offsets[1] - offsets[0])
         fail(path, "tensor '" + name + "' has " + std::to_string(offsets[1] - offsets[0]) +
                        " bytes, its shape and dtype need " + std::to_string(t.numel() * elem));
       ranges.emplace_back(offsets[0], offsets[1]);
@@ -108,6 +125,39 @@ SafetensorsFile read_safetensors(const std::string& path) {
   return out;
 }
 
+std::string output_target(const std::string& path) {
+  // Through a symlink, the file it points to is replaced (the link stays); anything but a regular
+  // file (a device, a FIFO, a directory) is never replaced by a rename.
+  std::string target = path;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    char* real = ::realpath(path.c_str(), nullptr);
+    if (real) {
+      target = real;
+      std::free(real);
+    } else {  // a dangling link: write where it points
+      std::vector<char> buf(4096);
+      const ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size() - 1);
+      if (n <= 0) throw Error("cannot follow the symbolic link '" + path + "': " + std::strerror(errno));
+      std::string dest(buf.data(), static_cast<size_t>(n));
+      const size_t slash = path.rfind('/');
+      target = dest.front() == '/' || slash == std::string::npos ? dest : path.substr(0, slash + 1) + dest;
+    }
+  }
+  if (::stat(target.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    throw Error("'" + path + "' exists and is not a regular file; refusing to replace it with a model file");
+  return target;
+}
+
+void check_writable(const std::string& path) {
+  const std::string target = output_target(path);
+  const std::string probe = target + ".probe." + std::to_string(::getpid());
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  if (!f) throw Error("cannot write '" + path + "': " + std::strerror(errno));
+  std::fclose(f);
+  std::remove(probe.c_str());
+}
+
 void write_safetensors(const std::string& path, const SafetensorsFile& file) {
   nlohmann::json header = nlohmann::json::object();
   uint64_t offset = 0;
@@ -119,7 +169,8 @@ void write_safetensors(const std::string& path, const SafetensorsFile& file) {
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps tensor data 8-byte aligned
 
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const std::string target = output_target(path);
+  const std::string tmp = target + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw Error("cannot write '" + tmp + "': " + std::strerror(errno));
@@ -136,10 +187,10 @@ void write_safetensors(const std::string& path, const SafetensorsFile& file) {
       throw Error("writing '" + tmp + "' failed (disk full?)");
     }
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (std::rename(tmp.c_str(), target.c_str()) != 0) {
     const std::string why = std::strerror(errno);
     std::remove(tmp.c_str());
-    throw Error("cannot move '" + tmp + "' to '" + path + "': " + why);
+    throw Error("cannot move '" + tmp + "' to '" + target + "': " + why);
   }
 }
 

@@ -26,7 +26,13 @@ struct SafetensorsFile {
 SafetensorsFile read_safetensors(const std::string& path);
 
 // Writes atomically: a temporary file beside `path`, flushed, then renamed over it.
+// Writes to a temporary file beside the target, then renames it over the target. Through a symbolic
+// link the file it points to is replaced; a path that exists and is not a regular file is refused.
 void write_safetensors(const std::string& path, const SafetensorsFile& file);
+// The file write_safetensors(path) would replace; throws Error for a non-regular file.
+std::string output_target(const std::string& path);
+// Throws Error (naming the reason) unless a file can be created where write_safetensors(path) writes.
+void check_writable(const std::string& path);
 
 // Size in bytes of one element of a safetensors dtype, 0 if unknown.
 int dtype_size(const std::string& dtype);

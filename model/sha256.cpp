@@ -90,4 +90,10 @@ std::string sha256_file_hex(const std::string& path) {
   return sha.hex();
 }
 
+std::string sha256_hex(const std::vector<ByteRange>& parts) {
+  Sha256 sha;
+  for (const auto& p : parts) sha.update(static_cast<const uint8_t*>(p.data), p.size);
+  return sha.hex();
+}
+
 }  // namespace differnet

@@ -39,15 +39,36 @@ void Adam::step() {
 
 namespace {
 
+// The loss is a per-dimension negative log-likelihood: a well-trained flow sits near -1..2, an
+// untrained one at a few units. Anything beyond this has left the method's numeric range for good.
+constexpr double kDivergedLoss = 1e6;
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-std::vector<double> random_angles(std::mt19937_64& rng, int n) {
-  std::uniform_real_distribution<double> angle(-180.0, 180.0);  // RandomRotation(180)
-  std::vector<double> out(static_cast<size_t>(n));
+std::vector<double> random_angles(std::mt19937_64& rng, int n, double range_deg) {
+  std::vector<double> out(static_cast<size_t>(n), 0.0);
+  if (range_deg <= 0) return out;
+  std::uniform_real_distribution<double> angle(-range_deg, range_deg);  // RandomRotation(180)
   for (double& a : out) a = angle(rng);
   return out;
+}
+
+// Per-dimension mean and std of [.., D] features; a dimension that never varies (a dead ReLU
+// channel) gets a std floor so that it cannot blow up the standardised vector.
+std::pair<at::Tensor, at::Tensor> feature_statistics(const at::Tensor& features) {
+  at::Tensor f = features.reshape({-1, features.size(-1)}).to(at::kDouble);
+  at::Tensor mean = f.mean(0);
+  at::Tensor std = f.size(0) > 1 ? f.std(0) : at::ones_like(mean);
+  const double floor = std::max(1e-6, 1e-3 * std.mean().item<double>());
+  return {mean.to(at::kFloat), std.clamp_min(floor).to(at::kFloat)};
+}
+
+// Mean loss of the held-out features, without gradients.
+double heldout_loss(const Model& model, const at::Tensor& features) {
+  at::NoGradGuard no_grad;
+  return nll_loss(model.flow.forward(features)).item<double>();
 }
 
 void check_images(const Model& model, const std::vector<at::Tensor>& images) {
@@ -60,9 +81,13 @@ void check_images(const Model& model, const std::vector<at::Tensor>& images) {
 
 }  // namespace
 
+static TrainReport train_flow_checked(Model& model, const std::vector<at::Tensor>& images, const TrainOptions& o,
+                               const std::function<void(const TrainProgress&)>& progress,
+                               const std::atomic<bool>* stop);
+
 at::Tensor rotation_pool_features(const Model& model, const std::vector<at::Tensor>& images, int rotations,
                                   uint64_t seed, const std::function<void(int)>& progress,
-                                  const std::atomic<bool>* stop) {
+                                  const std::atomic<bool>* stop, double rotation_deg) {
   check_images(model, images);
   at::NoGradGuard no_grad;
   std::mt19937_64 rng(seed);
@@ -70,8 +95,8 @@ at::Tensor rotation_pool_features(const Model& model, const std::vector<at::Tens
   std::vector<at::Tensor> per_image;
   for (size_t i = 0; i < images.size(); ++i) {
     if (stop && stop->load()) return at::Tensor();
-    at::Tensor copies = make_copies(images[i].to(device), random_angles(rng, rotations), model.config);
-    per_image.push_back(model.extractor.features(copies));
+    at::Tensor copies = make_copies(images[i].to(device), random_angles(rng, rotations, rotation_deg), model.config);
+    per_image.push_back(model.extractor.raw_features(copies));
     if (progress) progress(static_cast<int>(i + 1));
   }
   return at::stack(per_image);
@@ -82,10 +107,24 @@ TrainReport train_flow(Model& model, const std::vector<at::Tensor>& images, cons
   check_images(model, images);
   if (o.epochs < 1 || o.batch_size < 1 || o.rotations_per_image < 1 || o.feature_cache < 0)
     throw Error("training options: epochs, batch size and rotations must be at least 1, the cache at least 0");
-  if (o.feature_cache > 0 && o.feature_cache < o.rotations_per_image)
+  if (!(o.rotation_deg >= 0 && o.rotation_deg <= 180)) throw Error("training rotation must be in 0..180 degrees");
+  if (!(o.feature_noise >= 0 && o.feature_noise <= 10)) throw Error("feature noise must be in 0..10");
+  if (o.feature_cache > 0 && o.feature_cache < o.rotations_per_image && o.rotation_deg > 0)
     throw Error("the feature cache needs at least as many rotations per image as each step draws (" +
                 std::to_string(o.rotations_per_image) + ")");
+  TrainOptions opt = o;
+  if (opt.rotation_deg == 0) {  // every copy would be the same image: one copy, its features cached once
+    opt.rotations_per_image = 1;
+    opt.feature_cache = 1;
+  }
+  return train_flow_checked(model, images, opt, progress, stop);
+}
+
+static TrainReport train_flow_checked(Model& model, const std::vector<at::Tensor>& images, const TrainOptions& o,
+                               const std::function<void(const TrainProgress&)>& progress,
+                               const std::atomic<bool>* stop) {
   const auto t0 = std::chrono::steady_clock::now();
+  model.config.train_rotation_deg = o.rotation_deg;
   std::mt19937_64 rng(o.seed);
   const at::Device device = model.device();
   const int n = static_cast<int>(images.size());
@@ -100,7 +139,7 @@ TrainReport train_flow(Model& model, const std::vector<at::Tensor>& images, cons
       p.elapsed_s = seconds_since(t0);
       p.remaining_s = p.elapsed_s / done * (n - done);
       progress(p);
-    }, stop);
+    }, stop, o.rotation_deg);
     if (!pool.defined()) {  // stopped while caching: no epoch finished, the flow is untouched
       TrainReport report;
       report.stopped = true;
@@ -108,6 +147,32 @@ TrainReport train_flow(Model& model, const std::vector<at::Tensor>& images, cons
       return report;
     }
   }
+  if (model.config.standardize) {  // the statistics of the features the flow will see
+    at::Tensor stats_source = pool;
+    if (!pool.defined()) {
+      stats_source = rotation_pool_features(model, images, o.rotations_per_image, rng(), {}, stop, o.rotation_deg);
+      if (!stats_source.defined()) {
+        TrainReport report;
+        report.stopped = true;
+        report.seconds = seconds_since(t0);
+        return report;
+      }
+    }
+    auto [mean, std] = feature_statistics(stats_source);
+    model.extractor.set_standardization(mean, std);
+    if (pool.defined()) pool = (pool - model.extractor.feature_mean()) / model.extractor.feature_std();
+  }
+  at::Tensor heldout;  // [copies, D], standardised like the training features
+  if (!o.heldout_images.empty()) {
+    check_images(model, o.heldout_images);
+    at::NoGradGuard no_grad;
+    const std::vector<double> angles = o.rotation_deg > 0 ? std::vector<double>{0, 90, 180, 270} : std::vector<double>{0};
+    std::vector<at::Tensor> parts;
+    for (const auto& im : o.heldout_images) parts.push_back(model.extractor.features(make_copies(im.to(device), angles, model.config)));
+    heldout = at::cat(parts, 0);
+  }
+  double last_heldout = std::nan("");
+  at::Generator noise_gen = at::make_generator<at::CPUGeneratorImpl>(o.seed + 17);
 
   model.flow.set_requires_grad(true);
   Adam adam(model.flow.parameters(), o.lr, o.beta1, o.beta2, o.eps, o.weight_decay);
@@ -143,20 +208,28 @@ TrainReport train_flow(Model& model, const std::vector<at::Tensor>& images, cons
             pick.resize(static_cast<size_t>(o.rotations_per_image));
             batch.push_back(pool[i].index_select(0, at::tensor(pick, at::kLong).to(device)));
           } else {
-            batch.push_back(make_copies(images[i].to(device), random_angles(rng, o.rotations_per_image), model.config));
+            batch.push_back(make_copies(images[i].to(device), random_angles(rng, o.rotations_per_image, o.rotation_deg),
+                                        model.config));
           }
         }
         features = at::cat(batch, 0);
         if (!pool.defined()) features = model.extractor.features(features);
+        if (o.feature_noise > 0) features = features + at::randn(features.sizes(), noise_gen).to(device) * o.feature_noise;
       }
       at::Tensor loss = nll_loss(model.flow.forward(features));
+      const double loss_value = loss.item<double>();
+      if (!std::isfinite(loss_value) || loss_value > kDivergedLoss)
+        throw Error("training diverged in epoch " + std::to_string(epoch) + ", step " + std::to_string(step + 1) +
+                    " (loss " + std::to_string(loss_value) + "): lower the learning rate (now " +
+                    std::to_string(o.lr) + ")");
       loss.backward();
       adam.step();
-      loss_sum += loss.item<double>();
+      loss_sum += loss_value;
       if (progress) {
         TrainProgress p;
         p.epoch = epoch, p.epochs = o.epochs, p.step = step + 1, p.steps_per_epoch = steps_per_epoch;
         p.loss = loss_sum / (step + 1);
+        p.heldout_loss = last_heldout;
         p.elapsed_s = seconds_since(t0);
         const double done = (epoch - 1) * steps_per_epoch + step + 1.0;
         p.remaining_s = seconds_since(train_start) / done * (static_cast<double>(o.epochs) * steps_per_epoch - done);
@@ -166,6 +239,10 @@ TrainReport train_flow(Model& model, const std::vector<at::Tensor>& images, cons
     if (report.stopped) break;
     report.epoch_losses.push_back(loss_sum / steps_per_epoch);
     report.epochs_done = epoch;
+    if (heldout.defined() && (epoch == o.epochs || (o.heldout_every > 0 && epoch % o.heldout_every == 0))) {
+      last_heldout = heldout_loss(model, heldout);
+      report.heldout_losses.emplace_back(epoch, last_heldout);
+    }
     snapshot();
   }
   if (report.stopped) {  // an unfinished epoch is dropped: keep the last good weights

@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -23,19 +24,31 @@ struct TrainOptions {
   int rotations_per_image = 4;  // n_transforms
   double lr = 2e-4, beta1 = 0.8, beta2 = 0.8, eps = 1e-4, weight_decay = 1e-5;
   int feature_cache = 0;        // rotations per image in the cached pool; 0 = fresh rotations every step
+  double rotation_deg = 180.0;  // random angles are uniform in +-rotation_deg (RandomRotation(180));
+                                // 0 = no rotation: one unrotated copy per image, cached once
+  // Gaussian noise of this std added to every (standardised) training feature at every step: keeps
+  // the flow from memorising a few hundred training vectors. 0 = none (the method).
+  double feature_noise = 0.0;
   uint64_t seed = 0;
+  // Good images kept out of training: their loss is computed every `heldout_every` epochs (and after
+  // the last), the learning curve that shows whether more epochs still help. Unrotated copies, or the
+  // four right-angle rotations when training rotates.
+  std::vector<at::Tensor> heldout_images;
+  int heldout_every = 4;
 };
 
 struct TrainProgress {
   int epoch = 0, epochs = 0;        // epoch is 1-based; the one in progress
   int step = 0, steps_per_epoch = 0;
   double loss = 0.0;                // mean loss of the steps so far in this epoch
+  double heldout_loss = std::nan("");  // the latest held-out loss, NaN before the first
   double elapsed_s = 0.0, remaining_s = 0.0;
   bool caching = false;             // true while the feature pool is being computed
 };
 
 struct TrainReport {
   std::vector<double> epoch_losses;
+  std::vector<std::pair<int, double>> heldout_losses;  // (epoch, mean held-out loss)
   int epochs_done = 0;
   bool stopped = false;             // stopped by the caller; the flow holds the last finished epoch
   double seconds = 0.0;
@@ -58,10 +71,10 @@ TrainReport train_flow(Model& model, const std::vector<at::Tensor>& images, cons
                        const std::function<void(const TrainProgress&)>& progress = {},
                        const std::atomic<bool>* stop = nullptr);
 
-// Features of `rotations` random rotations of each image, [images, rotations, D], without gradients;
-// an undefined tensor when `stop` is set before the end.
+// Raw (unstandardised) features of `rotations` random rotations (+-rotation_deg) of each image,
+// [images, rotations, D], without gradients; an undefined tensor when `stop` is set before the end.
 at::Tensor rotation_pool_features(const Model& model, const std::vector<at::Tensor>& images, int rotations,
                                   uint64_t seed, const std::function<void(int done)>& progress = {},
-                                  const std::atomic<bool>* stop = nullptr);
+                                  const std::atomic<bool>* stop = nullptr, double rotation_deg = 180.0);
 
 }  // namespace differnet

@@ -27,6 +27,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -100,6 +101,10 @@ struct Settings {
   differnet::Region roi;
   bool post_messages = DEFAULT_PROP_POST_MESSAGES;
   GstDifferNetMessageMode message_mode = DEFAULT_PROP_MESSAGE_MODE;
+  // Properties last set to a value that could not be used (name -> why). A typo in what is
+  // inspected must not silently become "the whole frame" or "the default": start() refuses to run
+  // while any is here, and a bad value set while running keeps the old one with a warning message.
+  std::map<std::string, std::string> invalid;
 };
 
 // Read-only statistics, under the object lock.
@@ -204,7 +209,7 @@ pixel_format (GstVideoFormat f)
 static gboolean
 region_fits (const differnet::Region & r, int width, int height)
 {
-  return r.whole_frame () || (r.x + r.width <= width && r.y + r.height <= height);
+  return r.fits (width, height);
 }
 
 /* Properties that need a restart to take effect refuse changes while the element runs. */
@@ -221,7 +226,9 @@ static void
 gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue * value, GParamSpec * pspec)
 {
   GstDifferNetFilter *self = GST_DIFFERNET_FILTER (object);
+  std::string rejected;         /* why the value just set cannot be used */
   GST_OBJECT_LOCK (self);
+  const bool running = self->state != NULL;
   Settings & s = *self->settings;
   switch (prop_id) {
     case PROP_MODEL:
@@ -230,10 +237,15 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
       break;
     case PROP_DEVICE:{
       std::string d = g_value_get_string (value) ? g_value_get_string (value) : "";
-      if (!is_valid_device (d))
-        g_warning ("differnetfilter: device '%s' is not one of auto, cpu, cuda, cuda:N; ignored", d.c_str ());
-      else if (check_stopped (self, "device"))
+      if (!check_stopped (self, "device"))
+        break;
+      if (!is_valid_device (d)) {
+        rejected = "device '" + d + "' is not one of auto, cpu, cuda, cuda:N";
+        s.invalid["device"] = rejected;
+      } else {
         s.device = d;
+        s.invalid.erase ("device");
+      }
       break;
     }
     case PROP_THREADS:
@@ -242,12 +254,15 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
       break;
     case PROP_PRECISION:{
       const char *text = g_value_get_string (value);
+      if (!check_stopped (self, "precision"))
+        break;
       try {
         differnet::parse_precision (text ? text : "");
-        if (check_stopped (self, "precision"))
-          s.precision = text;
+        s.precision = text;
+        s.invalid.erase ("precision");
       } catch (const differnet::Error & e) {
-        g_warning ("differnetfilter: %s; ignored", e.what ());
+        rejected = e.what ();
+        s.invalid["precision"] = rejected;
       }
       break;
     }
@@ -255,9 +270,17 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
       if (check_stopped (self, "frames-in-flight"))
         s.frames_in_flight = g_value_get_int (value);
       break;
-    case PROP_THRESHOLD:
-      s.threshold = g_value_get_double (value);
+    case PROP_THRESHOLD:{
+      const double t = g_value_get_double (value);
+      if (t < 0 && t != -1.0) {  /* -0.5 is a typo, not "the model's" */
+        rejected = "threshold " + std::to_string (t) + " is negative: give a score >= 0, or -1 for the model's calibrated threshold";
+        s.invalid["threshold"] = rejected;
+      } else {
+        s.threshold = t;
+        s.invalid.erase ("threshold");
+      }
       break;
+    }
     case PROP_TRANSFORMS:
       s.transforms = g_value_get_int (value);
       break;
@@ -277,13 +300,17 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
       const char *text = g_value_get_string (value);
       try {
         differnet::Region r = differnet::Region::parse (text ? text : "");
-        if (self->state && self->state->width > 0 && !region_fits (r, self->state->width, self->state->height))
-          g_warning ("differnetfilter: roi '%s' does not lie inside the %dx%d frame; ignored", text,
-              self->state->width, self->state->height);
-        else
+        if (self->state && self->state->width > 0 && !region_fits (r, self->state->width, self->state->height)) {
+          rejected = "roi '" + std::string (text) + "' does not lie inside the " + std::to_string (self->state->width) +
+              "x" + std::to_string (self->state->height) + " frame";
+          s.invalid["roi"] = rejected;
+        } else {
           s.roi = r;
+          s.invalid.erase ("roi");
+        }
       } catch (const differnet::Error & e) {
-        g_warning ("differnetfilter: %s; ignored", e.what ());
+        rejected = e.what ();
+        s.invalid["roi"] = rejected;
       }
       break;
     }
@@ -305,7 +332,15 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
+  if (running)                  /* the running value stays: it was valid */
+    s.invalid.clear ();
   GST_OBJECT_UNLOCK (self);
+  if (rejected.empty ())
+    return;
+  g_warning ("differnetfilter: %s", rejected.c_str ());
+  if (running)                  /* posted after the lock: posting takes it */
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Invalid property value ignored: %s", rejected.c_str ()),
+        ("The element goes on with the value it had."));
 }
 
 static void
@@ -356,6 +391,14 @@ gst_differnet_filter_start (GstBaseTransform * trans)
   *self->stats = Stats ();
   GST_OBJECT_UNLOCK (self);
 
+  if (!s.invalid.empty ()) {
+    std::string why;
+    for (const auto &[name, reason] : s.invalid)
+      why += (why.empty () ? "" : "; ") + name + ": " + reason;
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Invalid property value: %s", why.c_str ()),
+        ("Fix the value; the element does not run on a default in place of what was asked."));
+    return FALSE;
+  }
   if (s.model.empty ()) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No model file set"),
         ("Set the 'model' property to a DifferNet model file (differnet-train writes one)."));
@@ -365,16 +408,29 @@ gst_differnet_filter_start (GstBaseTransform * trans)
   try {
     state->detector = std::make_unique<differnet::Detector> (differnet::DetectorOptions { s.model, s.device, s.threads,
             s.precision});
-    differnet::DetectRequest warm;
-    warm.transforms = s.transforms;
-    warm.localize = s.localization;
-    state->detector->warm_up (warm);
   } catch (const std::exception & e) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Could not load DifferNet model '%s'", s.model.c_str ()),
         ("%s", differnet::without_backtrace (e.what ()).c_str ()));
     return FALSE;
   }
+  try {
+    differnet::DetectRequest warm;
+    warm.transforms = s.transforms;
+    warm.localize = s.localization;
+    state->detector->warm_up (warm);
+  } catch (const std::exception & e) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Could not score a first frame with transforms=%d%s", s.transforms,
+            s.localization ? " and localization" : ""), ("%s (fewer transforms need less memory)",
+            differnet::without_backtrace (e.what ()).c_str ()));
+    return FALSE;
+  }
   const differnet::ModelSummary & m = state->detector->summary ();
+  if (m.calibrated && s.threshold < 0 && m.calibrated_transforms > 0 && m.calibrated_transforms != s.transforms)
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Model '%s' was calibrated at transforms=%d, the element scores at "
+            "transforms=%d", s.model.c_str (), m.calibrated_transforms, s.transforms),
+        ("Scores at different T are not on the same scale, so the model's threshold may miss defects or raise "
+         "false alarms. Set transforms=%d, or recalibrate: differnet-calibrate --transforms %d MODEL GOOD_IMAGES",
+         m.calibrated_transforms, s.transforms));
   state->queue = std::make_unique<differnet::ScoringQueue> (*state->detector);
   state->frames_in_flight = s.frames_in_flight;
   state->model_id = m.model_id;

@@ -17,7 +17,8 @@ const char* kHelp = R"(usage: differnet-calibrate [options] MODEL IMAGES...
 Scores good images (files and/or folders) that the model was not trained on and sets its threshold to
 the Q quantile of their scores; the model is rewritten atomically (or written to -o FILE).
 
-  --transforms T   test-time rotations to score with (default 8); the element scores at its own T
+  --transforms T   test-time rotations to score with (default 1, the element's default); calibrate at
+                   the T the element will use: it warns when the two differ
   --quantile Q     Q above (default 0.99: about 1 % of good parts flagged; with few images the
                    top quantiles approach their maximum)
   --ext LIST       extensions to take from folders (default png,jpg,jpeg,bmp)
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
                    kHelp);
     if (args.positionals().size() < 2) throw cli::UsageError("give a model and good images (see --help)");
     const std::string path = args.positionals()[0];
-    const int T = args.integer("transforms", 8, 1, 1024);
+    const int T = args.integer("transforms", 1, 1, 1024);
     const double quantile = args.number("quantile", 0.99, 0.5, 1.0);
     const std::string device = resolve_device(args.text("device", "auto"));
     const Precision precision = parse_precision(args.text("precision", "fp32"));

@@ -41,12 +41,22 @@ int main(int argc, char** argv) {
     const ModelConfig& c = m.config;
     std::printf("model        %s\n", path.c_str());
     std::printf("model-id     %s\n", id.c_str());
-    std::printf("size         %.1f MB (%ju bytes), format version %d, checked: OK\n", size / 1e6,
-                static_cast<uintmax_t>(size), kModelFormatVersion);
-    std::printf("backbone     %s (%d trunk channels)\n", c.backbone.c_str(), c.trunk_channels);
+    std::printf("size         %.1f MB (%ju bytes), format version %d, checked: OK (container, configuration, "
+                "shapes, finite weights%s)\n", size / 1e6,
+                static_cast<uintmax_t>(size), kModelFormatVersion,
+                read_safetensors(path).metadata.count("tensor_sha256") ? ", tensor digest" : "; no tensor digest: an older file");
+    std::string layers;
+    for (size_t i = 0; i < c.layers.size(); ++i)
+      layers += (i ? ", " : "") + c.layers[i] + " (" + std::to_string(c.layer_channels[i]) + " channels)";
+    std::printf("backbone     %s, pooled layers: %s\n", c.backbone.c_str(), layers.c_str());
     std::printf("input        %d px, scales", c.input_size);
     for (int s : c.scales) std::printf(" %d", s);
-    std::printf(", feature dim D=%d\n", c.feature_dim());
+    std::printf(", feature dim D=%d%s\n", c.feature_dim(),
+                c.standardize ? ", standardised per dimension (training mean and std)" : "");
+    if (c.train_rotation_deg > 0)
+      std::printf("training     random rotations of +-%g degrees\n", c.train_rotation_deg);
+    else
+      std::printf("training     no rotations: score at T=1 (rotated copies are outside what the flow learned)\n");
     std::printf("normalise    mean %.3f %.3f %.3f, std %.3f %.3f %.3f\n", c.mean[0], c.mean[1], c.mean[2], c.std[0],
                 c.std[1], c.std[2]);
     std::printf("flow         %d blocks, %d hidden layers of width %d, clamp alpha %g, %.1f M parameters\n",

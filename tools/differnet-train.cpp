@@ -1,6 +1,8 @@
 // differnet-train: trains a DifferNet model on good images and calibrates its threshold.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 
 #include "backbone.h"
@@ -11,6 +13,7 @@
 #include "model.h"
 #include "presets.h"
 #include "runtime.h"
+#include "safetensors.h"
 #include "scoring.h"
 #include "sha256.h"
 
@@ -37,19 +40,32 @@ configuration:
   --backbone NAME     squeezenet1_1 (default, bundled), alexnet (see scripts/export_alexnet.py) or a file
   --seed N            seed of everything random: subset, split, rotations, initial weights (default 0)
   --input-size N      network input side in px (default 448; scales are 1, 1/2, 1/4 of it)
+  --layers LIST       backbone layers to pool, comma separated, in network order (preset);
+                      squeezenet1_1: fire2..fire9, alexnet: conv1..conv5; "last" = the last one
+                      (the method's choice)
+  --standardize yes|no  standardise each feature dimension by its training mean and std before
+                      the flow (preset; not in the method)
+  --feature-noise S   Gaussian noise of std S added to the standardised training features at every
+                      step (preset; 0 = none, the method)
+  --rotation DEG      training rotations uniform in +-DEG degrees (preset; the method: 180;
+                      0 = none, and then score at T = 1)
   --flow-blocks N     coupling blocks (8)       --flow-width N     subnet hidden width (preset)
   --flow-hidden N     hidden layers per subnet (3)  --clamp-alpha X  soft clamp alpha (3)
   --epochs N          (preset)                  --batch-size N     images per step (24)
   --rotations N       random rotations per image per step (4)
   --lr X (2e-4)  --beta1 X (0.8)  --beta2 X (0.8)  --eps X (1e-4)  --weight-decay X (1e-5)
   --feature-cache N   rotations per image in the cached feature pool, 0 = fresh rotations each step
+learning curve:
+  --curve FILE        write epoch, training loss and held-out loss (the --holdout images) as CSV
+  --curve-every N     held-out loss every N epochs (default 4)
 calibration (the decision threshold; DifferNet itself defines none):
   --holdout N         good images kept out of training to set the threshold (default: 10 % of the
                       images, at least 2; 0 when there are fewer than 10). With --holdout 0 the
                       threshold rests on the training images themselves, which score lower than
                       unseen good images: expect more false alarms; run differnet-calibrate on
                       fresh good images.
-  --calibration-transforms T  test-time rotations for calibration (default 8)
+  --calibration-transforms T  test-time rotations for calibration (default 1: the element's default
+                      T; calibrate at the T you will score at)
   --quantile Q        threshold = the Q quantile of the held-out scores (default 0.99)
 runtime:
   --threads N         CPU threads, 0 = one per core (default)
@@ -73,7 +89,8 @@ int main(int argc, char** argv) {
                     {"epochs", true}, {"batch-size", true}, {"rotations", true}, {"lr", true}, {"beta1", true},
                     {"beta2", true}, {"eps", true}, {"weight-decay", true}, {"feature-cache", true},
                     {"holdout", true}, {"calibration-transforms", true}, {"quantile", true}, {"threads", true},
-                    {"device", true}},
+                    {"device", true}, {"layers", true}, {"standardize", true}, {"rotation", true},
+                    {"curve", true}, {"curve-every", true}, {"feature-noise", true}},
                    kHelp);
     const std::string out = args.text("o", args.text("output", ""));
     if (out.empty()) throw cli::UsageError("no output model given (-o MODEL)");
@@ -101,7 +118,17 @@ int main(int argc, char** argv) {
     t.eps = args.number("eps", t.eps, 1e-20, 1);
     t.weight_decay = args.number("weight-decay", t.weight_decay, 0, 1);
     t.feature_cache = args.integer("feature-cache", t.feature_cache, 0, 4096);
-    const int cal_T = args.integer("calibration-transforms", 8, 1, 1024);
+    t.rotation_deg = args.number("rotation", t.rotation_deg, 0, 180);
+    t.feature_noise = args.number("feature-noise", t.feature_noise, 0, 10);
+    if (args.has("layers")) c.layers = args.list("layers", "");
+    if (args.has("standardize")) {
+      const std::string v = args.text("standardize", "");
+      if (v != "yes" && v != "no") throw cli::UsageError("--standardize takes yes or no, not '" + v + "'");
+      c.standardize = v == "yes";
+    }
+    t.heldout_every = args.integer("curve-every", 4, 1, 100000);
+    const std::string curve_path = args.text("curve", "");
+    const int cal_T = args.integer("calibration-transforms", 1, 1, 1024);
     const double quantile = args.number("quantile", 0.99, 0.5, 1.0);
 
     // ---- the images
@@ -119,16 +146,23 @@ int main(int argc, char** argv) {
     std::sort(train.begin(), train.end());
     if (holdout == 1) throw cli::UsageError("--holdout needs 0 or at least 2 images");
 
+    check_writable(out);  // an unwritable -o must fail now, not after an hour of training
     const std::string device = resolve_device(args.text("device", "auto"));
     const int threads = set_threads(args.integer("threads", 0, 0, 1024));
     Backbone backbone = Backbone::load(args.text("backbone", "squeezenet1_1"));
     c.backbone = backbone.architecture();
     c.trunk_channels = backbone.trunk_channels();
+    c.layer_channels.clear();
+    for (const auto& layer : c.layers) c.layer_channels.push_back(backbone.layer_channels(layer));
     c.validate();
-    std::fprintf(stderr, "differnet-train: %zu training images, %d held out for calibration; backbone %s (D=%d), "
-                 "flow %dx%d, %d epochs%s; %s, %d threads\n",
-                 train.size(), holdout, c.backbone.c_str(), c.feature_dim(), c.flow.blocks, c.flow.width, t.epochs,
-                 t.feature_cache ? (", feature cache " + std::to_string(t.feature_cache) + " rotations").c_str() : "",
+    std::string layer_list;
+    for (const auto& l : c.layers) layer_list += (layer_list.empty() ? "" : ",") + l;
+    std::fprintf(stderr, "differnet-train: %zu training images, %d held out for calibration; backbone %s layers %s "
+                 "(D=%d%s), rotations +-%g deg, flow %dx%d, %d epochs%s; %s, %d threads\n",
+                 train.size(), holdout, c.backbone.c_str(), layer_list.c_str(), c.feature_dim(),
+                 c.standardize ? ", standardised" : "", t.rotation_deg, c.flow.blocks, c.flow.width, t.epochs,
+                 t.rotation_deg == 0 ? ", features of the unrotated images cached"
+                 : t.feature_cache ? (", feature cache " + std::to_string(t.feature_cache) + " rotations").c_str() : "",
                  device.c_str(), threads);
 
     std::vector<at::Tensor> images = load_resized_all(train, c.input_size, [&](int done) {
@@ -136,6 +170,12 @@ int main(int argc, char** argv) {
                          static_cast<double>(done) / train.size());
     });
     cli::progress_done();
+    // The held-out images are read now: an unreadable one must fail before training, not after it.
+    std::vector<at::Tensor> cal_images_heldout = load_resized_all(calib, c.input_size);
+    if (!curve_path.empty()) {
+      if (cal_images_heldout.empty()) throw cli::UsageError("--curve needs held-out images (--holdout N)");
+      t.heldout_images = cal_images_heldout;
+    }
 
     Model model = Model::create(c, std::move(backbone), t.seed + 1);
     model.to(at::Device(device));
@@ -147,9 +187,10 @@ int main(int argc, char** argv) {
                       cli::format_duration(pr.remaining_s).c_str());
         cli::progress_line(line, static_cast<double>(pr.step) / pr.steps_per_epoch);
       } else {
-        std::snprintf(line, sizeof line, "epoch %d/%d  step %d/%d  loss %.4f  %s elapsed, %s left", pr.epoch,
-                      pr.epochs, pr.step, pr.steps_per_epoch, pr.loss, cli::format_duration(pr.elapsed_s).c_str(),
-                      cli::format_duration(pr.remaining_s).c_str());
+        const std::string held = std::isnan(pr.heldout_loss) ? "" : "  held-out " + std::to_string(pr.heldout_loss).substr(0, 7);
+        std::snprintf(line, sizeof line, "epoch %d/%d  step %d/%d  loss %.4f%s  %s elapsed, %s left", pr.epoch,
+                      pr.epochs, pr.step, pr.steps_per_epoch, pr.loss, held.c_str(),
+                      cli::format_duration(pr.elapsed_s).c_str(), cli::format_duration(pr.remaining_s).c_str());
         cli::progress_line(line, ((pr.epoch - 1) + static_cast<double>(pr.step) / pr.steps_per_epoch) / pr.epochs);
       }
     }, &cli::stop_requested);
@@ -163,7 +204,7 @@ int main(int argc, char** argv) {
     const bool on_training = calib.empty();
     std::vector<at::Tensor> cal_images;
     if (on_training) cal_images = images;
-    else cal_images = load_resized_all(calib, c.input_size);
+    else cal_images = cal_images_heldout;
     std::vector<double> scores;
     for (size_t i = 0; i < cal_images.size() && !cli::stop_requested; ++i) {
       scores.push_back(score_image(model, cal_images[i], cal_T, false).score);
@@ -176,16 +217,38 @@ int main(int argc, char** argv) {
       model.calibration.method += on_training ? " (the training images: optimistic, expect false alarms)"
                                               : " (held out of training)";
     }
+    if (!curve_path.empty()) {
+      std::FILE* f = std::fopen(curve_path.c_str(), "w");
+      if (!f) throw Error("cannot write the learning curve to '" + curve_path + "'");
+      std::fprintf(f, "epoch,train_loss,heldout_loss\n");
+      size_t h = 0;
+      for (int e = 1; e <= report.epochs_done; ++e) {
+        std::fprintf(f, "%d,%.6f,", e, report.epoch_losses[e - 1]);
+        if (h < report.heldout_losses.size() && report.heldout_losses[h].first == e)
+          std::fprintf(f, "%.6f", report.heldout_losses[h++].second);
+        std::fprintf(f, "\n");
+      }
+      if (std::fclose(f) != 0) throw Error("writing the learning curve to '" + curve_path + "' failed");
+    }
     model.to(at::kCPU);
-    save_model(model, out);
-    std::printf("wrote %s (model-id %s): %d epochs in %s, last epoch loss %.4f%s\n", out.c_str(),
-                sha256_file_hex(out).substr(0, 12).c_str(), report.epochs_done,
+    // Stopped early: an existing model at -o may be a good one; never replace it with an
+    // under-trained one. The stopped run goes beside it.
+    std::string written = out;
+    if (report.stopped && std::filesystem::exists(out)) written = out + ".stopped";
+    save_model(model, written);
+    std::printf("wrote %s (model-id %s): %d epochs in %s, last epoch loss %.4f%s\n", written.c_str(),
+                sha256_file_hex(written).substr(0, 12).c_str(), report.epochs_done,
                 cli::format_duration(report.seconds).c_str(), report.epoch_losses.back(),
                 report.stopped ? " (stopped early: the last finished epoch)" : "");
     if (model.calibration.calibrated)
       std::printf("threshold %.6g: %s\n", model.calibration.threshold, model.calibration.method.c_str());
-    else
+    else if (cli::stop_requested)
       std::printf("not calibrated (stopped); run differnet-calibrate on good images\n");
+    else
+      std::printf("not calibrated: %zu calibration image(s), at least 2 are needed; run differnet-calibrate on good images\n",
+                  scores.size());
+    if (written != out)
+      std::printf("stopped early: %s was left as it was; the stopped run is in %s\n", out.c_str(), written.c_str());
     return report.stopped ? cli::kInterrupted : cli::kOk;
   });
 }

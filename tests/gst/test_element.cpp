@@ -571,3 +571,82 @@ TEST_F(Element, FramesInFlight) {
   gst_buffer_unref(out);
   gst_harness_teardown(h);
 }
+
+namespace {
+// The warning message posted on `bus`, or "" if none.
+std::string pop_warning(GstBus* bus) {
+  GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);
+  if (!m) return "";
+  GError* err = nullptr;
+  gchar* debug = nullptr;
+  gst_message_parse_warning(m, &err, &debug);
+  std::string text = std::string(err->message) + " | " + (debug ? debug : "");
+  g_error_free(err);
+  g_free(debug);
+  gst_message_unref(m);
+  return text;
+}
+}  // namespace
+
+// Issue 14, item 5: a typo in roi, device, precision or threshold is an error at start naming the
+// property, never a silent run on the whole frame, auto, fp32 or the model's threshold.
+TEST_F(Element, InvalidSettingsStopTheStart) {
+  struct Case { const char* property; const char* value; const char* needle; };
+  for (const Case& c : {Case{"roi", "10,10,abc", "roi"}, Case{"roi", "99999999999,0,10,10", "out of range"},
+                        Case{"device", "gpu", "device 'gpu'"}, Case{"precision", "int8", "precision"}}) {
+    GstElement* e = gst_element_factory_make("differnetfilter", nullptr);
+    g_object_set(e, "model", model_.c_str(), "device", fixtures::test_device().c_str(), nullptr);
+    g_object_set(e, c.property, c.value, nullptr);
+    GstBus* bus = gst_bus_new();
+    gst_element_set_bus(e, bus);
+    EXPECT_EQ(gst_element_set_state(e, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE) << c.property << "=" << c.value;
+    const std::string error = pop_error(bus);
+    EXPECT_NE(error.find("Invalid property value"), std::string::npos) << error;
+    EXPECT_NE(error.find(c.needle), std::string::npos) << error;
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_object_unref(bus);
+    gst_object_unref(e);
+  }
+  GstElement* e = gst_element_factory_make("differnetfilter", nullptr);
+  g_object_set(e, "threshold", -0.5, nullptr);
+  g_object_set(e, "model", model_.c_str(), nullptr);
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(e, bus);
+  EXPECT_EQ(gst_element_set_state(e, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+  EXPECT_NE(pop_error(bus).find("threshold"), std::string::npos);
+  // Set right again, it starts.
+  g_object_set(e, "threshold", -1.0, nullptr);
+  EXPECT_NE(gst_element_set_state(e, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+  gst_element_set_state(e, GST_STATE_NULL);
+  gst_object_unref(bus);
+  gst_object_unref(e);
+}
+
+// Issue 14, item 2: a huge roi set while PLAYING neither crashes nor changes what is scored: a
+// warning on the bus, and the frames go on with the old region.
+TEST_F(Element, HugeRoiWhilePlaying) {
+  GstHarness* h = harness("roi=10,10,50,50 overlay=none");
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(h->element, bus);
+  GstBuffer* a = gst_harness_push_and_pull(h, frame(good(1)));
+  ASSERT_NE(a, nullptr);
+  for (const char* roi : {"2147483640,0,100,100", "0,2147483640,100,100", "0,0,2147483647,2147483647"}) {
+    g_object_set(filter(h), "roi", roi, nullptr);
+    const std::string warning = pop_warning(bus);
+    EXPECT_NE(warning.find("does not lie inside"), std::string::npos) << warning;
+    GstBuffer* b = gst_harness_push_and_pull(h, frame(good(1)));
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(meta(b)->region_x, 10);
+    EXPECT_EQ(meta(b)->region_width, 50);
+    EXPECT_EQ(meta(b)->score, meta(a)->score);
+    gst_buffer_unref(b);
+  }
+  gst_buffer_unref(a);
+  gst_harness_teardown(h);
+  gst_object_unref(bus);
+
+  // Set before the stream starts, it is refused at negotiation, with no crash.
+  h = harness("roi=2147483640,0,100,100");
+  EXPECT_NE(gst_harness_push(h, frame(good(0))), GST_FLOW_OK);
+  gst_harness_teardown(h);
+}

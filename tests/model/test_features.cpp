@@ -1,0 +1,128 @@
+// Feature configuration (issue 10): backbone layers as configuration, per-dimension standardisation,
+// training without rotations, the held-out learning curve, and the Ledoit-Wolf Gaussian yardstick.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "gaussian_baseline.h"
+#include "model.h"
+#include "scoring.h"
+#include "test_support.h"
+#include "trainer.h"
+
+using namespace differnet;
+
+namespace {
+Backbone squeezenet() { return Backbone::load(fixtures::source_dir() + "/model/weights/squeezenet1_1.safetensors"); }
+
+ModelConfig layered_config(const std::vector<std::string>& layers, bool standardize) {
+  ModelConfig c = fixtures::tiny_config(16);
+  const Backbone b = squeezenet();
+  c.layers = layers;
+  c.layer_channels.clear();
+  for (const auto& l : layers) c.layer_channels.push_back(b.layer_channels(l));
+  c.standardize = standardize;
+  return c;
+}
+}  // namespace
+
+// "last" is the trunk; each fire module taps the map the full trunk computes on its way.
+TEST(Features, BackboneTaps) {
+  const Backbone b = squeezenet();
+  EXPECT_EQ(Backbone::layer_names("squeezenet1_1").size(), 8u);
+  EXPECT_EQ(b.layer_channels("fire6"), 384);
+  EXPECT_EQ(b.layer_channels("fire8"), 512);
+  EXPECT_EQ(b.layer_channels("last"), 512);
+  EXPECT_THROW(b.layer_channels("fire10"), Error);
+  at::NoGradGuard no_grad;
+  const at::Tensor x = at::rand({1, 3, 96, 96}, at::TensorOptions().dtype(at::kFloat));
+  const auto maps = b.taps(x, {"fire6", "last", "fire2"});
+  ASSERT_EQ(maps.size(), 3u);
+  EXPECT_EQ(maps[0].size(1), 384);
+  EXPECT_EQ(maps[2].size(1), 128);
+  EXPECT_TRUE(at::equal(maps[1], b.trunk(x)));
+  EXPECT_TRUE(at::equal(b.taps(x, {"fire6"})[0], maps[0]));  // stopping early changes nothing
+}
+
+// Several layers at three scales: D = (384 + 512) * 3, in the configured order.
+TEST(Features, LayeredExtractorDimension) {
+  Model m = Model::create(layered_config({"fire6", "fire9"}, false), squeezenet(), 1);
+  EXPECT_EQ(m.config.feature_dim(), (384 + 512) * 3);
+  at::NoGradGuard no_grad;
+  const at::Tensor f = m.extractor.features(at::rand({2, 3, 128, 128}));
+  EXPECT_EQ(f.size(1), m.config.feature_dim());
+  // A configuration whose channel counts do not match the backbone is refused.
+  ModelConfig bad = layered_config({"fire6"}, false);
+  bad.layer_channels = {512};
+  EXPECT_THROW(Model::create(bad, squeezenet(), 1), Error);
+}
+
+// Standardisation statistics come from training, are saved and loaded, and give the same scores.
+TEST(Features, StandardizedModelTrainsAndRoundTrips) {
+  Model m = Model::create(layered_config({"fire6"}, true), squeezenet(), 3);
+  std::vector<Image> good, held;
+  for (int i = 0; i < 6; ++i) good.push_back(fixtures::make_texture(96, 96, 300 + i));
+  for (int i = 0; i < 2; ++i) held.push_back(fixtures::make_texture(96, 96, 400 + i));
+  TrainOptions o;
+  o.epochs = 4;
+  o.batch_size = 3;
+  o.rotation_deg = 0;
+  o.heldout_images = fixtures::resized_for_training(held, 128);
+  o.heldout_every = 2;
+  const auto images = fixtures::resized_for_training(good, 128);
+  TrainReport r = train_flow(m, images, o);
+  EXPECT_EQ(r.epochs_done, 4);
+  ASSERT_EQ(r.heldout_losses.size(), 2u);  // epochs 2 and 4
+  EXPECT_EQ(r.heldout_losses[0].first, 2);
+  EXPECT_TRUE(std::isfinite(r.heldout_losses[1].second));
+  EXPECT_EQ(m.config.train_rotation_deg, 0.0);
+
+  // The training features, standardised, have mean 0 and std 1 per dimension.
+  {
+    at::NoGradGuard no_grad;
+    std::vector<at::Tensor> feats;
+    for (const auto& im : images) feats.push_back(m.extractor.features(make_copies(im, {0.0}, m.config)));
+    const at::Tensor f = at::cat(feats, 0);
+    EXPECT_LT(f.mean(0).abs().max().item<double>(), 1e-3);
+    const at::Tensor varying = m.extractor.feature_std() > 1e-3 * m.extractor.feature_std().mean();
+    EXPECT_LT((f.std(0) - 1).abs().masked_select(varying).max().item<double>(), 1e-2);
+  }
+
+  const std::string path = fixtures::temp_dir() + "/std.model";
+  save_model(m, path);
+  Model loaded = load_model(path);
+  EXPECT_TRUE(loaded.config.standardize);
+  EXPECT_EQ(loaded.config.layers, std::vector<std::string>{"fire6"});
+  EXPECT_EQ(loaded.config.train_rotation_deg, 0.0);
+  EXPECT_TRUE(at::equal(loaded.extractor.feature_mean(), m.extractor.feature_mean()));
+  at::NoGradGuard no_grad;
+  EXPECT_DOUBLE_EQ(score_image(loaded, images[0], 1, false).score, score_image(m, images[0], 1, false).score);
+}
+
+// The coefficient equals the textbook Ledoit-Wolf (2004) formula, computed here the long way.
+TEST(Features, LedoitWolfShrinkage) {
+  std::mt19937 rng(5);
+  std::normal_distribution<double> normal;
+  const int n = 20, p = 6;
+  at::Tensor x = at::empty({n, p}, at::kDouble);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < p; ++j) x[i][j] = normal(rng) * (1.0 + j);
+  x = x - x.mean(0);
+  const at::Tensor s = x.t().mm(x) / n;
+  const double m = s.trace().item<double>() / p;
+  const double d2 = (s - m * at::eye(p, at::kDouble)).pow(2).sum().item<double>() / p;
+  double b2 = 0;
+  for (int k = 0; k < n; ++k) b2 += (x[k].unsqueeze(1).mm(x[k].unsqueeze(0)) - s).pow(2).sum().item<double>() / p;
+  b2 = std::min(b2 / (static_cast<double>(n) * n), d2);
+  EXPECT_NEAR(ledoit_wolf_shrinkage(x), b2 / d2, 1e-12);
+
+  // Few samples in many dimensions: strong shrinkage, a covariance that inverts, finite distances.
+  GaussianBaseline g;
+  const at::Tensor few = at::randn({10, 50}, at::kDouble);
+  g.fit(few);
+  EXPECT_GT(g.shrinkage(), 0.3);
+  EXPECT_LE(g.shrinkage(), 1.0);
+  EXPECT_TRUE(at::isfinite(g.distances(few)).all().item<bool>());
+  // Far from the data scores higher than the data.
+  EXPECT_GT(g.distances(few + 10).min().item<double>(), g.distances(few).max().item<double>());
+}
