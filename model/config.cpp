@@ -14,7 +14,7 @@ std::string ModelConfig::to_json() const {
   json j = {{"backbone", backbone},
             {"trunk_channels", trunk_channels},
             {"layers", layers},
-            {"layer_channels", layer_channels},
+            {"layer_channels", channels_per_layer()},
             {"standardize", standardize},
             {"train_rotation_deg", train_rotation_deg},
             {"input_size", input_size},
@@ -38,7 +38,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     c.trunk_channels = j.at("trunk_channels").get<int>();
     // Absent in files written before layers were configurable: those pooled the last layer.
     c.layers = j.value("layers", std::vector<std::string>{"last"});
-    c.layer_channels = j.value("layer_channels", std::vector<int>{c.trunk_channels});
+    c.layer_channels = j.value("layer_channels", std::vector<int>{});
     c.standardize = j.value("standardize", false);
     c.train_rotation_deg = j.value("train_rotation_deg", 180.0);
     c.input_size = j.at("input_size").get<int>();
@@ -63,8 +63,8 @@ void ModelConfig::validate() const {
   if (backbone.empty()) bad("backbone is empty");
   if (trunk_channels <= 0) bad("trunk_channels must be positive");
   if (layers.empty() || layers.size() > 16) bad("layers must name 1 to 16 backbone layers");
-  if (layer_channels.size() != layers.size()) bad("layer_channels must give one count per layer");
-  for (int ch : layer_channels)
+  if (channels_per_layer().size() != layers.size()) bad("layer_channels must give one count per layer");
+  for (int ch : channels_per_layer())
     if (ch <= 0 || ch > 65536) bad("layer channels must be in 1..65536");
   if (!(train_rotation_deg >= 0 && train_rotation_deg <= 180)) bad("train_rotation_deg must be in 0..180");
   if (input_size < 32 || input_size > 4096) bad("input_size must be in 32..4096, got " + std::to_string(input_size));
@@ -83,9 +83,14 @@ void ModelConfig::validate() const {
   if (feature_dim() < 2) bad("feature dimension must be at least 2");
 }
 
+std::vector<int> ModelConfig::channels_per_layer() const {
+  if (layer_channels.empty() && layers == std::vector<std::string>{"last"}) return {trunk_channels};
+  return layer_channels;
+}
+
 int ModelConfig::pooled_channels() const {
   int64_t sum = 0;
-  for (int ch : layer_channels) sum += ch;
+  for (int ch : channels_per_layer()) sum += ch;
   return static_cast<int>(std::min<int64_t>(sum, 1 << 20));
 }
 

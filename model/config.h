@@ -20,8 +20,9 @@ struct ModelConfig {
   int trunk_channels = 512;                // channels of the backbone's last feature map
   // The backbone layers whose outputs are pooled, in network order, and their channels. "last" (the
   // method's choice) is the trunk's last feature map; Backbone::layer_names lists the others.
+  // layer_channels may stay empty for layers = {"last"}: it is then {trunk_channels}.
   std::vector<std::string> layers = {"last"};
-  std::vector<int> layer_channels = {512};
+  std::vector<int> layer_channels;
   // Features standardised per dimension (training mean and std, tensors "norm.mean"/"norm.std")
   // before the flow. Not in the method; the faithful configuration leaves it off.
   bool standardize = false;
@@ -34,7 +35,8 @@ struct ModelConfig {
   std::array<double, 3> std = {0.229, 0.224, 0.225};
   FlowConfig flow;
 
-  int pooled_channels() const;  // sum of layer_channels
+  std::vector<int> channels_per_layer() const;  // layer_channels, or {trunk_channels} for the default
+  int pooled_channels() const;                  // their sum
   int feature_dim() const { return pooled_channels() * static_cast<int>(scales.size()); }
   std::string to_json() const;
   static ModelConfig from_json(const std::string& text);  // throws Error on a bad or incomplete config

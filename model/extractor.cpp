@@ -15,13 +15,14 @@ Extractor::Extractor(Backbone backbone, const ModelConfig& config)
   if (backbone_.trunk_channels() != config.trunk_channels)
     throw Error("backbone '" + backbone_.architecture() + "' has " + std::to_string(backbone_.trunk_channels()) +
                 " trunk channels, the configuration says " + std::to_string(config.trunk_channels));
-  if (layers_.size() != config.layer_channels.size())
-    throw Error("the configuration gives " + std::to_string(config.layer_channels.size()) + " channel counts for " +
+  const std::vector<int> channels = config.channels_per_layer();
+  if (layers_.size() != channels.size())
+    throw Error("the configuration gives " + std::to_string(channels.size()) + " channel counts for " +
                 std::to_string(layers_.size()) + " layers");
   for (size_t i = 0; i < layers_.size(); ++i)
-    if (backbone_.layer_channels(layers_[i]) != config.layer_channels[i])
+    if (backbone_.layer_channels(layers_[i]) != channels[i])
       throw Error("backbone layer '" + layers_[i] + "' has " + std::to_string(backbone_.layer_channels(layers_[i])) +
-                  " channels, the configuration says " + std::to_string(config.layer_channels[i]));
+                  " channels, the configuration says " + std::to_string(channels[i]));
   if (standardize_) {  // identity until set_standardization (a new model before training)
     const int64_t d = config.feature_dim();
     mean_ = at::zeros({d}, at::kFloat);

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <nlohmann/json.hpp>
 
@@ -45,6 +46,10 @@ sub-folders are classes, the good one named by --good. Images are found recursiv
   --threshold X     the decision threshold for the confusion counts (default: the model's)
   --out-dir DIR     also write roc.png and heatmaps of the highest-scored defective and good images
   --pictures N      how many of each for --out-dir (default 4)
+  --pixel-auroc     also compute the gradient heatmap of every defective image and report the
+                    pixel-level ROC AUC against its mask (overall and per class), at 112 x 112:
+                    the mask is NAME.png beside NAME.jpg (Magnetic Tile) or
+                    ground_truth/CLASS/NAME_mask.png (MVTec AD); images without a mask are skipped
   --gaussian-baseline DIR  also score with a plain Gaussian (Mahalanobis distance) fitted to the
                     same pooled features of the good training images in DIR (a yardstick for the flow)
   --baseline-include LIST  keep only these file names of DIR (e.g. the training list)
@@ -94,6 +99,64 @@ nlohmann::json per_class_auroc(const std::vector<Sample>& samples, const std::ve
   return out;
 }
 
+// The mask of a defective image: NAME.png beside it (Magnetic Tile) or the MVTec AD ground truth
+// (TESTDIR/ground_truth/CLASS/NAME_mask.png); "" when there is none.
+std::string mask_path(const Sample& s) {
+  fs::path p(s.path);
+  fs::path beside = p;
+  beside.replace_extension(".png");
+  if (beside != p && fs::is_regular_file(beside)) return beside.string();
+  fs::path mvtec = p.parent_path().parent_path().parent_path() / "ground_truth" / s.cls /
+                   (p.stem().string() + "_mask.png");
+  if (fs::is_regular_file(mvtec)) return mvtec.string();
+  return "";
+}
+
+// Pixel-level ROC AUC of the gradient heatmaps of the defective images against their masks, both at
+// kSide x kSide (the map area-averaged, the mask's pixel share > 0.5 counts as defect).
+nlohmann::json pixel_auroc(const Model& model, const std::vector<Sample>& samples, int T) {
+  constexpr int kSide = 112;
+  std::map<std::string, std::pair<std::vector<double>, std::vector<int>>> per_class;
+  std::vector<double> all_scores;
+  std::vector<int> all_labels;
+  int used = 0, skipped = 0, defective = 0;
+  for (const auto& s : samples) defective += s.label;
+  for (const auto& s : samples) {
+    if (s.label != 1) continue;
+    const std::string mask = mask_path(s);
+    if (mask.empty()) {
+      ++skipped;
+      continue;
+    }
+    at::Tensor levels = load_resized(s.path, model.config.input_size).to(model.device());
+    at::Tensor map = score_image(model, levels, T, true).map.to(at::kCPU, at::kFloat);
+    map = at::adaptive_avg_pool2d(map.unsqueeze(0).unsqueeze(0), {kSide, kSide}).flatten();
+    at::Tensor m = load_resized(mask, model.config.input_size)[0][0].to(at::kFloat).gt(127).to(at::kFloat);
+    m = at::adaptive_avg_pool2d(m.unsqueeze(0).unsqueeze(0), {kSide, kSide}).flatten().gt(0.5).to(at::kInt).contiguous();
+    map = map.to(at::kDouble).contiguous();
+    auto& [sc, lb] = per_class[s.cls];
+    const double* mv = map.data_ptr<double>();
+    const int* kv = m.data_ptr<int>();
+    sc.insert(sc.end(), mv, mv + map.numel());
+    lb.insert(lb.end(), kv, kv + m.numel());
+    all_scores.insert(all_scores.end(), mv, mv + map.numel());
+    all_labels.insert(all_labels.end(), kv, kv + m.numel());
+    ++used;
+    cli::progress_line("heatmaps " + std::to_string(used + skipped) + "/" + std::to_string(defective),
+                       static_cast<double>(used + skipped) / defective);
+  }
+  cli::progress_done();
+  if (used == 0) throw Error("--pixel-auroc: no defective image has a mask (NAME.png beside it, or MVTec's ground_truth)");
+  nlohmann::json classes = nlohmann::json::object();
+  for (const auto& [cls, v] : per_class) {
+    const auto positives = std::count(v.second.begin(), v.second.end(), 1);
+    classes[cls] = positives > 0 && positives < static_cast<long>(v.second.size()) ? nlohmann::json(roc_auc(v.first, v.second))
+                                                                                   : nlohmann::json(nullptr);
+  }
+  return {{"auroc", roc_auc(all_scores, all_labels)}, {"per_class", classes}, {"images", used},
+          {"images_without_mask", skipped}, {"side", kSide}};
+}
+
 #ifdef DIFFERNET_EVAL_PICTURES
 // The image beside its heatmap (min-max normalised, JET) blended over it, with the score written.
 void heatmap_picture(const Model& model, const Sample& s, int T, const std::string& path) {
@@ -112,7 +175,7 @@ int main(int argc, char** argv) {
     cli::Args args(argc, argv,
                    {{"report", true}, {"good", true}, {"ext", true}, {"exclude", true}, {"transforms", true},
                     {"threshold", true}, {"out-dir", true}, {"pictures", true}, {"threads", true}, {"device", true}, {"precision", true},
-                    {"gaussian-baseline", true}, {"baseline-include", true}, {"baseline-rotations", true}},
+                    {"gaussian-baseline", true}, {"pixel-auroc", false}, {"baseline-include", true}, {"baseline-rotations", true}},
                    kHelp);
     if (args.positionals().size() != 2) throw cli::UsageError("give a model and a test folder (see --help)");
     if (!args.has("report")) throw cli::UsageError("--report REPORT.json is required");
@@ -197,6 +260,22 @@ int main(int argc, char** argv) {
                              {"seconds", seconds}, {"device", device}, {"precision", precision_name(precision)}};
     std::printf("ROC AUC %.4f over %zu images (T=%d, %.1f s)\n", auc, samples.size(), T, seconds);
     for (const auto& cls : classes) std::printf("  %-24s %.4f\n", cls.c_str(), per_class[cls].get<double>());
+    {
+      // The operating point a line can live with: the best detection rate with at most 1 % of the
+      // good images flagged (a threshold just above the good score that keeps them within 1 %).
+      std::vector<double> good_scores, bad_scores;
+      for (size_t i = 0; i < scores.size(); ++i) (labels[i] ? bad_scores : good_scores).push_back(scores[i]);
+      std::sort(good_scores.begin(), good_scores.end());
+      const size_t allowed = good_scores.size() / 100;
+      const double t = good_scores[good_scores.size() - 1 - allowed];
+      const auto flagged = std::count_if(bad_scores.begin(), bad_scores.end(), [&](double v) { return v > t; });
+      const auto false_alarms = std::count_if(good_scores.begin(), good_scores.end(), [&](double v) { return v > t; });
+      report["at_1_percent_false_alarms"] = {{"threshold", t}, {"detected", flagged}, {"false_alarms", false_alarms},
+                                             {"detection_rate", static_cast<double>(flagged) / bad_scores.size()}};
+      std::printf("at <= 1%% false alarms (%td of %zu good images flagged, threshold %.6g): %td of %zu defective "
+                  "images detected (%.1f %%)\n", false_alarms, good_scores.size(), t, flagged, bad_scores.size(),
+                  100.0 * flagged / bad_scores.size());
+    }
     if (std::isnan(threshold)) {
       report["threshold"] = nullptr;
       report["confusion"] = nullptr;
@@ -208,6 +287,14 @@ int main(int argc, char** argv) {
                              {"true_negative", c.true_negative}, {"false_negative", c.false_negative}};
       std::printf("at threshold %.6g: %d true positives, %d false positives, %d true negatives, %d false negatives\n",
                   threshold, c.true_positive, c.false_positive, c.true_negative, c.false_negative);
+    }
+    if (args.has("pixel-auroc")) {
+      const nlohmann::json px = pixel_auroc(model, samples, T);
+      report["pixel"] = px;
+      std::printf("pixel-level ROC AUC %.4f over the heatmaps of %d defective images (T=%d)\n",
+                  px["auroc"].get<double>(), px["images"].get<int>(), T);
+      for (const auto& [cls, v] : px["per_class"].items())
+        if (!v.is_null()) std::printf("  %-24s %.4f\n", cls.c_str(), v.get<double>());
     }
     if (gaussian.fitted()) {
       const nlohmann::json g_per_class = per_class_auroc(samples, gaussian_scores, classes);

@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
                 read_safetensors(path).metadata.count("tensor_sha256") ? ", tensor digest" : "; no tensor digest: an older file");
     std::string layers;
     for (size_t i = 0; i < c.layers.size(); ++i)
-      layers += (i ? ", " : "") + c.layers[i] + " (" + std::to_string(c.layer_channels[i]) + " channels)";
+      layers += (i ? ", " : "") + c.layers[i] + " (" + std::to_string(c.channels_per_layer()[i]) + " channels)";
     std::printf("backbone     %s, pooled layers: %s\n", c.backbone.c_str(), layers.c_str());
     std::printf("input        %d px, scales", c.input_size);
     for (int s : c.scales) std::printf(" %d", s);

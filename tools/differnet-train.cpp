@@ -32,11 +32,14 @@ selection:
   --exclude LIST      drop images whose file names are listed in LIST
   --limit N           train on a random subset of N images (seeded by --seed)
 configuration:
-  --preset NAME       fast (default) or paper; options below override the preset
-                      paper: the authors' numbers: flow width 2048, 192 epochs, fresh random
-                             rotations at every step (hours to days on a CPU)
-                      fast:  flow width 512, 48 epochs, features of 16 random rotations per image
-                             computed once and drawn from at every step (README: what it costs)
+  --preset NAME       fast (default), paper or fast-last-layer; options below override the preset
+                      fast:  SqueezeNet fire6 features, standardised per dimension, no training
+                             rotations, feature noise 0.2, flow width 512, 48 epochs (minutes;
+                             README: what each choice costs or buys, measured)
+                      paper: the authors' numbers: the last layer, flow width 2048, 192 epochs,
+                             4 fresh random rotations per image at every step (hours to days on a CPU)
+                      fast-last-layer: the former default: the last layer and rotations, flow
+                             width 512, 48 epochs, features of 16 rotations per image cached
   --backbone NAME     squeezenet1_1 (default, bundled), alexnet (see scripts/export_alexnet.py) or a file
   --seed N            seed of everything random: subset, split, rotations, initial weights (default 0)
   --input-size N      network input side in px (default 448; scales are 1, 1/2, 1/4 of it)
@@ -152,6 +155,11 @@ int main(int argc, char** argv) {
     Backbone backbone = Backbone::load(args.text("backbone", "squeezenet1_1"));
     c.backbone = backbone.architecture();
     c.trunk_channels = backbone.trunk_channels();
+    if (!args.has("layers") && c.backbone != "squeezenet1_1" && c.layers != std::vector<std::string>{"last"}) {
+      std::fprintf(stderr, "differnet-train: the preset's layers are SqueezeNet's; %s pools its last layer (--layers to choose)\n",
+                   c.backbone.c_str());
+      c.layers = {"last"};
+    }
     c.layer_channels.clear();
     for (const auto& layer : c.layers) c.layer_channels.push_back(backbone.layer_channels(layer));
     c.validate();

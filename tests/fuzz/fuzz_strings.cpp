@@ -1,0 +1,22 @@
+// libFuzzer target: the strings the element and the tools parse from users: the region of interest
+// ("x,y,w,h"); a parsed region must then be checked against a frame without overflow.
+#include <cstdint>
+#include <string>
+
+#include "error.h"
+#include "frame.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  try {
+    const differnet::Region r = differnet::Region::parse(text.c_str());  // as GObject hands it over
+    if (!r.whole_frame() && (r.x < 0 || r.y < 0 || r.width <= 0 || r.height <= 0)) __builtin_trap();
+    for (int side : {1, 640, 1 << 30, 0x7fffffff}) {
+      const bool fits = r.fits(side, side);
+      if (fits && !r.whole_frame() && (int64_t{r.x} + r.width > side || int64_t{r.y} + r.height > side)) __builtin_trap();
+    }
+    if (differnet::Region::parse(r.to_string()).to_string() != r.to_string()) __builtin_trap();
+  } catch (const differnet::Error&) {
+  }
+  return 0;
+}
