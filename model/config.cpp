@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.h"
+#include "json_checked.h"
 
 namespace differnet {
 
@@ -35,22 +36,22 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
   try {
     json j = json::parse(text);
     c.backbone = j.at("backbone").get<std::string>();
-    c.trunk_channels = j.at("trunk_channels").get<int>();
+    c.trunk_channels = json_int32(j.at("trunk_channels"));
     // Absent in files written before layers were configurable: those pooled the last layer.
     c.layers = j.value("layers", std::vector<std::string>{"last"});
-    c.layer_channels = j.value("layer_channels", std::vector<int>{});
+    if (j.contains("layer_channels")) c.layer_channels = json_int_array<int>(j.at("layer_channels"), INT32_MIN, INT32_MAX);
     c.standardize = j.value("standardize", false);
     c.train_rotation_deg = j.value("train_rotation_deg", 180.0);
-    c.input_size = j.at("input_size").get<int>();
-    c.scales = j.at("scales").get<std::vector<int>>();
+    c.input_size = json_int32(j.at("input_size"));
+    c.scales = json_int_array<int>(j.at("scales"), INT32_MIN, INT32_MAX);
     c.mean = j.at("normalization").at("mean").get<std::array<double, 3>>();
     c.std = j.at("normalization").at("std").get<std::array<double, 3>>();
     const json& f = j.at("flow");
-    c.flow.blocks = f.at("blocks").get<int>();
-    c.flow.width = f.at("width").get<int>();
-    c.flow.hidden_layers = f.at("hidden_layers").get<int>();
+    c.flow.blocks = json_int32(f.at("blocks"));
+    c.flow.width = json_int32(f.at("width"));
+    c.flow.hidden_layers = json_int32(f.at("hidden_layers"));
     c.flow.clamp_alpha = f.at("clamp_alpha").get<double>();
-    c.flow.permutation_seeds = f.at("permutation_seeds").get<std::vector<int>>();
+    c.flow.permutation_seeds = json_int_array<int>(f.at("permutation_seeds"), INT32_MIN, INT32_MAX);
   } catch (const json::exception& e) {
     throw Error(std::string("configuration is malformed: ") + e.what());
   }
@@ -107,9 +108,9 @@ Calibration Calibration::from_json(const std::string& text) {
     json j = json::parse(text);
     c.calibrated = j.at("calibrated").get<bool>();
     c.threshold = j.at("threshold").get<double>();
-    c.transforms = j.at("transforms").get<int>();
+    c.transforms = json_int32(j.at("transforms"));
     c.method = j.at("method").get<std::string>();
-    c.good_count = j.at("good_count").get<int>();
+    c.good_count = json_int32(j.at("good_count"));
     c.good_mean = j.at("good_mean").get<double>();
     c.good_std = j.at("good_std").get<double>();
     c.good_max = j.at("good_max").get<double>();

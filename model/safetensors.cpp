@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "json_checked.h"
 
 namespace differnet {
 
@@ -88,8 +89,8 @@ SafetensorsFile read_safetensors(const std::string& path) {
     try {
       StoredTensor t;
       t.dtype = info.at("dtype").get<std::string>();
-      t.shape = info.at("shape").get<std::vector<int64_t>>();
-      auto offsets = info.at("data_offsets").get<std::vector<uint64_t>>();
+      t.shape = json_int_array<int64_t>(info.at("shape"), INT64_MIN, INT64_MAX);
+      auto offsets = json_int_array<uint64_t>(info.at("data_offsets"), 0, INT64_MAX);
       const int elem = dtype_size(t.dtype);
       if (elem == 0) fail(path, "tensor '" + name + "' has unknown dtype " + t.dtype);
       if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size)

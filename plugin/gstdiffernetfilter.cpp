@@ -128,6 +128,7 @@ struct RunState {
   int frames_in_flight = 1;
   std::string model_id, active_device;
   FILE* results = nullptr;
+  guint64 results_lost = 0;  // lines that could not be written
   std::string snapshot_dir;
   differnet::PixelFormat format = differnet::PixelFormat::RGB;
   int width = 0, height = 0;
@@ -517,7 +518,8 @@ append_json_number (std::string & out, const char *key, double v)
   out += buf;
 }
 
-static void
+/* Returns FALSE (errno set) when the line could not be written out (a full disk, an I/O error). */
+static gboolean
 write_result_line (FILE * f, GstBuffer * buf, const GstDifferNetMeta * m)
 {
   std::string line = "{\"pts_ns\":";
@@ -530,8 +532,9 @@ write_result_line (FILE * f, GstBuffer * buf, const GstDifferNetMeta * m)
   line += std::string (",\"reused\":") + (m->reused ? "true" : "false") + ",";
   append_json_number (line, "inference_ms", m->inference_ms);
   line += std::string (",\"model_id\":\"") + m->model_id + "\"}\n";
-  std::fputs (line.c_str (), f);
-  std::fflush (f);
+  if (std::fputs (line.c_str (), f) < 0)
+    return FALSE;
+  return std::fflush (f) == 0;
 }
 
 static void
@@ -644,8 +647,15 @@ finish_frame (GstDifferNetFilter * self, std::unique_ptr<differnet::FrameJob> jo
   if (s.post_messages && (s.message_mode == GST_DIFFERNET_MESSAGE_EVERY_FRAME || verdict != st.last_verdict))
     post_result_message (self, buf, meta);
   st.last_verdict = verdict;
-  if (st.results)
-    write_result_line (st.results, buf, meta);
+  if (st.results && !write_result_line (st.results, buf, meta)) {
+    const int err = errno;
+    st.results_lost++;
+    clearerr (st.results);
+    if (st.results_lost == 1)   /* once: the video goes on, the results stay in meta and messages */
+      GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("Could not write to the results file: %s", g_strerror (err)),
+          ("Frame %" G_GUINT64_FORMAT " and later results may be missing from the file; they are still in the "
+           "buffer metadata and the bus messages", meta->frame));
+  }
 
   const bool snapshot = d.anomaly && !st.snapshot_dir.empty ();
   if (s.overlay == GST_DIFFERNET_OVERLAY_NONE && !snapshot)
@@ -836,7 +846,8 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
   g_object_class_install_property (gobject_class, PROP_DEVICE,
       g_param_spec_string ("device", "Device",
           "Where to run: auto (CUDA when available, else CPU), cpu, cuda or cuda:N. Asking for CUDA "
-          "where there is none is an error, never a silent CPU fallback", DEFAULT_PROP_DEVICE, ready));
+          "where there is none is an error, never a silent CPU fallback; an unknown name is an error at start",
+          DEFAULT_PROP_DEVICE, ready));
   g_object_class_install_property (gobject_class, PROP_ACTIVE_DEVICE,
       g_param_spec_string ("active-device", "Active device",
           "The device the model runs on (cpu, cuda:0, ...); empty while stopped", "", ro));
@@ -857,7 +868,8 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
           1, 16, DEFAULT_PROP_FRAMES_IN_FLIGHT, ready));
   g_object_class_install_property (gobject_class, PROP_THRESHOLD,
       g_param_spec_double ("threshold", "Threshold",
-          "Score at or above which a frame is anomalous; -1 = the model's calibrated threshold",
+          "Score at or above which a frame is anomalous; -1 = the model's calibrated threshold. Another "
+          "negative value is invalid: an error at start, a warning (old value kept) while playing",
           -1.0, G_MAXDOUBLE, DEFAULT_PROP_THRESHOLD, playing));
   g_object_class_install_property (gobject_class, PROP_TRANSFORMS,
       g_param_spec_int ("transforms", "Transforms",
@@ -878,7 +890,9 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
           1, G_MAXINT, DEFAULT_PROP_INFERENCE_INTERVAL, playing));
   g_object_class_install_property (gobject_class, PROP_ROI,
       g_param_spec_string ("roi", "Region of interest",
-          "Region to score, \"x,y,width,height\" in pixels; empty = the whole frame", "", playing));
+          "Region to score, \"x,y,width,height\" in pixels; empty = the whole frame. A value that does not "
+          "parse or does not fit the frame is an error at start, a warning (old region kept) while playing",
+          "", playing));
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
           "Post a \"differnet\" element message on the bus with each result", DEFAULT_PROP_POST_MESSAGES, playing));

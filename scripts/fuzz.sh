@@ -59,6 +59,10 @@ for i, s in enumerate(["", "0,0,64,48", "2147483640,0,100,100", "1,2,3", "-1,2,3
     open(os.path.join(sc, f"seed{i}"), "w").write(s)
 PY
 
+# Each execution writes its input to a file (the loader reads files): in memory where possible.
+scratch=$out/scratch
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then scratch=$(mktemp -d /dev/shm/differnet-fuzz.XXXXXX); fi
+trap 'rm -rf "$scratch"' EXIT
 status=0
 for target in fuzz_model_file fuzz_strings; do
   corpus=$out/corpus-${target#fuzz_}
@@ -67,7 +71,7 @@ for target in fuzz_model_file fuzz_strings; do
         -artifact_prefix="$out/$target-")
   [ -n "$runs" ] && args+=(-runs="$runs")
   log=$out/$target.log
-  if FUZZ_SCRATCH_DIR=$out/scratch ASAN_OPTIONS=detect_leaks=1 "$out/bin/$target" "${args[@]}" "$corpus" >"$log" 2>&1; then
+  if FUZZ_SCRATCH_DIR=$scratch ASAN_OPTIONS=detect_leaks=1 "$out/bin/$target" "${args[@]}" "$corpus" >"$log" 2>&1; then
     execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
     echo "fuzz.sh: $target: ${execs:-?} executions, no crash, hang or oversized allocation"
   else

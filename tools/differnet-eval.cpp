@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -310,8 +311,13 @@ int main(int argc, char** argv) {
       const std::string tmp = report_path + ".tmp";
       std::ofstream out(tmp);
       out << report.dump(2) << "\n";
-      if (!out) throw Error("cannot write report '" + report_path + "'");
+      out.flush();  // a full disk shows at the flush or the close, not at the <<
       out.close();
+      if (!out) {
+        std::error_code ignored;
+        fs::remove(tmp, ignored);
+        throw Error("cannot write report '" + report_path + "' (" + std::strerror(errno) + "); the scores above are all there is");
+      }
       fs::rename(tmp, report_path);
     }
     std::printf("report: %s\n", report_path.c_str());

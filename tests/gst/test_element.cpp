@@ -650,3 +650,23 @@ TEST_F(Element, HugeRoiWhilePlaying) {
   EXPECT_NE(gst_harness_push(h, frame(good(0))), GST_FLOW_OK);
   gst_harness_teardown(h);
 }
+
+// Issue 14, item 4: a results file on a full disk is a warning on the bus (once), and every frame
+// still leaves with its meta.
+TEST_F(Element, ResultsFileOnAFullDisk) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full here";
+  GstHarness* h = harness("results-file=/dev/full overlay=none");
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(h->element, bus);
+  for (int i = 0; i < 3; ++i) {
+    GstBuffer* b = gst_harness_push_and_pull(h, frame(good(i)));
+    ASSERT_NE(b, nullptr);
+    EXPECT_NE(meta(b), nullptr);
+    gst_buffer_unref(b);
+  }
+  const std::string warning = pop_warning(bus);
+  EXPECT_NE(warning.find("Could not write to the results file"), std::string::npos) << warning;
+  EXPECT_EQ(pop_warning(bus), "");  // once, not per frame
+  gst_harness_teardown(h);
+  gst_object_unref(bus);
+}
