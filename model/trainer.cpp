@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -172,6 +173,7 @@ static TrainReport train_flow_checked(Model& model, const std::vector<at::Tensor
     heldout = at::cat(parts, 0);
   }
   double last_heldout = std::nan("");
+  double first_loss = std::nan("");
   at::Generator noise_gen = at::make_generator<at::CPUGeneratorImpl>(o.seed + 17);
 
   model.flow.set_requires_grad(true);
@@ -218,10 +220,16 @@ static TrainReport train_flow_checked(Model& model, const std::vector<at::Tensor
       }
       at::Tensor loss = nll_loss(model.flow.forward(features));
       const double loss_value = loss.item<double>();
-      if (!std::isfinite(loss_value) || loss_value > kDivergedLoss)
+      if (std::isnan(first_loss)) first_loss = loss_value;
+      // Diverged: not finite, or far above the method's range and far above where training began
+      // (a flow can start high on unscaled features; that alone is not divergence).
+      if (!std::isfinite(loss_value) || (loss_value > kDivergedLoss && loss_value > 100 * std::abs(first_loss))) {
+        char lr[32];
+        std::snprintf(lr, sizeof lr, "%g", o.lr);
         throw Error("training diverged in epoch " + std::to_string(epoch) + ", step " + std::to_string(step + 1) +
-                    " (loss " + std::to_string(loss_value) + "): lower the learning rate (now " +
-                    std::to_string(o.lr) + ")");
+                    " (loss " + std::to_string(loss_value) + ", first step " + std::to_string(first_loss) +
+                    "): lower the learning rate (now " + lr + ")");
+      }
       loss.backward();
       adam.step();
       loss_sum += loss_value;
