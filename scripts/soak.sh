@@ -41,7 +41,8 @@ assert len(lines) == frames, f"{len(lines)} result lines for {frames} frames"
 pts = [l["pts_ns"] for l in lines]
 steps = {b - a for a, b in zip(pts, pts[1:])}
 assert all(p is not None for p in pts) and steps == {1000000}, f"timestamps not one frame apart: {sorted(steps)[:5]}"
-rows = [tuple(map(int, l.split())) for l in open(samples)]
+# A sample taken once all frames are out may catch the pipeline tearing down: only earlier ones count.
+rows = [r for r in (tuple(map(int, l.split())) for l in open(samples)) if r[0] < frames]
 for n, rss in rows:
     print(f"soak.sh: {n:>8} frames  RSS {rss / 1024:8.1f} MiB")
 tail = rows[len(rows) // 5:]

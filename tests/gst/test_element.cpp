@@ -81,19 +81,22 @@ class Element : public ::testing::Test {
   static inline std::string model_;
 };
 
-// The error message posted on `bus`, or "" if none.
-std::string pop_error(GstBus* bus) {
-  GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+// The text of the first error or warning message (`type`) posted on `bus`, or "" if none.
+std::string pop_message(GstBus* bus, GstMessageType type) {
+  GstMessage* m = gst_bus_pop_filtered(bus, type);
   if (!m) return "";
   GError* err = nullptr;
   gchar* debug = nullptr;
-  gst_message_parse_error(m, &err, &debug);
+  if (type == GST_MESSAGE_ERROR) gst_message_parse_error(m, &err, &debug);
+  else gst_message_parse_warning(m, &err, &debug);
   std::string text = std::string(err->message) + " | " + (debug ? debug : "");
   g_error_free(err);
   g_free(debug);
   gst_message_unref(m);
   return text;
 }
+std::string pop_error(GstBus* bus) { return pop_message(bus, GST_MESSAGE_ERROR); }
+std::string pop_warning(GstBus* bus) { return pop_message(bus, GST_MESSAGE_WARNING); }
 
 }  // namespace
 
@@ -572,21 +575,6 @@ TEST_F(Element, FramesInFlight) {
   gst_harness_teardown(h);
 }
 
-namespace {
-// The warning message posted on `bus`, or "" if none.
-std::string pop_warning(GstBus* bus) {
-  GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING);
-  if (!m) return "";
-  GError* err = nullptr;
-  gchar* debug = nullptr;
-  gst_message_parse_warning(m, &err, &debug);
-  std::string text = std::string(err->message) + " | " + (debug ? debug : "");
-  g_error_free(err);
-  g_free(debug);
-  gst_message_unref(m);
-  return text;
-}
-}  // namespace
 
 // Issue 14, item 5: a typo in roi, device, precision or threshold is an error at start naming the
 // property, never a silent run on the whole frame, auto, fp32 or the model's threshold.
