@@ -36,4 +36,15 @@ mv "$work/images/frame-00001.png" "$work/images/odd name.png"
 check "$(wc -l < "$work/scored/results.jsonl" | grep -x 3)" "score-image-folder: one result per image"
 check "$(grep -c '"image":"odd name.png"' "$work/scored/results.jsonl" | grep -x 1)" "score-image-folder: names kept"
 check "$(find "$work/scored" -name '*.annotated.png' | wc -l | grep -x 3)" "score-image-folder: annotated PNGs"
+# Names with a quote and a backslash still make valid JSON lines (issue 14, item 4).
+mv "$work/images/odd name.png" "$work/images/q\"uo\\te.png"
+"$recipes/score-image-folder.sh" "$work/model" "$work/images" "$work/scored2" >/dev/null
+check "$(python3 -c 'import json, sys; print(sorted(json.loads(l)["image"] for l in open(sys.argv[1]))[-1])' \
+  "$work/scored2/results.jsonl" | grep -xF 'q"uo\te.png')" "score-image-folder: odd names escaped in JSON"
+# A truncated image is a failure that says how far it got, not "scored 1 images" and exit 0.
+head -c 300 "$work/images/frame-00002.png" > "$work/images/frame-00001b.png"
+if "$recipes/score-image-folder.sh" "$work/model" "$work/images" "$work/scored3" > "$work/trunc.log" 2>&1; then
+  check "" "score-image-folder: a truncated image must fail"
+fi
+check "$(grep -F 'scored only' "$work/trunc.log")" "score-image-folder: says how many were scored"
 echo "recipes: all 5 ran on sample input"
