@@ -9,6 +9,9 @@ frames=${2:-200}
 source=${SOURCE:-"v4l2src device=/dev/video0 num-buffers=$frames"}
 mkdir -p "$out"
 # shellcheck disable=SC2086  # SOURCE is a pipeline fragment: split it into words on purpose
-gst-launch-1.0 -q $source ! videoconvert ! video/x-raw,format=RGB ! pngenc ! \
+# identity eos-after: FRAMES frames whatever the source (a SOURCE without num-buffers would run on);
+# it ends the stream at the buffer it counts to, so it counts to FRAMES + 1
+case "$frames" in ''|*[!0-9]*|0) echo "capture-good-frames: FRAMES must be a positive number, not '$frames'" >&2; exit 2 ;; esac
+gst-launch-1.0 -q -e $source ! identity eos-after=$((frames + 1)) ! videoconvert ! video/x-raw,format=RGB ! pngenc ! \
   multifilesink location="$out/good-%05d.png"
 echo "captured $(find "$out" -name 'good-*.png' | wc -l) frames in $out"

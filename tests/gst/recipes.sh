@@ -18,6 +18,9 @@ gst-launch-1.0 -q videotestsrc num-buffers=8 pattern=ball ! video/x-raw,width=16
 
 SOURCE="filesrc location=$work/in.mkv ! decodebin" "$recipes/capture-good-frames.sh" "$work/captured" 8 >/dev/null
 check "$(find "$work/captured" -name 'good-*.png' | wc -l | grep -x 8)" "capture-good-frames wrote 8 PNGs"
+# FRAMES holds with a SOURCE that would run on (issue 14, item 4).
+SOURCE="videotestsrc ! video/x-raw,width=64,height=48" "$recipes/capture-good-frames.sh" "$work/captured5" 5 >/dev/null
+check "$(find "$work/captured5" -name 'good-*.png' | wc -l | grep -x 5)" "capture-good-frames: FRAMES with an endless SOURCE"
 
 SOURCE="videotestsrc num-buffers=6 ! video/x-raw,width=160,height=120" SCREEN=fakesink \
   "$recipes/camera-to-screen-and-mp4.sh" "$work/model" "$work/tee.mp4" >/dev/null
