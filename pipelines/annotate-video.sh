@@ -7,8 +7,15 @@ model=${1:?usage: annotate-video.sh MODEL IN OUT.mp4 [RESULTS.jsonl]}
 in=${2:?IN}
 out=${3:?OUT.mp4}
 results=${4:-${out%.*}.jsonl}
+# Written beside OUT and renamed when complete: a failed run leaves no empty or broken MP4 behind.
+partial="$out.partial.mp4"
+trap 'rm -f "$partial"' EXIT
 # shellcheck disable=SC2086
-gst-launch-1.0 -q filesrc location="$in" ! decodebin ! videoconvert ! \
+if ! gst-launch-1.0 -q filesrc location="$in" ! decodebin ! videoconvert ! \
   differnetfilter model="$model" results-file="$results" ${FILTER_PROPS:-} ! \
-  videoconvert ! video/x-raw,format=I420 ! x264enc ! mp4mux ! filesink location="$out"
+  videoconvert ! video/x-raw,format=I420 ! x264enc ! mp4mux ! filesink location="$partial"; then
+  echo "annotate-video: the pipeline failed (see above); $out was not written" >&2
+  exit 1
+fi
+mv "$partial" "$out"
 echo "wrote $out and $results"

@@ -29,6 +29,11 @@ check "$(h264_mp4 "$work/tee.mp4")" "camera-to-screen-and-mp4 wrote an H.264 MP4
 "$recipes/annotate-video.sh" "$work/model" "$work/in.mkv" "$work/annotated.mp4" "$work/annotated.jsonl" >/dev/null
 check "$(wc -l < "$work/annotated.jsonl" | grep -x 8)" "annotate-video: one result per frame"
 check "$(h264_mp4 "$work/annotated.mp4")" "annotate-video wrote an H.264 MP4"
+# A failed run leaves no MP4 behind (issue 14, item 4).
+if "$recipes/annotate-video.sh" "$work/nonexistent.model" "$work/in.mkv" "$work/failed.mp4" "$work/failed.jsonl" >/dev/null 2>&1; then
+  check "" "annotate-video: a missing model must fail"
+fi
+check "$([ ! -e "$work/failed.mp4" ] && [ ! -e "$work/failed.mp4.partial.mp4" ] && echo yes)" "annotate-video: no MP4 left by a failed run"
 
 "$recipes/video-metadata-only.sh" "$work/model" "$work/in.mkv" "$work/meta.jsonl" >/dev/null
 check "$(wc -l < "$work/meta.jsonl" | grep -x 8)" "video-metadata-only: one result per frame"
