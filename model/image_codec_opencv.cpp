@@ -8,6 +8,7 @@
 namespace differnet {
 
 Image read_image(const std::string& path) {
+  check_not_truncated(path);
   cv::Mat mat = cv::imread(path, cv::IMREAD_COLOR);  // 3-channel BGR, 8-bit, gray replicated
   if (mat.empty()) throw Error("image '" + path + "' cannot be read (missing, unreadable or not an image)");
   cv::cvtColor(mat, mat, cv::COLOR_BGR2RGB);

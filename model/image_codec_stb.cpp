@@ -15,6 +15,7 @@
 namespace differnet {
 
 Image read_image(const std::string& path) {
+  check_not_truncated(path);
   int width = 0, height = 0, channels = 0;
   // 3 channels asked for: gray is replicated, alpha dropped; 16-bit images come back as 8-bit.
   std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load(path.c_str(), &width, &height, &channels, 3), stbi_image_free);

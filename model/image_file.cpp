@@ -2,6 +2,7 @@
 #include "image_file.h"
 
 #include <algorithm>
+#include <fstream>
 #include <filesystem>
 
 #include "error.h"
@@ -35,6 +36,26 @@ std::vector<std::string> find_images(const std::vector<std::string>& paths, cons
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+void check_not_truncated(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return;  // the decoder says why it cannot be read
+  unsigned char head[8] = {};
+  in.read(reinterpret_cast<char*>(head), 8);
+  if (in.gcount() < 8) return;
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff tail_len = std::min<std::streamoff>(size, 64);
+  std::string tail(static_cast<size_t>(tail_len), '\0');
+  in.seekg(size - tail_len);
+  in.read(tail.data(), tail_len);
+  const bool jpeg = head[0] == 0xFF && head[1] == 0xD8;
+  const bool png = head[0] == 0x89 && head[1] == 'P' && head[2] == 'N' && head[3] == 'G';
+  if (jpeg && tail.find("\xFF\xD9") == std::string::npos)
+    throw Error("image '" + path + "' is truncated (its JPEG data has no end marker)");
+  if (png && tail.find("IEND") == std::string::npos)
+    throw Error("image '" + path + "' is truncated (its PNG data has no IEND chunk)");
 }
 
 }  // namespace differnet

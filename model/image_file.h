@@ -17,6 +17,9 @@ struct Image {
 
 // Reads any format OpenCV decodes; gray and 16-bit images become 8-bit RGB. Throws Error naming the file.
 Image read_image(const std::string& path);
+// Throws Error naming the file when a JPEG or PNG file lacks its end marker (a truncated file, which
+// the decoders would otherwise read with a grey or black remainder and only a warning on stderr).
+void check_not_truncated(const std::string& path);
 // Writes RGB pixels as PNG (or by extension); throws Error naming the file.
 void write_image(const std::string& path, const Image& image);
 

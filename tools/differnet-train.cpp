@@ -135,6 +135,12 @@ int main(int argc, char** argv) {
     const double quantile = args.number("quantile", 0.99, 0.5, 1.0);
 
     // ---- the images
+    for (const auto& p : args.positionals()) {  // an MVTec AD root would add its defect images too
+      const std::filesystem::path root(p);
+      if (std::filesystem::is_directory(root / "train" / "good") && std::filesystem::is_directory(root / "test"))
+        throw cli::UsageError("'" + p + "' is an MVTec AD dataset root: its test/ folder holds defective images. "
+                              "Train on " + (root / "train" / "good").string());
+    }
     std::vector<std::string> paths = select_images(args.positionals(), args.list("ext", "png,jpg,jpeg,bmp"),
                                                    args.text("include", ""), args.text("exclude", ""));
     if (paths.empty())

@@ -35,6 +35,12 @@ expect 1 "bad.png' cannot be read" "$bin/differnet-train" "$work/broken" -o "$wo
 expect 1 "backbone file '/nonexistent.safetensors' cannot be opened" \
   "$bin/differnet-train" "$work/train" --backbone /nonexistent.safetensors -o "$work/x.model"
 expect 1 "export_alexnet.py" env DIFFERNET_WEIGHTS_DIR="$work/empty" "$bin/differnet-train" "$work/train" --backbone alexnet -o "$work/x.model"
+mkdir -p "$work/mvtec/train/good" "$work/mvtec/test/crack"
+expect 2 "MVTec AD dataset root" "$bin/differnet-train" "$work/mvtec" -o "$work/x.model"
+mkdir -p "$work/truncated"
+cp "$(find "$work/train" -name '*.png' | head -1)" "$work/truncated/whole.png"
+head -c 400 "$work/truncated/whole.png" > "$work/truncated/cut.png"
+expect 1 "cut.png' is truncated" "$bin/differnet-train" "$work/truncated" -o "$work/x.model"
 [ ! -e "$work/x.model" ] || fail "a failed training wrote a model"
 
 # Barely trained (1 epoch, lr 1e-9) against trained: only training makes the spots stand out. The
