@@ -67,9 +67,11 @@ Model load_model(const std::string& path) {
     ModelConfig config = ModelConfig::from_json(meta("config"));
     Calibration calibration = Calibration::from_json(meta("calibration"));
     TensorMap backbone_tensors, flow_tensors, norm_tensors;
+    std::vector<std::pair<std::string, at::Tensor>> converted;  // every tensor, for the finiteness check
     for (const auto& [name, stored] : file.tensors) {
       if (stored.dtype != "F32") throw Error("tensor '" + name + "' has dtype " + stored.dtype + ", expected F32");
       at::Tensor t = from_stored(stored);
+      converted.emplace_back(name, t);
       if (name.rfind(kBackbonePrefix, 0) == 0) backbone_tensors[name.substr(kBackbonePrefix.size())] = t;
       else if (name.rfind("flow.", 0) == 0) flow_tensors[name] = t;
       else if (config.standardize && (name == "norm.mean" || name == "norm.std")) norm_tensors[name] = t;
@@ -92,7 +94,7 @@ Model load_model(const std::string& path) {
                     actual.substr(0, 12) + "..., stored " + it->second.substr(0, 12) +
                     "...): the file is damaged or was changed after it was written");
     }
-    for (const auto& [name, stored] : file.tensors) check_finite(name, from_stored(stored));
+    for (const auto& [name, t] : converted) check_finite(name, t);
     return Model{config, calibration, std::move(extractor), std::move(flow)};
   } catch (const Error& e) {
     throw Error("model file '" + path + "': " + e.what());

@@ -130,6 +130,13 @@ static TrainReport train_flow_checked(Model& model, const std::vector<at::Tensor
   const at::Device device = model.device();
   const int n = static_cast<int>(images.size());
   const int steps_per_epoch = (n + o.batch_size - 1) / o.batch_size;
+  // Stopped while features were being computed: no epoch finished.
+  auto stopped_before_training = [&] {
+    TrainReport report;
+    report.stopped = true;
+    report.seconds = seconds_since(t0);
+    return report;
+  };
 
   at::Tensor pool;  // [n, P, D]
   if (o.feature_cache > 0) {
@@ -141,23 +148,13 @@ static TrainReport train_flow_checked(Model& model, const std::vector<at::Tensor
       p.remaining_s = p.elapsed_s / done * (n - done);
       progress(p);
     }, stop, o.rotation_deg);
-    if (!pool.defined()) {  // stopped while caching: no epoch finished, the flow is untouched
-      TrainReport report;
-      report.stopped = true;
-      report.seconds = seconds_since(t0);
-      return report;
-    }
+    if (!pool.defined()) return stopped_before_training();  // the flow is untouched
   }
   if (model.config.standardize) {  // the statistics of the features the flow will see
     at::Tensor stats_source = pool;
     if (!pool.defined()) {
       stats_source = rotation_pool_features(model, images, o.rotations_per_image, rng(), {}, stop, o.rotation_deg);
-      if (!stats_source.defined()) {
-        TrainReport report;
-        report.stopped = true;
-        report.seconds = seconds_since(t0);
-        return report;
-      }
+      if (!stats_source.defined()) return stopped_before_training();
     }
     auto [mean, std] = feature_statistics(stats_source);
     model.extractor.set_standardization(mean, std);
