@@ -38,6 +38,7 @@
 #include <gst/differnet/differnetmeta.h>
 #include "error.h"
 #include "overlay.h"
+#include "result_json.h"
 #include "runtime.h"
 #include "scoring_queue.h"
 
@@ -130,6 +131,7 @@ struct RunState {
   FILE* results = nullptr;
   guint64 results_lost = 0;  // lines that could not be written
   std::string snapshot_dir;
+  guint64 snapshots_lost = 0;  // anomalous frames whose snapshot could not be written, in a row
   differnet::PixelFormat format = differnet::PixelFormat::RGB;
   int width = 0, height = 0;
   guint64 frame = 0;
@@ -507,31 +509,11 @@ gst_differnet_filter_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVid
   return TRUE;
 }
 
-static void
-append_json_number (std::string & out, const char *key, double v)
-{
-  char buf[64];
-  if (std::isfinite (v))
-    g_snprintf (buf, sizeof buf, "\"%s\":%.9g", key, v);
-  else
-    g_snprintf (buf, sizeof buf, "\"%s\":null", key);
-  out += buf;
-}
-
 /* Returns FALSE (errno set) when the line could not be written out (a full disk, an I/O error). */
 static gboolean
 write_result_line (FILE * f, GstBuffer * buf, const GstDifferNetMeta * m)
 {
-  std::string line = "{\"pts_ns\":";
-  line += GST_BUFFER_PTS_IS_VALID (buf) ? std::to_string (GST_BUFFER_PTS (buf)) : "null";
-  line += ",\"frame\":" + std::to_string (m->frame) + ",";
-  append_json_number (line, "score", m->score);
-  line += ",";
-  append_json_number (line, "threshold", m->threshold);
-  line += std::string (",\"anomaly\":") + (m->anomaly ? "true" : "false");
-  line += std::string (",\"reused\":") + (m->reused ? "true" : "false") + ",";
-  append_json_number (line, "inference_ms", m->inference_ms);
-  line += std::string (",\"model_id\":\"") + m->model_id + "\"}\n";
+  const std::string line = differnet::result_json (*m, GST_BUFFER_PTS (buf)) + "\n";
   if (std::fputs (line.c_str (), f) < 0)
     return FALSE;
   return std::fflush (f) == 0;
@@ -569,13 +551,40 @@ save_snapshot (GstDifferNetFilter * self, GstVideoFrame * frame, const std::stri
   gchar name[64];
   g_snprintf (name, sizeof name, "frame-%08" G_GUINT64_FORMAT ".png", number);
   gchar *path = g_build_filename (dir.c_str (), name, NULL);
+  std::vector<uchar> png;
+  GError *error = NULL;
   bool ok = false;
   try {
-    ok = cv::imwrite (path, bgr);
-  } catch (const cv::Exception &) {
+    ok = cv::imencode (".png", bgr, png);
+  } catch (const cv::Exception & e) {
+    g_set_error (&error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "PNG encoding failed: %s", e.what ());
   }
-  if (!ok)
-    GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("Could not write snapshot '%s'", path), (NULL));
+  if (ok) {
+    /* Written to a temporary file and renamed: a reader never sees half a PNG. A folder removed
+     * while running is made again, so that what can be kept is kept. */
+    ok = g_file_set_contents (path, reinterpret_cast<const gchar *>(png.data ()), png.size (), &error);
+    if (!ok && g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT)
+        && g_mkdir_with_parents (dir.c_str (), 0755) == 0) {
+      g_clear_error (&error);
+      ok = g_file_set_contents (path, reinterpret_cast<const gchar *>(png.data ()), png.size (), &error);
+    }
+  } else if (!error) {
+    g_set_error (&error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "PNG encoding failed");
+  }
+  RunState & st = *self->state;
+  if (!ok) {
+    /* Once per run of failures: the frames go on, their results stay in meta, messages and the
+     * results file; the count of lost snapshots comes with the recovery message. */
+    if (st.snapshots_lost++ == 0)
+      GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("Could not write snapshot '%s': %s", path, error->message),
+          ("Later snapshots that fail are not reported one by one; an info message says when they are "
+           "written again and how many were lost"));
+    g_error_free (error);
+  } else if (st.snapshots_lost > 0) {
+    GST_ELEMENT_INFO (self, RESOURCE, WRITE, ("Snapshots are written again to '%s'", dir.c_str ()),
+        ("%" G_GUINT64_FORMAT " snapshot(s) could not be written before '%s'", st.snapshots_lost, path));
+    st.snapshots_lost = 0;
+  }
   g_free (path);
 }
 

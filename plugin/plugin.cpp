@@ -3,12 +3,19 @@
 
 #include <gst/differnet/differnetmeta.h>
 #include "gstdiffernetfilter.h"
+#ifdef HAVE_DIFFERNETPUBLISH
+#include "gstdiffernetpublish.h"
+#endif
 
 static gboolean
 plugin_init (GstPlugin * plugin)
 {
   gst_differnet_custom_meta_register ();
-  return GST_ELEMENT_REGISTER (differnetfilter, plugin);
+  gboolean ok = GST_ELEMENT_REGISTER (differnetfilter, plugin);
+#ifdef HAVE_DIFFERNETPUBLISH
+  ok = GST_ELEMENT_REGISTER (differnetpublish, plugin) && ok;
+#endif
+  return ok;
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, differnet,

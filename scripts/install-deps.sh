@@ -15,6 +15,9 @@ packages=(
   # tests: GoogleTest, the PyTorch reference for the parity test, the Python example (GObject introspection)
   libgtest-dev python3 python3-numpy python3-scipy python3-pil python3-torch python3-torchvision
   python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+  # differnetpublish (libmosquitto); its tests start Debian's broker with their own configuration and
+  # make TLS certificates with openssl; the subscriber example uses paho-mqtt
+  libmosquitto-dev mosquitto openssl python3-paho-mqtt
   # the fuzz pass (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
 )

@@ -658,3 +658,52 @@ TEST_F(Element, ResultsFileOnAFullDisk) {
   gst_harness_teardown(h);
   gst_object_unref(bus);
 }
+
+// Issue 14: a snapshot folder that becomes unwritable while running (replaced by a file) is one
+// warning naming the file and the reason, every frame still leaves with its meta; a folder that
+// is removed is made again; when writing works again an info message says how many were lost.
+TEST_F(Element, SnapshotFolderUnwritableWhileRunning) {
+  const std::string dir = fixtures::temp_dir() + "/snaps";
+  GstHarness* h = harness("snapshot-dir=" + dir + " threshold=0 overlay=none post-messages=false");  // every frame anomalous
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(h->element, bus);
+  auto push = [&](int i) {
+    GstBuffer* b = gst_harness_push_and_pull(h, frame(good(i)));
+    ASSERT_NE(b, nullptr);
+    ASSERT_NE(meta(b), nullptr);
+    EXPECT_TRUE(meta(b)->anomaly);
+    EXPECT_EQ(meta(b)->frame, static_cast<guint64>(i));
+    gst_buffer_unref(b);
+  };
+  push(0);
+  EXPECT_TRUE(fs::exists(dir + "/frame-00000000.png"));
+  // The folder removed: made again, nothing lost, nothing said.
+  fs::remove_all(dir);
+  push(1);
+  EXPECT_TRUE(fs::exists(dir + "/frame-00000001.png"));
+  EXPECT_EQ(pop_warning(bus), "");
+  // The folder replaced by a file (unwritable even for root): one warning for three frames.
+  fs::remove_all(dir);
+  std::ofstream(dir) << "not a folder";
+  for (int i = 2; i < 5; ++i) push(i);
+  const std::string warning = pop_warning(bus);
+  EXPECT_NE(warning.find("Could not write snapshot '" + dir + "/frame-00000002.png'"), std::string::npos) << warning;
+  EXPECT_NE(warning.find("directory"), std::string::npos) << warning;  // "Not a directory"
+  EXPECT_EQ(pop_warning(bus), "");
+  // Writable again: the snapshot is written and an info message counts the three lost.
+  fs::remove(dir);
+  push(5);
+  EXPECT_TRUE(fs::exists(dir + "/frame-00000005.png"));
+  GstMessage* info = gst_bus_pop_filtered(bus, GST_MESSAGE_INFO);
+  ASSERT_NE(info, nullptr);
+  GError* err = nullptr;
+  gchar* debug = nullptr;
+  gst_message_parse_info(info, &err, &debug);
+  EXPECT_NE(std::string(err->message).find("written again"), std::string::npos) << err->message;
+  EXPECT_NE(std::string(debug).find("3 snapshot(s)"), std::string::npos) << debug;
+  g_error_free(err);
+  g_free(debug);
+  gst_message_unref(info);
+  gst_harness_teardown(h);
+  gst_object_unref(bus);
+}
