@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The model and element tests under AddressSanitizer and UndefinedBehaviorSanitizer (GCC), with
+# The model, element and publish tests under AddressSanitizer and UndefinedBehaviorSanitizer (GCC), with
 # leak checking at exit. The sanitizers are Meson's own option: -Db_sanitize=address,undefined.
-#   scripts/sanitize.sh            builds in ./build-asan (or $BUILD_DIR) and runs the two suites
+#   scripts/sanitize.sh            builds in ./build-asan (or $BUILD_DIR) and runs the suites
 # Any report (invalid access, leak, undefined behaviour) stops the test that made it and fails the
 # run. Suppressions live in tests/sanitizers/, each with its reason. The stress tests run 10 state
 # cycles here instead of 200 (DIFFERNET_STRESS_CYCLES): the instrumented build is 5 to 10 times slower.
@@ -16,7 +16,7 @@ else
 fi
 targets=(tests/model-tests tests/element-tests)
 # The plugin and the PyTorch parity reference, where this build has them.
-for t in plugin/libgstdiffernet.so tests/reference.safetensors; do
+for t in plugin/libgstdiffernet.so tests/reference.safetensors tests/publish-tests; do
   if ninja -C "$builddir" -t targets all | grep -q "^$t:"; then targets+=("$t"); fi
 done
 ninja -C "$builddir" -j 2 "${targets[@]}"
@@ -33,5 +33,6 @@ export GST_REGISTRY_FORK=no
 export DIFFERNET_STRESS_CYCLES=${DIFFERNET_STRESS_CYCLES:-10}
 suites=(model)
 if [ -x "$builddir/tests/element-tests" ]; then suites+=(element); fi
+if [ -x "$builddir/tests/publish-tests" ]; then suites+=(publish); fi
 meson test -C "$builddir" --print-errorlogs --num-processes 1 --timeout-multiplier 3 "${suites[@]}"
 echo "sanitize.sh: ${suites[*]} tests clean under AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer"

@@ -21,3 +21,31 @@ grep -q "^12 buffers, 12 with DifferNet meta" "$work/py.txt" || { cat "$work/py.
 diff <(grep -o 'score [0-9.e+-]*' "$work/c.txt") <(grep -o 'score [0-9.e+-]*' "$work/py.txt") \
   || { echo "C and Python read different scores"; exit 1; }
 echo "examples: C and Python read the meta of all 12 buffers"
+
+# The scale-out recipe: two pipelines (two lines) -> differnetpublish -> a mosquitto broker started
+# here -> collect_results.py into SQLite, with per-line counts.
+collector=$(dirname "$read_meta_py")/collect_results.py
+mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+if [ ! -x "$mosquitto" ] || ! /usr/bin/python3 -c 'import paho.mqtt.client' 2>/dev/null; then
+  echo "examples: SKIPPED the MQTT recipe: mosquitto or python3-paho-mqtt is not installed (scripts/install-deps.sh)"
+  exit 0
+fi
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nuser %s\n' "$port" "$(id -un)" > "$work/mosquitto.conf"
+"$mosquitto" -c "$work/mosquitto.conf" > "$work/broker.log" 2>&1 &
+broker=$!
+trap 'kill $broker 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
+/usr/bin/python3 "$collector" --port "$port" --host 127.0.0.1 --db "$work/results.sqlite" --count 20 > "$work/collector.txt" &
+collector_pid=$!
+for _ in $(seq 100); do grep -q subscribed "$work/collector.txt" 2>/dev/null && break; sleep 0.05; done
+for line in 1 2; do
+  gst-launch-1.0 -q videotestsrc num-buffers=10 ! video/x-raw,width=96,height=96 ! videoconvert ! \
+    differnetfilter model="$work/model.safetensors" overlay=none post-messages=false ! \
+    differnetpublish address=127.0.0.1:$port topic=differnet/line$line stream=line$line required=true ! fakesink
+done
+timeout 20 tail --pid=$collector_pid -f /dev/null || { echo "collector did not receive 20 messages"; cat "$work/collector.txt"; exit 1; }
+cat "$work/collector.txt"
+grep -Eq '^line1 +10 ' "$work/collector.txt" && grep -Eq '^line2 +10 ' "$work/collector.txt" \
+  || { echo "collector: not 10 results per line"; exit 1; }
+echo "examples: two pipelines published 20 results through the broker into SQLite"
