@@ -124,7 +124,13 @@ Detection Detector::score_checked(const UploadedFrame& frame, const DetectReques
   d.times.backbone_ms = r.backbone_ms;
   d.times.flow_ms = r.flow_ms;
   d.times.localization_ms = r.localization_ms;
-  if (request.localize) {
+  const bool localize = request.localize || (request.localize_on_anomaly && d.anomaly);
+  if (localize && !request.localize) {  // on-anomaly: the gradient pass now, on the same copies
+    ScoreResult again = score_copies(impl_->model, copies, angles, true, impl_->synchronize_stages);
+    r.map = again.map;
+    d.times.localization_ms = again.backbone_ms + again.flow_ms + again.localization_ms;
+  }
+  if (localize) {
     at::Tensor map = r.map;
     if (request.heatmap_size > 0 && request.heatmap_size != map.size(0))
       map = at::adaptive_avg_pool2d(map.unsqueeze(0).unsqueeze(0), {request.heatmap_size, request.heatmap_size})[0][0];

@@ -22,6 +22,9 @@ struct DetectorOptions {
 struct DetectRequest {
   int transforms = 1;           // test-time rotations T (angles 360*i/T)
   bool localize = false;        // compute the gradient heatmap
+  // With localize false: compute the heatmap only when the frame is judged anomalous (a second,
+  // gradient pass after the score; good frames cost the score alone).
+  bool localize_on_anomaly = false;
   Region region;                // empty = the whole frame
   double threshold = -1.0;      // < 0: the model's calibrated threshold
   int heatmap_size = 0;         // side of the returned heatmap (area-averaged); 0 = the model's input size

@@ -4,6 +4,8 @@
 #pragma once
 #include <string>
 
+#include "device_name.h"
+
 namespace differnet {
 
 // Checks a device name and resolves "auto"; returns the canonical name ("cpu", "cuda:0", ...).
@@ -15,12 +17,7 @@ int cuda_device_count();
 // Sets LibTorch's intra-op thread count; 0 = the number of cores. Returns the count set.
 int set_threads(int threads);
 
-// The arithmetic of the backbone (the frozen CNN). The flow and the score always stay fp32: the
-// score sums squares of 2 x 1000 numbers and half precision would round it visibly.
-enum class Precision { FP32, FP16, BF16 };
-// "fp32", "fp16" or "bf16"; throws Error on anything else.
-Precision parse_precision(const std::string& name);
-const char* precision_name(Precision precision);
+// Precision, parse_precision and precision_name: device_name.h.
 // Throws Error where `device` cannot run `precision` (fp16 convolutions exist on CUDA only).
 void check_precision(const std::string& device, Precision precision);
 

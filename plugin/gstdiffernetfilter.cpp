@@ -41,6 +41,7 @@
 #include "result_json.h"
 #include "runtime.h"
 #include "scoring_queue.h"
+#include "snapshots.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_differnet_filter_debug);
 #define GST_CAT_DEFAULT gst_differnet_filter_debug
@@ -68,6 +69,8 @@ enum {
   PROP_SNAPSHOT_DIR,
   PROP_FRAMES_SCORED,
   PROP_FRAMES_REUSED,
+  PROP_FRAMES_PASSED,
+  PROP_WHEN_BUSY,
   PROP_MEAN_INFERENCE_MS,
   PROP_LAST_INFERENCE_MS,
 };
@@ -78,7 +81,7 @@ enum {
 #define DEFAULT_PROP_FRAMES_IN_FLIGHT 1
 #define DEFAULT_PROP_THRESHOLD -1.0
 #define DEFAULT_PROP_TRANSFORMS 1
-#define DEFAULT_PROP_LOCALIZATION TRUE
+#define DEFAULT_PROP_LOCALIZATION GST_DIFFERNET_LOCALIZATION_ON
 #define DEFAULT_PROP_OVERLAY GST_DIFFERNET_OVERLAY_ALL
 #define DEFAULT_PROP_HEATMAP_ALPHA 0.5
 #define DEFAULT_PROP_INFERENCE_INTERVAL 1
@@ -93,9 +96,10 @@ struct Settings {
   std::string precision = DEFAULT_PROP_PRECISION;
   int threads = DEFAULT_PROP_THREADS;
   int frames_in_flight = DEFAULT_PROP_FRAMES_IN_FLIGHT;
+  GstDifferNetWhenBusy when_busy = GST_DIFFERNET_WHEN_BUSY_WAIT;
   double threshold = DEFAULT_PROP_THRESHOLD;
   int transforms = DEFAULT_PROP_TRANSFORMS;
-  bool localization = DEFAULT_PROP_LOCALIZATION;
+  GstDifferNetLocalization localization = DEFAULT_PROP_LOCALIZATION;
   GstDifferNetOverlay overlay = DEFAULT_PROP_OVERLAY;
   double heatmap_alpha = DEFAULT_PROP_HEATMAP_ALPHA;
   int inference_interval = DEFAULT_PROP_INFERENCE_INTERVAL;
@@ -111,6 +115,7 @@ struct Settings {
 // Read-only statistics, under the object lock.
 struct Stats {
   guint64 scored = 0, reused = 0;
+  guint64 passed = 0;  // when-busy=pass: frames due for scoring that went on because the scorer was busy
   double total_ms = 0, last_ms = 0;
 };
 
@@ -126,12 +131,13 @@ struct LastResult {
 struct RunState {
   std::unique_ptr<differnet::Detector> detector;
   std::unique_ptr<differnet::ScoringQueue> queue;  // declared after the detector: it goes first
+  // when-busy=pass: frames scored in the background (no buffer: the frame went on); at most one.
+  std::unique_ptr<differnet::ScoringQueue> background;
   int frames_in_flight = 1;
   std::string model_id, active_device;
   FILE* results = nullptr;
   guint64 results_lost = 0;  // lines that could not be written
-  std::string snapshot_dir;
-  guint64 snapshots_lost = 0;  // anomalous frames whose snapshot could not be written, in a row
+  differnet::SnapshotWriter snapshots;  // dir empty: no snapshots
   differnet::PixelFormat format = differnet::PixelFormat::RGB;
   int width = 0, height = 0;
   guint64 frame = 0;
@@ -156,44 +162,9 @@ struct _GstDifferNetFilter {
 G_DEFINE_TYPE (GstDifferNetFilter, gst_differnet_filter, GST_TYPE_VIDEO_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (differnetfilter, "differnetfilter", GST_RANK_NONE, GST_TYPE_DIFFERNET_FILTER);
 
-static GType
-gst_differnet_overlay_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_DIFFERNET_OVERLAY_NONE, "Draw nothing: pixels pass unchanged", "none"},
-    {GST_DIFFERNET_OVERLAY_HEATMAP, "The localization heatmap only", "heatmap"},
-    {GST_DIFFERNET_OVERLAY_SCORE, "The score text and the verdict border only", "score"},
-    {GST_DIFFERNET_OVERLAY_ALL, "Heatmap, score text and verdict border", "all"},
-    {0, NULL, NULL},
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstDifferNetOverlay", values));
-  return type;
-}
 
-static GType
-gst_differnet_message_mode_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_DIFFERNET_MESSAGE_EVERY_FRAME, "A message for every frame", "every-frame"},
-    {GST_DIFFERNET_MESSAGE_ON_CHANGE, "A message for the first frame and whenever the verdict changes", "on-change"},
-    {0, NULL, NULL},
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstDifferNetMessageMode", values));
-  return type;
-}
 
-static gboolean
-is_valid_device (const std::string & d)
-{
-  if (d == "auto" || d == "cpu" || d == "cuda")
-    return TRUE;
-  return d.size () > 5 && d.size () < 9 && d.compare (0, 5, "cuda:") == 0
-      && d.find_first_not_of ("0123456789", 5) == std::string::npos;
-}
+
 
 static differnet::PixelFormat
 pixel_format (GstVideoFormat f)
@@ -242,12 +213,13 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
       std::string d = g_value_get_string (value) ? g_value_get_string (value) : "";
       if (!check_stopped (self, "device"))
         break;
-      if (!is_valid_device (d)) {
-        rejected = "device '" + d + "' is not one of auto, cpu, cuda, cuda:N";
-        s.invalid["device"] = rejected;
-      } else {
+      try {
+        differnet::parse_device_name (d);
         s.device = d;
         s.invalid.erase ("device");
+      } catch (const differnet::Error & e) {
+        rejected = e.what ();
+        s.invalid["device"] = rejected;
       }
       break;
     }
@@ -273,6 +245,10 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
       if (check_stopped (self, "frames-in-flight"))
         s.frames_in_flight = g_value_get_int (value);
       break;
+    case PROP_WHEN_BUSY:
+      if (check_stopped (self, "when-busy"))
+        s.when_busy = static_cast<GstDifferNetWhenBusy>(g_value_get_enum (value));
+      break;
     case PROP_THRESHOLD:{
       const double t = g_value_get_double (value);
       if (t < 0 && t != -1.0) {  /* -0.5 is a typo, not "the model's" */
@@ -288,7 +264,7 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
       s.transforms = g_value_get_int (value);
       break;
     case PROP_LOCALIZATION:
-      s.localization = g_value_get_boolean (value);
+      s.localization = static_cast<GstDifferNetLocalization>(g_value_get_enum (value));
       break;
     case PROP_OVERLAY:
       s.overlay = (GstDifferNetOverlay) g_value_get_enum (value);
@@ -362,9 +338,11 @@ gst_differnet_filter_get_property (GObject * object, guint prop_id, GValue * val
     case PROP_THREADS: g_value_set_int (value, s.threads); break;
     case PROP_PRECISION: g_value_set_string (value, s.precision.c_str ()); break;
     case PROP_FRAMES_IN_FLIGHT: g_value_set_int (value, s.frames_in_flight); break;
+    case PROP_WHEN_BUSY: g_value_set_enum (value, s.when_busy); break;
+    case PROP_FRAMES_PASSED: g_value_set_uint64 (value, st.passed); break;
     case PROP_THRESHOLD: g_value_set_double (value, s.threshold); break;
     case PROP_TRANSFORMS: g_value_set_int (value, s.transforms); break;
-    case PROP_LOCALIZATION: g_value_set_boolean (value, s.localization); break;
+    case PROP_LOCALIZATION: g_value_set_enum (value, s.localization); break;
     case PROP_OVERLAY: g_value_set_enum (value, s.overlay); break;
     case PROP_HEATMAP_ALPHA: g_value_set_double (value, s.heatmap_alpha); break;
     case PROP_INFERENCE_INTERVAL: g_value_set_int (value, s.inference_interval); break;
@@ -419,11 +397,11 @@ gst_differnet_filter_start (GstBaseTransform * trans)
   try {
     differnet::DetectRequest warm;
     warm.transforms = s.transforms;
-    warm.localize = s.localization;
+    warm.localize = s.localization != GST_DIFFERNET_LOCALIZATION_OFF;  /* on-anomaly may need it */
     state->detector->warm_up (warm);
   } catch (const std::exception & e) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Could not score a first frame with transforms=%d%s", s.transforms,
-            s.localization ? " and localization" : ""), ("%s (fewer transforms need less memory)",
+            s.localization != GST_DIFFERNET_LOCALIZATION_OFF ? " and localization" : ""), ("%s (fewer transforms need less memory)",
             differnet::without_backtrace (e.what ()).c_str ()));
     return FALSE;
   }
@@ -435,7 +413,9 @@ gst_differnet_filter_start (GstBaseTransform * trans)
          "false alarms. Set transforms=%d, or recalibrate: differnet-calibrate --transforms %d MODEL GOOD_IMAGES",
          m.calibrated_transforms, s.transforms));
   state->queue = std::make_unique<differnet::ScoringQueue> (*state->detector);
-  state->frames_in_flight = s.frames_in_flight;
+  state->frames_in_flight = s.when_busy == GST_DIFFERNET_WHEN_BUSY_PASS ? 1 : s.frames_in_flight;
+  if (s.when_busy == GST_DIFFERNET_WHEN_BUSY_PASS)
+    state->background = std::make_unique<differnet::ScoringQueue> (*state->detector);
   state->model_id = m.model_id;
   state->active_device = m.device;
   if (!m.calibrated && s.threshold < 0)
@@ -456,7 +436,7 @@ gst_differnet_filter_start (GstBaseTransform * trans)
           ("%s", g_strerror (errno)));
       return FALSE;
     }
-    state->snapshot_dir = s.snapshot_dir;
+    state->snapshots.dir = s.snapshot_dir;
   }
   GST_INFO_OBJECT (self, "model %s (id %s, backbone %s %s, input %d px) on %s, %d frame(s) in flight",
       s.model.c_str (), m.model_id.c_str (), m.backbone.c_str (), m.precision.c_str (), m.input_size, m.device.c_str (),
@@ -531,61 +511,6 @@ post_result_message (GstDifferNetFilter * self, GstBuffer * buf, const GstDiffer
       "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buf), NULL);
   gst_differnet_meta_to_structure (m, s);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
-}
-
-static void
-save_snapshot (GstDifferNetFilter * self, GstVideoFrame * frame, const std::string & dir, guint64 number)
-{
-  const int w = GST_VIDEO_FRAME_WIDTH (frame), h = GST_VIDEO_FRAME_HEIGHT (frame);
-  const int bpp = differnet::bytes_per_pixel (self->state->format);
-  cv::Mat in (h, w, CV_8UC (bpp), GST_VIDEO_FRAME_PLANE_DATA (frame, 0), GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0));
-  cv::Mat bgr;
-  switch (self->state->format) {
-    case differnet::PixelFormat::RGB: cv::cvtColor (in, bgr, cv::COLOR_RGB2BGR); break;
-    case differnet::PixelFormat::RGBx:
-    case differnet::PixelFormat::RGBA: cv::cvtColor (in, bgr, cv::COLOR_RGBA2BGR); break;
-    case differnet::PixelFormat::BGRx:
-    case differnet::PixelFormat::BGRA: cv::cvtColor (in, bgr, cv::COLOR_BGRA2BGR); break;
-    default: bgr = in; break;  // BGR and GRAY8 are written as they are
-  }
-  gchar name[64];
-  g_snprintf (name, sizeof name, "frame-%08" G_GUINT64_FORMAT ".png", number);
-  gchar *path = g_build_filename (dir.c_str (), name, NULL);
-  std::vector<uchar> png;
-  GError *error = NULL;
-  bool ok = false;
-  try {
-    ok = cv::imencode (".png", bgr, png);
-  } catch (const cv::Exception & e) {
-    g_set_error (&error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "PNG encoding failed: %s", e.what ());
-  }
-  if (ok) {
-    /* Written to a temporary file and renamed: a reader never sees half a PNG. A folder removed
-     * while running is made again, so that what can be kept is kept. */
-    ok = g_file_set_contents (path, reinterpret_cast<const gchar *>(png.data ()), png.size (), &error);
-    if (!ok && g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT)
-        && g_mkdir_with_parents (dir.c_str (), 0755) == 0) {
-      g_clear_error (&error);
-      ok = g_file_set_contents (path, reinterpret_cast<const gchar *>(png.data ()), png.size (), &error);
-    }
-  } else if (!error) {
-    g_set_error (&error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "PNG encoding failed");
-  }
-  RunState & st = *self->state;
-  if (!ok) {
-    /* Once per run of failures: the frames go on, their results stay in meta, messages and the
-     * results file; the count of lost snapshots comes with the recovery message. */
-    if (st.snapshots_lost++ == 0)
-      GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("Could not write snapshot '%s': %s", path, error->message),
-          ("Later snapshots that fail are not reported one by one; an info message says when they are "
-           "written again and how many were lost"));
-    g_error_free (error);
-  } else if (st.snapshots_lost > 0) {
-    GST_ELEMENT_INFO (self, RESOURCE, WRITE, ("Snapshots are written again to '%s'", dir.c_str ()),
-        ("%" G_GUINT64_FORMAT " snapshot(s) could not be written before '%s'", st.snapshots_lost, path));
-    st.snapshots_lost = 0;
-  }
-  g_free (path);
 }
 
 /* Frames travel in three steps. submit_input_buffer (streaming thread): the region's pixels are
@@ -666,7 +591,7 @@ finish_frame (GstDifferNetFilter * self, std::unique_ptr<differnet::FrameJob> jo
            "buffer metadata and the bus messages", meta->frame));
   }
 
-  const bool snapshot = d.anomaly && !st.snapshot_dir.empty ();
+  const bool snapshot = d.anomaly && !st.snapshots.dir.empty ();
   if (s.overlay == GST_DIFFERNET_OVERLAY_NONE && !snapshot)
     return buf;
   GstVideoFrame frame;
@@ -687,9 +612,72 @@ finish_frame (GstDifferNetFilter * self, std::unique_ptr<differnet::FrameJob> jo
         s.overlay == GST_DIFFERNET_OVERLAY_SCORE || s.overlay == GST_DIFFERNET_OVERLAY_ALL, s.heatmap_alpha);
   }
   if (snapshot)
-    save_snapshot (self, &frame, st.snapshot_dir, job->number);
+    st.snapshots.save (GST_ELEMENT (self), &frame, st.format, job->number);
   gst_video_frame_unmap (&frame);
   return buf;
+}
+
+/* Fills a scored job's request from the settings and copies the region's pixels of `buffer` onto
+ * the model's device; FALSE after posting an error. */
+static gboolean
+prepare_scoring (GstDifferNetFilter * self, differnet::FrameJob & job, GstBuffer * buffer, const Settings & s)
+{
+  RunState & st = *self->state;
+  job.request.transforms = s.transforms;
+  job.request.localize = s.localization == GST_DIFFERNET_LOCALIZATION_ON;
+  job.request.localize_on_anomaly = s.localization == GST_DIFFERNET_LOCALIZATION_ON_ANOMALY;
+  job.request.region = s.roi;
+  job.request.threshold = s.threshold;
+  job.request.heatmap_size = std::max (1, st.detector->summary ().input_size / 4);
+  GstVideoFrame frame;
+  if (!gst_video_frame_map (&frame, &GST_VIDEO_FILTER (self)->in_info, buffer, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map frame %" G_GUINT64_FORMAT, job.number),
+        ("The buffer is smaller than the negotiated caps say (%" G_GSIZE_FORMAT " bytes)",
+            gst_buffer_get_size (buffer)));
+    return FALSE;
+  }
+  const differnet::FrameView view {static_cast<const uint8_t *>(GST_VIDEO_FRAME_PLANE_DATA (&frame, 0)),
+    GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame), GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
+    st.format};
+  try {
+    job.upload = st.detector->upload (view, job.request);
+    job.region = job.upload.region ();
+  } catch (const std::exception & e) {
+    gst_video_frame_unmap (&frame);
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("DifferNet inference failed on frame %" G_GUINT64_FORMAT, job.number),
+        ("%s", differnet::without_backtrace (e.what ()).c_str ()));
+    return FALSE;
+  }
+  gst_video_frame_unmap (&frame);
+  st.scored_any = true;
+  return TRUE;
+}
+
+/* when-busy=pass: a result the background scorer finished becomes the last result, carried by
+ * the frames that follow; FALSE after posting an error. */
+static gboolean
+harvest_background (GstDifferNetFilter * self)
+{
+  RunState & st = *self->state;
+  if (st.background->size () == 0 || !st.background->oldest_done ())
+    return TRUE;
+  std::unique_ptr<differnet::FrameJob> done = st.background->pop_oldest ();
+  if (!done->error.empty ()) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("DifferNet inference failed on frame %" G_GUINT64_FORMAT, done->number),
+        ("%s", differnet::without_backtrace (done->error).c_str ()));
+    return FALSE;
+  }
+  auto last = std::make_unique<LastResult> ();
+  last->detection = std::move (done->detection);
+  last->region = done->region;
+  last->transforms = done->request.transforms;
+  GST_OBJECT_LOCK (self);
+  self->stats->scored++;
+  self->stats->total_ms += last->detection.times.total_ms;
+  self->stats->last_ms = last->detection.times.total_ms;
+  GST_OBJECT_UNLOCK (self);
+  st.last = std::move (last);
+  return TRUE;
 }
 
 static GstFlowReturn
@@ -709,38 +697,30 @@ gst_differnet_filter_submit_input_buffer (GstBaseTransform * trans, gboolean is_
   const Settings s = *self->settings;
   GST_OBJECT_UNLOCK (self);
   job->number = st.frame++;
-  job->score = !st.scored_any || job->number % static_cast<guint64>(s.inference_interval) == 0;
-  if (!job->score) {
-    st.queue->push (std::move (job));
-    return GST_FLOW_OK;
-  }
+  const bool due = job->number % static_cast<guint64>(s.inference_interval) == 0;
+  job->score = !st.scored_any || due;
 
-  job->request.transforms = s.transforms;
-  job->request.localize = s.localization;
-  job->request.region = s.roi;
-  job->request.threshold = s.threshold;
-  job->request.heatmap_size = std::max (1, st.detector->summary ().input_size / 4);
-  GstVideoFrame frame;
-  if (!gst_video_frame_map (&frame, &GST_VIDEO_FILTER (self)->in_info, job->buffer, GST_MAP_READ)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map frame %" G_GUINT64_FORMAT, job->number),
-        ("The buffer is smaller than the negotiated caps say (%" G_GSIZE_FORMAT " bytes)",
-            gst_buffer_get_size (job->buffer)));
-    return GST_FLOW_ERROR;
+  /* when-busy=pass: after the first result, no frame waits for the scorer. A frame due for scoring
+   * is copied to the background scorer when it is idle; every frame leaves with the last result. */
+  if (st.background && st.scored_any) {
+    if (!harvest_background (self))
+      return GST_FLOW_ERROR;
+    if (due && st.background->size () == 0) {
+      auto background = std::make_unique<differnet::FrameJob> ();
+      background->number = job->number;
+      background->score = true;
+      if (!prepare_scoring (self, *background, job->buffer, s))
+        return GST_FLOW_ERROR;
+      st.background->push (std::move (background));
+    } else if (due) {
+      GST_OBJECT_LOCK (self);
+      self->stats->passed++;
+      GST_OBJECT_UNLOCK (self);
+    }
+    job->score = false;
   }
-  const differnet::FrameView view {static_cast<const uint8_t *>(GST_VIDEO_FRAME_PLANE_DATA (&frame, 0)),
-    GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame), GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
-    st.format};
-  try {
-    job->upload = st.detector->upload (view, job->request);
-    job->region = job->upload.region ();
-  } catch (const std::exception & e) {
-    gst_video_frame_unmap (&frame);
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("DifferNet inference failed on frame %" G_GUINT64_FORMAT, job->number),
-        ("%s", differnet::without_backtrace (e.what ()).c_str ()));
+  if (job->score && !prepare_scoring (self, *job, job->buffer, s))
     return GST_FLOW_ERROR;
-  }
-  gst_video_frame_unmap (&frame);
-  st.scored_any = true;
   st.queue->push (std::move (job));
   return GST_FLOW_OK;
 }
@@ -786,6 +766,8 @@ gst_differnet_filter_sink_event (GstBaseTransform * trans, GstEvent * event)
       /* A flush (seek) starts a new sequence: held frames are dropped, nothing from before it is
        * reused or compared against. */
       self->state->queue->clear ();
+      if (self->state->background)
+        self->state->background->clear ();
       self->state->last.reset ();
       self->state->scored_any = false;
       self->state->last_verdict = -1;
@@ -808,7 +790,7 @@ gst_differnet_filter_query (GstBaseTransform * trans, GstPadDirection direction,
     return FALSE;
   if (direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
     GST_OBJECT_LOCK (self);
-    const int held = self->settings->frames_in_flight - 1;
+    const int held = self->settings->when_busy == GST_DIFFERNET_WHEN_BUSY_PASS ? 0 : self->settings->frames_in_flight - 1;
     GST_OBJECT_UNLOCK (self);
     const GstVideoInfo *info = &GST_VIDEO_FILTER (self)->in_info;
     if (held > 0 && GST_VIDEO_INFO_FPS_N (info) > 0) {
@@ -885,8 +867,12 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
           "Test-time rotations T (angles 360*i/T) averaged into the score: more is steadier and T times slower",
           1, 1024, DEFAULT_PROP_TRANSFORMS, playing));
   g_object_class_install_property (gobject_class, PROP_LOCALIZATION,
-      g_param_spec_boolean ("localization", "Localization",
-          "Compute the gradient heatmap (about twice the work of scoring alone)", DEFAULT_PROP_LOCALIZATION, playing));
+      g_param_spec_enum ("localization", "Localization",
+          "When to compute the gradient heatmap (a second pass, as costly as the scoring): on (every frame: "
+          "each frame costs the same, and good frames show where they come closest to a defect), off, or "
+          "on-anomaly (only frames judged anomalous: good frames cost half, an anomalous one 1.5 times). "
+          "true and false are accepted for on and off",
+          gst_differnet_localization_get_type (), DEFAULT_PROP_LOCALIZATION, playing));
   g_object_class_install_property (gobject_class, PROP_OVERLAY,
       g_param_spec_enum ("overlay", "Overlay", "What to draw on the frames; none leaves every pixel unchanged",
           gst_differnet_overlay_get_type (), DEFAULT_PROP_OVERLAY, playing));
@@ -917,6 +903,16 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
           "Save each frame judged anomalous, with its overlay, as frame-NNNNNNNN.png in this folder", NULL, ready));
   g_object_class_install_property (gobject_class, PROP_FRAMES_SCORED,
       g_param_spec_uint64 ("frames-scored", "Frames scored", "Frames scored since start", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_WHEN_BUSY,
+      g_param_spec_enum ("when-busy", "When busy", "What a frame due for scoring does while the scorer is busy: "
+          "wait (for its own score: every scored frame carries its own result, a slow scorer slows the stream) or "
+          "pass (never wait: the frame goes on at once with the last result, marked reused, and is scored only "
+          "if the scorer is idle; for live cameras that must not drop frames). In pass mode only the first frame "
+          "after a start or a flush waits for its score, frames-in-flight is 1 and adds no latency",
+          gst_differnet_when_busy_get_type (), GST_DIFFERNET_WHEN_BUSY_WAIT, ready));
+  g_object_class_install_property (gobject_class, PROP_FRAMES_PASSED,
+      g_param_spec_uint64 ("frames-passed", "Frames passed", "when-busy=pass: frames due for scoring that went on "
+          "with an earlier result because the scorer was busy, since start", 0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_FRAMES_REUSED,
       g_param_spec_uint64 ("frames-reused", "Frames reused",
           "Frames that carried an earlier result since start (inference-interval)", 0, G_MAXUINT64, 0, ro));
@@ -945,6 +941,8 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
 
   gst_type_mark_as_plugin_api (gst_differnet_overlay_get_type (), (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (gst_differnet_message_mode_get_type (), (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (gst_differnet_localization_get_type (), (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (gst_differnet_when_busy_get_type (), (GstPluginAPIFlags) 0);
   GST_DEBUG_CATEGORY_INIT (gst_differnet_filter_debug, "differnetfilter", 0, "DifferNet defect detector");
 }
 

@@ -34,6 +34,38 @@ typedef enum {
   GST_DIFFERNET_MESSAGE_ON_CHANGE,
 } GstDifferNetMessageMode;
 
+/**
+ * GstDifferNetLocalization:
+ * @GST_DIFFERNET_LOCALIZATION_OFF: no heatmap
+ * @GST_DIFFERNET_LOCALIZATION_ON: a heatmap for every scored frame
+ * @GST_DIFFERNET_LOCALIZATION_ON_ANOMALY: a heatmap only for frames judged anomalous
+ *
+ * The values of OFF and ON are those of FALSE and TRUE, so that code written when the property
+ * was a boolean keeps working.
+ */
+typedef enum {
+  GST_DIFFERNET_LOCALIZATION_OFF = 0,
+  GST_DIFFERNET_LOCALIZATION_ON = 1,
+  GST_DIFFERNET_LOCALIZATION_ON_ANOMALY = 2,
+} GstDifferNetLocalization;
+
+/**
+ * GstDifferNetWhenBusy:
+ * @GST_DIFFERNET_WHEN_BUSY_WAIT: every frame due for scoring waits for its own score
+ * @GST_DIFFERNET_WHEN_BUSY_PASS: no frame waits for the scorer: a frame due for scoring is handed
+ *     to it when it is idle; every frame leaves at once with the last result, marked reused
+ */
+typedef enum {
+  GST_DIFFERNET_WHEN_BUSY_WAIT,
+  GST_DIFFERNET_WHEN_BUSY_PASS,
+} GstDifferNetWhenBusy;
+
+/* The GTypes of the enums above (gstdiffernetenums.cpp). */
+GType gst_differnet_overlay_get_type (void);
+GType gst_differnet_message_mode_get_type (void);
+GType gst_differnet_localization_get_type (void);
+GType gst_differnet_when_busy_get_type (void);
+
 GST_ELEMENT_REGISTER_DECLARE (differnetfilter);
 
 G_END_DECLS

@@ -3,7 +3,8 @@
 # libFuzzer (clang, AddressSanitizer and UndefinedBehaviorSanitizer):
 #   fuzz_model_file  the safetensors container, __metadata__, configuration and calibration JSON,
 #                    the tensor digest (tests/fuzz/fuzz_model_file.cpp)
-#   fuzz_strings     the roi text and the region's bounds check (tests/fuzz/fuzz_strings.cpp)
+#   fuzz_strings     the roi text and the region's bounds check, the device and precision names
+#                    (tests/fuzz/fuzz_strings.cpp)
 # Usage: scripts/fuzz.sh SECONDS [RUNS]   each target runs SECONDS (or RUNS executions, when given)
 # The seed corpus is made from real model files: a tiny model trained by build/tests/make-test-model
 # (when the build has it), its header kept and its tensors shrunk so that executions stay fast, plus
@@ -19,7 +20,7 @@ command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ is missing (apt-get in
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imodel)
 clang++ "${flags[@]}" tests/fuzz/fuzz_model_file.cpp model/safetensors.cpp model/config.cpp model/sha256.cpp \
   -o "$out/bin/fuzz_model_file"
-clang++ "${flags[@]}" tests/fuzz/fuzz_strings.cpp model/frame.cpp -o "$out/bin/fuzz_strings"
+clang++ "${flags[@]}" tests/fuzz/fuzz_strings.cpp model/frame.cpp model/device_name.cpp -o "$out/bin/fuzz_strings"
 
 # Seeds
 if [ -x build/tests/make-test-model ] && [ ! -f "$out/real.model" ]; then
@@ -55,7 +56,8 @@ write("huge-shape", bad, data)
 nan = struct.pack("<6f", 1, float("nan"), 3, float("inf"), 5, 6)
 write("non-finite", small, nan)
 sc = os.path.join(out, "corpus-strings")
-for i, s in enumerate(["", "0,0,64,48", "2147483640,0,100,100", "1,2,3", "-1,2,3,4", "99999999999,0,1,1", "1,2,3,4x"]):
+for i, s in enumerate(["", "0,0,64,48", "2147483640,0,100,100", "1,2,3", "-1,2,3,4", "99999999999,0,1,1", "1,2,3,4x",
+                       "auto", "cpu", "cuda", "cuda:0", "cuda:123", "cuda:-1", "gpu", "fp32", "fp16", "bf16", "int8"]):
     open(os.path.join(sc, f"seed{i}"), "w").write(s)
 PY
 

@@ -1,9 +1,12 @@
 // libFuzzer target: the strings the element and the tools parse from users: the region of interest
-// ("x,y,w,h"); a parsed region must then be checked against a frame without overflow.
+// ("x,y,w,h"), which must then be checked against a frame without overflow; the device ("auto",
+// "cpu", "cuda", "cuda:N") and the precision ("fp32", "fp16", "bf16"): accepted names must read
+// back as themselves, anything else must be an Error, never a crash or a default.
 #include <cstdint>
 #include <string>
 
 #include "error.h"
+#include "device_name.h"
 #include "frame.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -16,6 +19,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (fits && !r.whole_frame() && (int64_t{r.x} + r.width > side || int64_t{r.y} + r.height > side)) __builtin_trap();
     }
     if (differnet::Region::parse(r.to_string()).to_string() != r.to_string()) __builtin_trap();
+  } catch (const differnet::Error&) {
+  }
+  try {
+    const differnet::DeviceName d = differnet::parse_device_name(text);
+    const differnet::DeviceName again = differnet::parse_device_name(d.to_string());
+    if (again.kind != d.kind || again.index != d.index || d.index < 0 || d.index > 999) __builtin_trap();
+  } catch (const differnet::Error&) {
+  }
+  try {
+    const differnet::Precision p = differnet::parse_precision(text);
+    if (text != differnet::precision_name(p)) __builtin_trap();  // only the three exact names
   } catch (const differnet::Error&) {
   }
   return 0;

@@ -707,3 +707,88 @@ TEST_F(Element, SnapshotFolderUnwritableWhileRunning) {
   gst_harness_teardown(h);
   gst_object_unref(bus);
 }
+
+// Issue 11: when-busy=pass never makes a frame wait for a busy scorer. With a slow scorer (T=32 and
+// localization), only the first frame waits for its own score; the others leave at once, in order,
+// with their timestamps and the last result (reused); frames-passed counts those that were due for
+// scoring; a result finished in the background is carried by the frames after it. Frame times are
+// compared with the first frame's (a full scoring), not with a clock figure.
+TEST_F(Element, WhenBusyPassNeverWaits) {
+  GstHarness* h = harness("when-busy=pass transforms=32 overlay=none post-messages=false");
+  gst_harness_set_upstream_latency(h, 0);
+  EXPECT_EQ(gst_harness_query_latency(h), 0u);  // no frame is held
+  auto push = [&](int i, double& seconds) {
+    GstBuffer* in = frame(good(i));
+    GST_BUFFER_PTS(in) = i * GST_SECOND / 30;
+    const gint64 t0 = g_get_monotonic_time();
+    GstBuffer* out = gst_harness_push_and_pull(h, in);
+    seconds = (g_get_monotonic_time() - t0) / 1e6;
+    return out;
+  };
+  double first = 0, slowest = 0, t = 0;
+  GstBuffer* out = push(0, first);
+  ASSERT_NE(out, nullptr);
+  EXPECT_FALSE(meta(out)->reused);  // the first frame carries its own score
+  const double first_score = meta(out)->score;
+  gst_buffer_unref(out);
+  for (int i = 1; i < 13; ++i) {
+    out = push(i, t);
+    slowest = std::max(slowest, t);
+    ASSERT_NE(out, nullptr);
+    ASSERT_NE(meta(out), nullptr);
+    EXPECT_EQ(meta(out)->frame, static_cast<guint64>(i));
+    EXPECT_EQ(GST_BUFFER_PTS(out), i * GST_SECOND / 30);
+    EXPECT_TRUE(meta(out)->reused) << "frame " << i;
+    gst_buffer_unref(out);
+  }
+  EXPECT_LT(slowest, first / 3) << "a frame waited for the scorer (first frame " << first << " s)";
+  guint64 passed = 0;
+  g_object_get(filter(h), "frames-passed", &passed, nullptr);
+  EXPECT_GT(passed, 0u);
+  // Let the background scoring of frame 1 finish: the next frame carries its result.
+  g_usleep(static_cast<gulong>(3 * first * 1e6));
+  out = push(13, t);
+  EXPECT_TRUE(meta(out)->reused);
+  EXPECT_NE(meta(out)->score, first_score);  // frame 1's result, not frame 0's
+  gst_buffer_unref(out);
+  guint64 scored = 0, reused = 0;
+  g_object_get(filter(h), "frames-scored", &scored, "frames-reused", &reused, "frames-passed", &passed, nullptr);
+  EXPECT_EQ(scored, 2u);
+  EXPECT_EQ(reused, 13u);
+  EXPECT_EQ(passed, 11u);  // frames 2..12 were due while frame 1 was scored
+  gst_harness_teardown(h);
+}
+
+// Issue 11: localization=on-anomaly computes the heatmap only for anomalous frames, the same
+// heatmap localization=on gives; "true" and "false" still mean on and off.
+TEST_F(Element, LocalizationOnAnomaly) {
+  GstHarness* probe = harness("overlay=none localization=true");
+  GstBuffer* g = gst_harness_push_and_pull(probe, frame(good(0)));
+  GstBuffer* d = gst_harness_push_and_pull(probe, frame(defective(0)));
+  ASSERT_GT(meta(g)->heatmap_width, 0u);
+  const double threshold = (meta(g)->score + meta(d)->score) / 2;
+  gst_harness_teardown(probe);
+
+  GstHarness* h = harness("overlay=none localization=on-anomaly threshold=" + std::to_string(threshold));
+  GstBuffer* g2 = gst_harness_push_and_pull(h, frame(good(0)));
+  GstBuffer* d2 = gst_harness_push_and_pull(h, frame(defective(0)));
+  EXPECT_FALSE(meta(g2)->anomaly);
+  EXPECT_EQ(meta(g2)->heatmap_width, 0u);  // good: no gradient pass
+  ASSERT_TRUE(meta(d2)->anomaly);
+  ASSERT_EQ(meta(d2)->heatmap_width, meta(d)->heatmap_width);
+  const size_t n = static_cast<size_t>(meta(d)->heatmap_width) * meta(d)->heatmap_height;
+  for (size_t i = 0; i < n; i += 97)
+    EXPECT_NEAR(meta(d2)->heatmap[i], meta(d)->heatmap[i], 1e-5 * std::abs(meta(d)->heatmap[i]) + 1e-9) << i;
+  EXPECT_NEAR(meta(d2)->score, meta(d)->score, 1e-6 * meta(d)->score);
+  for (GstBuffer* b : {g, d, g2, d2}) gst_buffer_unref(b);
+  gint mode = -1;
+  g_object_get(filter(h), "localization", &mode, nullptr);
+  EXPECT_EQ(mode, 2);
+  gst_harness_teardown(h);
+
+  h = harness("overlay=none localization=false");
+  GstBuffer* off = gst_harness_push_and_pull(h, frame(defective(0)));
+  EXPECT_EQ(meta(off)->heatmap_width, 0u);
+  gst_buffer_unref(off);
+  gst_harness_teardown(h);
+}

@@ -1,0 +1,50 @@
+#include "device_name.h"
+
+#include "error.h"
+
+namespace differnet {
+
+std::string DeviceName::to_string() const {
+  switch (kind) {
+    case Kind::Cpu: return "cpu";
+    case Kind::Cuda: return "cuda:" + std::to_string(index);
+    default: return "auto";
+  }
+}
+
+DeviceName parse_device_name(const std::string& text) {
+  DeviceName d;
+  if (text == "auto") return d;
+  if (text == "cpu") {
+    d.kind = DeviceName::Kind::Cpu;
+    return d;
+  }
+  if (text == "cuda") {
+    d.kind = DeviceName::Kind::Cuda;
+    return d;
+  }
+  if (text.rfind("cuda:", 0) == 0 && text.size() > 5 && text.size() < 9 &&
+      text.find_first_not_of("0123456789", 5) == std::string::npos) {
+    d.kind = DeviceName::Kind::Cuda;
+    d.index = std::stoi(text.substr(5));  // 1 to 3 digits: cannot overflow
+    return d;
+  }
+  throw Error("device '" + text + "' is not one of auto, cpu, cuda, cuda:N");
+}
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::FP32;
+  if (name == "fp16") return Precision::FP16;
+  if (name == "bf16") return Precision::BF16;
+  throw Error("precision '" + name + "' is not one of fp32, fp16, bf16");
+}
+
+const char* precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::FP16: return "fp16";
+    case Precision::BF16: return "bf16";
+    default: return "fp32";
+  }
+}
+
+}  // namespace differnet
