@@ -37,6 +37,7 @@
 #include "detector.h"
 #include <gst/differnet/differnetmeta.h>
 #include "error.h"
+#include "model_loader.h"
 #include "overlay.h"
 #include "result_json.h"
 #include "runtime.h"
@@ -130,9 +131,12 @@ struct LastResult {
 // (start/stop and set_info run with the stream stopped; the queue's worker sees only its jobs).
 struct RunState {
   std::unique_ptr<differnet::Detector> detector;
+  std::string model_path;  // the file `detector` was loaded from
   std::unique_ptr<differnet::ScoringQueue> queue;  // declared after the detector: it goes first
   // when-busy=pass: frames scored in the background (no buffer: the frame went on); at most one.
   std::unique_ptr<differnet::ScoringQueue> background;
+  // A live model swap in progress (`model` set while running); declared last: it goes first.
+  std::unique_ptr<differnet::ModelLoader> loader;
   int frames_in_flight = 1;
   std::string model_id, active_device;
   FILE* results = nullptr;
@@ -205,10 +209,25 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
   const bool running = self->state != NULL;
   Settings & s = *self->settings;
   switch (prop_id) {
-    case PROP_MODEL:
-      if (check_stopped (self, "model"))
-        s.model = g_value_get_string (value) ? g_value_get_string (value) : "";
+    case PROP_MODEL:{
+      const std::string path = g_value_get_string (value) ? g_value_get_string (value) : "";
+      if (running && path.empty ()) {
+        rejected = "model cannot be emptied while running; the current model keeps running";
+      } else if (running) {  /* the same path again reloads it: a model retrained in place */
+        /* A live swap: loaded and warmed up on the loader's thread; the streaming thread switches
+         * between two frames once it is ready (or warns and keeps the old model). */
+        if (!self->state->loader)
+          self->state->loader = std::make_unique<differnet::ModelLoader> ();
+        differnet::DetectRequest warm;
+        warm.transforms = s.transforms;
+        warm.localize = s.localization != GST_DIFFERNET_LOCALIZATION_OFF;
+        self->state->loader->request (differnet::DetectorOptions {path, s.device, s.threads, s.precision}, warm);
+        s.model = path;
+      } else {
+        s.model = path;
+      }
       break;
+    }
     case PROP_DEVICE:{
       std::string d = g_value_get_string (value) ? g_value_get_string (value) : "";
       if (!check_stopped (self, "device"))
@@ -417,6 +436,7 @@ gst_differnet_filter_start (GstBaseTransform * trans)
   if (s.when_busy == GST_DIFFERNET_WHEN_BUSY_PASS)
     state->background = std::make_unique<differnet::ScoringQueue> (*state->detector);
   state->model_id = m.model_id;
+  state->model_path = s.model;
   state->active_device = m.device;
   if (!m.calibrated && s.threshold < 0)
     GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Model '%s' has no calibrated threshold", s.model.c_str ()),
@@ -680,6 +700,54 @@ harvest_background (GstDifferNetFilter * self)
   return TRUE;
 }
 
+static GstFlowReturn drain (GstDifferNetFilter * self);
+
+/* A live model swap, between two frames (streaming thread): the frames held are finished with the
+ * old model, the new one takes over from the next frame, which is scored afresh; a model that
+ * could not be loaded leaves the old one running, with a warning naming the file and the reason. */
+static GstFlowReturn
+switch_model (GstDifferNetFilter * self, differnet::ModelLoader::Result result)
+{
+  RunState & st = *self->state;
+  if (!result.detector) {
+    GST_OBJECT_LOCK (self);
+    if (self->settings->model == result.path)   /* not superseded meanwhile: show what runs */
+      self->settings->model = st.model_path;
+    GST_OBJECT_UNLOCK (self);
+    GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ, ("Could not switch to model '%s'; model '%s' keeps running",
+            result.path.c_str (), st.model_path.c_str ()), ("%s", result.error.c_str ()));
+    return GST_FLOW_OK;
+  }
+  const GstFlowReturn ret = drain (self);
+  if (ret != GST_FLOW_OK)
+    return ret;
+  const std::string old_path = st.model_path, old_id = st.model_id;
+  st.background.reset ();
+  st.queue.reset ();
+  st.detector = std::move (result.detector);
+  st.queue = std::make_unique<differnet::ScoringQueue> (*st.detector);
+  GST_OBJECT_LOCK (self);
+  const bool pass = self->settings->when_busy == GST_DIFFERNET_WHEN_BUSY_PASS;
+  GST_OBJECT_UNLOCK (self);
+  if (pass)
+    st.background = std::make_unique<differnet::ScoringQueue> (*st.detector);
+  const differnet::ModelSummary & m = st.detector->summary ();
+  st.model_path = result.path;
+  st.model_id = m.model_id;
+  st.active_device = m.device;
+  st.last.reset ();
+  st.scored_any = false;
+  st.last_verdict = -1;
+  GST_INFO_OBJECT (self, "switched from model %s (%s) to %s (%s) at frame %" G_GUINT64_FORMAT, old_path.c_str (),
+      old_id.c_str (), st.model_path.c_str (), st.model_id.c_str (), st.frame);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self),
+          gst_structure_new ("model-changed", "old-model", G_TYPE_STRING, old_path.c_str (),
+              "old-model-id", G_TYPE_STRING, old_id.c_str (), "model", G_TYPE_STRING, st.model_path.c_str (),
+              "model-id", G_TYPE_STRING, st.model_id.c_str (), "frame", G_TYPE_UINT64, st.frame,
+              "calibrated", G_TYPE_BOOLEAN, m.calibrated, NULL)));
+  return GST_FLOW_OK;
+}
+
 static GstFlowReturn
 gst_differnet_filter_submit_input_buffer (GstBaseTransform * trans, gboolean is_discont, GstBuffer * input)
 {
@@ -688,11 +756,22 @@ gst_differnet_filter_submit_input_buffer (GstBaseTransform * trans, gboolean is_
   GstFlowReturn ret = GST_BASE_TRANSFORM_CLASS (parent_class)->submit_input_buffer (trans, is_discont, input);
   if (ret != GST_FLOW_OK || trans->queued_buf == NULL)
     return ret;
+  RunState & st = *self->state;
+  if (st.loader) {
+    std::optional<differnet::ModelLoader::Result> swap = st.loader->take ();
+    if (swap) {
+      ret = switch_model (self, std::move (*swap));
+      if (ret != GST_FLOW_OK) {
+        gst_buffer_unref (trans->queued_buf);
+        trans->queued_buf = NULL;
+        return ret;
+      }
+    }
+  }
   auto job = std::make_unique<differnet::FrameJob> ();
   job->buffer = trans->queued_buf;
   trans->queued_buf = NULL;
 
-  RunState & st = *self->state;
   GST_OBJECT_LOCK (self);
   const Settings s = *self->settings;
   GST_OBJECT_UNLOCK (self);
@@ -833,7 +912,11 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
 
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model",
-          "Path of the DifferNet model file to load (written by differnet-train). Required", NULL, ready));
+          "Path of the DifferNet model file to load (written by differnet-train). Required. Set while running "
+          "(even to the same path: a retrained file), the new model is loaded and warmed up in the background "
+          "and takes over between two frames (a \"model-changed\" element message; model_id in meta and "
+          "messages changes there); a model that cannot be loaded is a warning and the old one keeps running",
+          NULL, playing));
   g_object_class_install_property (gobject_class, PROP_DEVICE,
       g_param_spec_string ("device", "Device",
           "Where to run: auto (CUDA when available, else CPU), cpu, cuda or cuda:N. Asking for CUDA "

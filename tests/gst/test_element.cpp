@@ -792,3 +792,81 @@ TEST_F(Element, LocalizationOnAnomaly) {
   gst_buffer_unref(off);
   gst_harness_teardown(h);
 }
+
+// Issue 11: setting `model` while frames flow switches models between two frames: every frame has
+// its meta, the model_id changes exactly once, a model-changed message names both; a model that
+// cannot be loaded is a warning naming the file, and the old model keeps scoring every frame.
+TEST_F(Element, LiveModelSwap) {
+  const std::string other = fixtures::temp_dir() + "/other.safetensors";
+  fixtures::train_texture_model(other, kSize, 10, 20);  // another model: another model_id
+  GstHarness* h = harness("overlay=none post-messages=false frames-in-flight=2");
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(h->element, bus);
+  std::vector<std::string> ids;
+  auto push = [&](int i) {
+    GstBuffer* in = frame(good(i));
+    GST_BUFFER_PTS(in) = i * GST_SECOND / 30;
+    ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
+    while (GstBuffer* out = gst_harness_try_pull(h)) {
+      ASSERT_NE(meta(out), nullptr);
+      EXPECT_FALSE(meta(out)->reused);
+      EXPECT_EQ(GST_BUFFER_PTS(out), ids.size() * GST_SECOND / 30);
+      ids.push_back(meta(out)->model_id);
+      gst_buffer_unref(out);
+    }
+  };
+  int i = 0;
+  for (; i < 3; ++i) push(i);
+  g_object_set(filter(h), "model", other.c_str(), nullptr);
+  for (int wait = 0; wait < 600; ++wait) {  // frames keep flowing while it loads
+    push(i++);
+    GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT);
+    if (m) {
+      const GstStructure* st = gst_message_get_structure(m);
+      EXPECT_STREQ(gst_structure_get_name(st), "model-changed");
+      EXPECT_EQ(std::string(gst_structure_get_string(st, "model")), other);
+      EXPECT_EQ(std::string(gst_structure_get_string(st, "old-model")), model_);
+      gst_message_unref(m);
+      break;
+    }
+    g_usleep(10000);
+  }
+  for (int k = 0; k < 3; ++k, ++i) push(i);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  while (GstBuffer* out = gst_harness_try_pull(h)) {
+    ids.push_back(meta(out)->model_id);
+    gst_buffer_unref(out);
+  }
+  ASSERT_EQ(ids.size(), static_cast<size_t>(i)) << "a frame was lost";
+  int changes = 0;
+  for (size_t k = 1; k < ids.size(); ++k) changes += ids[k] != ids[k - 1];
+  EXPECT_EQ(changes, 1);
+  EXPECT_NE(ids.front(), ids.back());
+  gst_harness_teardown(h);
+
+  // A model that cannot be loaded: a warning naming it, the old model keeps running.
+  h = harness("overlay=none post-messages=false");
+  gst_element_set_bus(h->element, bus);
+  GstBuffer* before = gst_harness_push_and_pull(h, frame(good(0)));
+  const std::string id = meta(before)->model_id;
+  gst_buffer_unref(before);
+  const std::string missing = fixtures::temp_dir() + "/missing.model";
+  g_object_set(filter(h), "model", missing.c_str(), nullptr);
+  std::string warning;
+  for (int wait = 0; wait < 500 && warning.empty(); ++wait) {
+    GstBuffer* out = gst_harness_push_and_pull(h, frame(good(1)));
+    ASSERT_NE(meta(out), nullptr);
+    EXPECT_EQ(std::string(meta(out)->model_id), id);
+    gst_buffer_unref(out);
+    warning = pop_warning(bus);
+    if (warning.empty()) g_usleep(10000);
+  }
+  EXPECT_NE(warning.find("Could not switch to model '" + missing + "'"), std::string::npos) << warning;
+  EXPECT_NE(warning.find("keeps running"), std::string::npos) << warning;
+  gchar* now = nullptr;
+  g_object_get(filter(h), "model", &now, nullptr);
+  EXPECT_EQ(std::string(now), model_);  // the property shows the model that runs
+  g_free(now);
+  gst_harness_teardown(h);
+  gst_object_unref(bus);
+}
