@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <mutex>
 
 #include "error.h"
 #include "model.h"
@@ -32,6 +33,7 @@ struct Detector::Impl {
   ModelSummary summary;
   at::Device device;
   bool synchronize_stages;
+  std::mutex scoring;  // score() from several threads (elements sharing one model) runs one at a time
 };
 
 Detector::Detector(const DetectorOptions& options) try {
@@ -55,7 +57,7 @@ Detector::Detector(const DetectorOptions& options) try {
   s.calibrated = model.calibration.calibrated;
   s.threshold = s.calibrated ? model.calibration.threshold : std::numeric_limits<double>::quiet_NaN();
   s.calibrated_transforms = model.calibration.transforms;
-  impl_.reset(new Impl{std::move(model), s, device, options.synchronize_stages});
+  impl_.reset(new Impl{std::move(model), s, device, options.synchronize_stages, {}});
 } catch (const c10::Error& e) {
   throw Error("model '" + options.model_path + "' cannot be set up: " + without_backtrace(e.what()));
 }
@@ -87,6 +89,7 @@ UploadedFrame Detector::upload(const FrameView& frame, const DetectRequest& requ
 
 Detection Detector::score(const UploadedFrame& frame, const DetectRequest& request) {
   if (frame.empty()) throw Error("score() was given an empty UploadedFrame");
+  std::lock_guard<std::mutex> lock(impl_->scoring);
   try {
     return score_checked(frame, request);
   } catch (const c10::Error& e) {  // LibTorch's own failures (out of memory, ...) become our Error

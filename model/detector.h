@@ -86,8 +86,8 @@ class Detector {
   Detection detect(const FrameView& frame, const DetectRequest& request);
 
   // The two halves of detect(), for callers that overlap them: upload() copies the region out of
-  // the frame (the frame may be reused as soon as it returns); score() runs the model. One thread
-  // may upload while another scores; score() itself is not for two threads at once.
+  // the frame (the frame may be reused as soon as it returns); score() runs the model. Both may be
+  // called from several threads (elements sharing one Detector): calls of score() run one at a time.
   UploadedFrame upload(const FrameView& frame, const DetectRequest& request) const;
   Detection score(const UploadedFrame& frame, const DetectRequest& request);
 

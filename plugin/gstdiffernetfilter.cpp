@@ -37,6 +37,7 @@
 #include "detector.h"
 #include <gst/differnet/differnetmeta.h>
 #include "error.h"
+#include "model_cache.h"
 #include "model_loader.h"
 #include "overlay.h"
 #include "result_json.h"
@@ -71,6 +72,8 @@ enum {
   PROP_FRAMES_SCORED,
   PROP_FRAMES_REUSED,
   PROP_FRAMES_PASSED,
+  PROP_MODEL_USERS,
+  PROP_SHARE_MODEL,
   PROP_WHEN_BUSY,
   PROP_MEAN_INFERENCE_MS,
   PROP_LAST_INFERENCE_MS,
@@ -98,6 +101,7 @@ struct Settings {
   int threads = DEFAULT_PROP_THREADS;
   int frames_in_flight = DEFAULT_PROP_FRAMES_IN_FLIGHT;
   GstDifferNetWhenBusy when_busy = GST_DIFFERNET_WHEN_BUSY_WAIT;
+  bool share_model = true;
   double threshold = DEFAULT_PROP_THRESHOLD;
   int transforms = DEFAULT_PROP_TRANSFORMS;
   GstDifferNetLocalization localization = DEFAULT_PROP_LOCALIZATION;
@@ -130,7 +134,7 @@ struct LastResult {
 // Per-run state: created in start(), dropped in stop(); touched by the streaming thread only
 // (start/stop and set_info run with the stream stopped; the queue's worker sees only its jobs).
 struct RunState {
-  std::unique_ptr<differnet::Detector> detector;
+  std::shared_ptr<differnet::Detector> detector;  // shared with the elements that load the same model
   std::string model_path;  // the file `detector` was loaded from
   std::unique_ptr<differnet::ScoringQueue> queue;  // declared after the detector: it goes first
   // when-busy=pass: frames scored in the background (no buffer: the frame went on); at most one.
@@ -221,7 +225,8 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
         differnet::DetectRequest warm;
         warm.transforms = s.transforms;
         warm.localize = s.localization != GST_DIFFERNET_LOCALIZATION_OFF;
-        self->state->loader->request (differnet::DetectorOptions {path, s.device, s.threads, s.precision}, warm);
+        self->state->loader->request (differnet::DetectorOptions {path, s.device, s.threads, s.precision}, warm,
+            s.share_model);
         s.model = path;
       } else {
         s.model = path;
@@ -263,6 +268,10 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
     case PROP_FRAMES_IN_FLIGHT:
       if (check_stopped (self, "frames-in-flight"))
         s.frames_in_flight = g_value_get_int (value);
+      break;
+    case PROP_SHARE_MODEL:
+      if (check_stopped (self, "share-model"))
+        s.share_model = g_value_get_boolean (value);
       break;
     case PROP_WHEN_BUSY:
       if (check_stopped (self, "when-busy"))
@@ -359,6 +368,10 @@ gst_differnet_filter_get_property (GObject * object, guint prop_id, GValue * val
     case PROP_FRAMES_IN_FLIGHT: g_value_set_int (value, s.frames_in_flight); break;
     case PROP_WHEN_BUSY: g_value_set_enum (value, s.when_busy); break;
     case PROP_FRAMES_PASSED: g_value_set_uint64 (value, st.passed); break;
+    case PROP_SHARE_MODEL: g_value_set_boolean (value, s.share_model); break;
+    case PROP_MODEL_USERS:
+      g_value_set_int (value, self->state ? static_cast<int>(self->state->detector.use_count ()) : 0);
+      break;
     case PROP_THRESHOLD: g_value_set_double (value, s.threshold); break;
     case PROP_TRANSFORMS: g_value_set_int (value, s.transforms); break;
     case PROP_LOCALIZATION: g_value_set_enum (value, s.localization); break;
@@ -406,8 +419,9 @@ gst_differnet_filter_start (GstBaseTransform * trans)
   }
   auto state = std::make_unique<RunState> ();
   try {
-    state->detector = std::make_unique<differnet::Detector> (differnet::DetectorOptions { s.model, s.device, s.threads,
-            s.precision});
+    const differnet::DetectorOptions options { s.model, s.device, s.threads, s.precision};
+    state->detector = s.share_model ? differnet::ModelCache::acquire (options)
+        : std::make_shared<differnet::Detector> (options);
   } catch (const std::exception & e) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Could not load DifferNet model '%s'", s.model.c_str ()),
         ("%s", differnet::without_backtrace (e.what ()).c_str ()));
@@ -993,6 +1007,14 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
           "if the scorer is idle; for live cameras that must not drop frames). In pass mode only the first frame "
           "after a start or a flush waits for its score, frames-in-flight is 1 and adds no latency",
           gst_differnet_when_busy_get_type (), GST_DIFFERNET_WHEN_BUSY_WAIT, ready));
+  g_object_class_install_property (gobject_class, PROP_SHARE_MODEL,
+      g_param_spec_boolean ("share-model", "Share model", "Share the loaded model with the other elements of the "
+          "process that name the same model file, device, precision and threads (loaded once, scoring one frame "
+          "at a time); false: this element loads a copy of its own", TRUE, ready));
+  g_object_class_install_property (gobject_class, PROP_MODEL_USERS,
+      g_param_spec_int ("model-users", "Model users", "Elements in this process that share the loaded model "
+          "(those naming the same model file, device, precision and threads load it once); 0 while stopped",
+          0, G_MAXINT, 0, ro));
   g_object_class_install_property (gobject_class, PROP_FRAMES_PASSED,
       g_param_spec_uint64 ("frames-passed", "Frames passed", "when-busy=pass: frames due for scoring that went on "
           "with an earlier result because the scorer was busy, since start", 0, G_MAXUINT64, 0, ro));

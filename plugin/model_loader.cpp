@@ -1,6 +1,7 @@
 #include "model_loader.h"
 
 #include "error.h"
+#include "model_cache.h"
 
 namespace differnet {
 
@@ -18,11 +19,11 @@ ModelLoader::~ModelLoader ()
 }
 
 void
-ModelLoader::request (const DetectorOptions & options, const DetectRequest & warm)
+ModelLoader::request (const DetectorOptions & options, const DetectRequest & warm, bool shared)
 {
   {
     std::lock_guard<std::mutex> lock (mutex_);
-    pending_ = std::make_pair (options, warm);
+    pending_ = Request {options, warm, shared};
     ++generation_;
     ready_.reset ();                     // an older finished result is superseded too
   }
@@ -49,7 +50,7 @@ void
 ModelLoader::run ()
 {
   for (;;) {
-    std::pair<DetectorOptions, DetectRequest> job;
+    Request job;
     uint64_t generation;
     {
       std::unique_lock<std::mutex> lock (mutex_);
@@ -62,10 +63,11 @@ ModelLoader::run ()
       loading_ = true;
     }
     Result result;
-    result.path = job.first.model_path;
+    result.path = job.options.model_path;
     try {
-      auto detector = std::make_unique<Detector> (job.first);
-      detector->warm_up (job.second);
+      std::shared_ptr<Detector> detector = job.shared ? ModelCache::acquire (job.options)
+          : std::make_shared<Detector> (job.options);
+      detector->warm_up (job.warm);
       result.detector = std::move (detector);
     } catch (const std::exception & e) {
       result.error = without_backtrace (e.what ());

@@ -18,7 +18,7 @@ namespace differnet {
 class ModelLoader {
  public:
   struct Result {
-    std::unique_ptr<Detector> detector;  // null when the load failed
+    std::shared_ptr<Detector> detector;  // null when the load failed (shared: see ModelCache)
     std::string path;
     std::string error;                   // why it failed
   };
@@ -30,7 +30,8 @@ class ModelLoader {
   // Loads `options.model_path` and scores one frame as `warm` asks (so that the first frame after
   // the switch is not slowed). A later call supersedes an earlier one still waiting or loading:
   // only the latest request's result is kept.
-  void request (const DetectorOptions & options, const DetectRequest & warm);
+  // With `shared`, through the ModelCache (an element already holding that model lends it).
+  void request (const DetectorOptions & options, const DetectRequest & warm, bool shared = true);
   // The result of the latest request, once it is finished (never blocks).
   std::optional<Result> take ();
   bool busy () const;
@@ -39,7 +40,12 @@ class ModelLoader {
   void run ();
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::optional<std::pair<DetectorOptions, DetectRequest>> pending_;
+  struct Request {
+    DetectorOptions options;
+    DetectRequest warm;
+    bool shared;
+  };
+  std::optional<Request> pending_;
   uint64_t generation_ = 0;              // of the latest request
   bool loading_ = false, quit_ = false;
   std::optional<Result> ready_;
