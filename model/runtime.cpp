@@ -4,6 +4,10 @@
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 
+#include <malloc.h>
+
+#include <cstdlib>
+#include <limits>
 #include <thread>
 
 #include "error.h"
@@ -46,7 +50,22 @@ void synchronize(const std::string& device) {
   at::detail::getCUDAHooks().deviceSynchronize(d.has_index() ? d.index() : 0);
 }
 
+bool configure_allocator() {
+  static bool applied = [] {
+    // The user's own choice wins: glibc's variables, or DIFFERNET_MALLOC=system to keep its defaults.
+    for (const char* name : {"MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_"})
+      if (std::getenv(name)) return false;
+    const char* choice = std::getenv("DIFFERNET_MALLOC");
+    if (choice && std::string(choice) == "system") return false;
+    // Large tensors come from the heap (not one mmap each) and freed memory stays in the process,
+    // so that the next tensor of the same size does not fault its pages in again.
+    return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max()) == 1;
+  }();
+  return applied;
+}
+
 int set_threads(int threads) {
+  configure_allocator();
   if (threads < 0) throw Error("threads must be 0 (one per core) or more, got " + std::to_string(threads));
   if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);

@@ -14,8 +14,17 @@ std::string resolve_device(const std::string& requested);
 bool cuda_available();
 int cuda_device_count();
 
-// Sets LibTorch's intra-op thread count; 0 = the number of cores. Returns the count set.
+// Sets LibTorch's intra-op thread count; 0 = the number of cores. Returns the count set. Calls
+// configure_allocator() first (every tool and the Detector come through here).
 int set_threads(int threads);
+
+// Makes glibc keep freed memory in the process (mallopt: no mmap per large block, no trimming), as
+// MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=<large> would: LibTorch frees and allocates tensors of
+// the same sizes on every frame, and without it each one faults its pages in again (a 448-px
+// backbone pass 166 -> 37 ms on a VM). Costs peak memory (freed blocks are kept). Process-wide;
+// done once; skipped when the user set glibc's MALLOC_* variables or DIFFERNET_MALLOC=system.
+// Returns whether it was applied.
+bool configure_allocator();
 
 // Precision, parse_precision and precision_name: device_name.h.
 // Throws Error where `device` cannot run `precision` (fp16 convolutions exist on CUDA only).
