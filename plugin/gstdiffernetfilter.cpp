@@ -139,7 +139,8 @@ struct RunState {
   std::unique_ptr<differnet::ScoringQueue> queue;  // declared after the detector: it goes first
   // when-busy=pass: frames scored in the background (no buffer: the frame went on); at most one.
   std::unique_ptr<differnet::ScoringQueue> background;
-  // A live model swap in progress (`model` set while running); declared last: it goes first.
+  // A live model swap in progress (`model` set while running); declared after the queues and the
+  // detector, so that it is destroyed (its loading thread joined) before them.
   std::unique_ptr<differnet::ModelLoader> loader;
   int frames_in_flight = 1;
   std::string model_id, active_device;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the example applications of pipelines/ (C and Python) on a running pipeline with a small
 # model and checks that they read the DifferNet metadata of every buffer.
-#   examples.sh MAKE_TEST_MODEL READ_META_C READ_META_PY
+#   examples.sh MAKE_TEST_MODEL READ_META_C READ_META_PY MULTI_CAMERA
 set -euo pipefail
-make_model=$1 read_meta_c=$2 read_meta_py=$3
+make_model=$1 read_meta_c=$2 read_meta_py=$3 multi_camera=$4
 work=$(mktemp -d "${TMPDIR:-/tmp}/differnet-examples.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 "$make_model" "$work/model.safetensors"
@@ -21,6 +21,15 @@ grep -q "^12 buffers, 12 with DifferNet meta" "$work/py.txt" || { cat "$work/py.
 diff <(grep -o 'score [0-9.e+-]*' "$work/c.txt") <(grep -o 'score [0-9.e+-]*' "$work/py.txt") \
   || { echo "C and Python read different scores"; exit 1; }
 echo "examples: C and Python read the meta of all 12 buffers"
+
+# The multi-camera application: 4 test sources, one shared model, a tiled MP4, per-stream counts.
+TILE=96x72 "$multi_camera" "$work/model.safetensors" "$work/tiled.mp4" \
+  "videotestsrc num-buffers=8 pattern=smpte" "videotestsrc num-buffers=8 pattern=ball" \
+  "videotestsrc num-buffers=8 pattern=snow" "videotestsrc num-buffers=8 pattern=checkers-8" > "$work/multi.txt"
+cat "$work/multi.txt"
+grep -q "loaded once for 4 element(s)" "$work/multi.txt" || { echo "multi-camera: the model was not shared"; exit 1; }
+[ "$(grep -c '^stream [0-3]: 8 frames' "$work/multi.txt")" -eq 4 ] || { echo "multi-camera: not 8 frames per stream"; exit 1; }
+[ -s "$work/tiled.mp4" ] || { echo "multi-camera: no MP4 written"; exit 1; }
 
 # The scale-out recipe: two pipelines (two lines) -> differnetpublish -> a mosquitto broker started
 # here -> collect_results.py into SQLite, with per-line counts.

@@ -290,6 +290,17 @@ class Messages {
   std::vector<std::pair<GstMessageType, std::string>> seen_;
 };
 
+// A publisher whose messages from its very start reach `bus`: the harness starts the element as it
+// makes it, before a bus can be set, so it is restarted once the bus is there.
+GstHarness* publisher_on(Messages& bus, const std::string& props) {
+  GstHarness* h = publisher(props);
+  gst_element_set_bus(h->element, bus.bus());
+  gst_element_set_state(h->element, GST_STATE_NULL);
+  gst_element_set_state(h->element, GST_STATE_PLAYING);
+  gst_harness_set_src_caps_str(h, kCaps);
+  return h;
+}
+
 class Publish : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -491,9 +502,8 @@ TEST_F(Publish, TlsWithPasswordAndAWrongPassword) {
   gst_object_unref(e);
 
   // Without required: a warning, and the frames go on.
-  h = publisher(base + "password-file=" + d + "/bad.pw");
   Messages warnings;
-  gst_element_set_bus(h->element, warnings.bus());
+  h = publisher_on(warnings, base + "password-file=" + d + "/bad.pw");
   for (int i = 0; i < 3; ++i) gst_buffer_unref(gst_harness_push_and_pull(h, result_buffer(i, true)));
   EXPECT_TRUE(warnings.wait_for(GST_MESSAGE_WARNING, "refused the connection")) << warnings.of(GST_MESSAGE_WARNING);
   gst_harness_teardown(h);
@@ -503,7 +513,9 @@ TEST_F(Publish, TlsWithPasswordAndAWrongPassword) {
 // unless required=true.
 TEST_F(Publish, BadAddressTopicAndUnreachableBroker) {
   struct Case { const char* props; const char* needle; };
-  const int closed = free_port();
+  // Port 1: below the ephemeral range (no client socket of this machine can get it, so no TCP
+  // self-connection), and nothing listens there.
+  const int closed = 1;
   const std::string unreachable = "address=127.0.0.1:" + std::to_string(closed) + " required=true";
   for (const Case& c : {Case{"address=nohost", "has no port"}, Case{"address=host:99999", "from 1 to 65535"},
                         Case{"topic=plant/#", "cannot be published to"}, Case{"topic=\"\"", "topic"},
@@ -522,9 +534,8 @@ TEST_F(Publish, BadAddressTopicAndUnreachableBroker) {
     gst_element_set_state(e, GST_STATE_NULL);
     gst_object_unref(e);
   }
-  GstHarness* h = publisher("address=127.0.0.1:" + std::to_string(closed) + " queue-size=4");
   Messages bus;
-  gst_element_set_bus(h->element, bus.bus());
+  GstHarness* h = publisher_on(bus, "address=127.0.0.1:" + std::to_string(closed) + " queue-size=4");
   for (int i = 0; i < 10; ++i) gst_buffer_unref(gst_harness_push_and_pull(h, result_buffer(i, false)));
   EXPECT_TRUE(bus.wait_for(GST_MESSAGE_WARNING, "cannot connect to the MQTT broker at 127.0.0.1:" + std::to_string(closed)))
       << bus.of(GST_MESSAGE_WARNING);
