@@ -554,6 +554,24 @@ post_result_message (GstDifferNetFilter * self, GstBuffer * buf, const GstDiffer
  * and overlay and leaves. With frames-in-flight = N the streaming thread waits only when N frames
  * are held, so scoring overlaps the upload, drawing and pushing of the frames around it. */
 
+/* A scored job's result becomes the last result (carried by the frames that reuse it) and is
+ * counted in the statistics. */
+static void
+keep_result (GstDifferNetFilter * self, differnet::FrameJob & job)
+{
+  auto last = std::make_unique<LastResult> ();
+  last->detection = std::move (job.detection);
+  last->region = job.region;
+  last->transforms = job.request.transforms;
+  const double ms = last->detection.times.total_ms;
+  self->state->last = std::move (last);
+  GST_OBJECT_LOCK (self);
+  self->stats->scored++;
+  self->stats->total_ms += ms;
+  self->stats->last_ms = ms;
+  GST_OBJECT_UNLOCK (self);
+}
+
 /* Meta, statistics, messages, results line, overlay and snapshot for a frame whose job is done;
  * returns the writable buffer to push, or NULL after posting an error. */
 static GstBuffer *
@@ -570,11 +588,11 @@ finish_frame (GstDifferNetFilter * self, std::unique_ptr<differnet::FrameJob> jo
     return NULL;
   }
   if (job->score) {
-    auto last = std::make_unique<LastResult> ();
-    last->detection = std::move (job->detection);
-    last->region = job->region;
-    last->transforms = job->request.transforms;
-    st.last = std::move (last);
+    keep_result (self, *job);
+  } else {
+    GST_OBJECT_LOCK (self);
+    self->stats->reused++;
+    GST_OBJECT_UNLOCK (self);
   }
   if (!st.last) {  /* cannot happen: a frame is only marked reused after a scored one */
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("No result for frame %" G_GUINT64_FORMAT, job->number), (NULL));
@@ -601,16 +619,6 @@ finish_frame (GstDifferNetFilter * self, std::unique_ptr<differnet::FrameJob> jo
   if (!d.heatmap.values.empty ())
     gst_differnet_meta_set_heatmap (meta, d.heatmap.width, d.heatmap.height, d.heatmap.values.data ());
   gst_differnet_custom_meta_add (buf, meta);
-
-  GST_OBJECT_LOCK (self);
-  if (job->score) {
-    self->stats->scored++;
-    self->stats->total_ms += d.times.total_ms;
-    self->stats->last_ms = d.times.total_ms;
-  } else {
-    self->stats->reused++;
-  }
-  GST_OBJECT_UNLOCK (self);
 
   const int verdict = d.anomaly ? 1 : 0;
   if (s.post_messages && (s.message_mode == GST_DIFFERNET_MESSAGE_EVERY_FRAME || verdict != st.last_verdict))
@@ -702,16 +710,7 @@ harvest_background (GstDifferNetFilter * self)
         ("%s", differnet::without_backtrace (done->error).c_str ()));
     return FALSE;
   }
-  auto last = std::make_unique<LastResult> ();
-  last->detection = std::move (done->detection);
-  last->region = done->region;
-  last->transforms = done->request.transforms;
-  GST_OBJECT_LOCK (self);
-  self->stats->scored++;
-  self->stats->total_ms += last->detection.times.total_ms;
-  self->stats->last_ms = last->detection.times.total_ms;
-  GST_OBJECT_UNLOCK (self);
-  st.last = std::move (last);
+  keep_result (self, *done);
   return TRUE;
 }
 
