@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "backbones/architectures.h"
 #include "error.h"
 #include "safetensors.h"
 
@@ -15,20 +16,6 @@
 namespace differnet {
 
 namespace {
-
-// SqueezeNet 1.1 fire modules: (first conv index, input channels, squeeze, expand per branch).
-struct Fire { int k, in, squeeze, expand; };
-constexpr Fire kFires[] = {{1, 64, 16, 64},   {4, 128, 16, 64},   {7, 128, 32, 128},  {10, 256, 32, 128},
-                           {13, 256, 48, 192}, {16, 384, 48, 192}, {19, 384, 64, 256}, {22, 512, 64, 256}};
-
-using Shapes = std::map<std::string, std::vector<int64_t>>;
-
-void add_conv(Shapes& s, int i, int64_t out, int64_t in, int64_t k) {
-  s["conv" + std::to_string(i) + ".weight"] = {out, in, k, k};
-  s["conv" + std::to_string(i) + ".bias"] = {out};
-}
-
-at::Tensor max_pool(const at::Tensor& x, bool ceil_mode) { return at::max_pool2d(x, {3, 3}, {2, 2}, {0, 0}, {1, 1}, ceil_mode); }
 
 std::vector<std::string> split_dirs(const std::string& list) {
   std::vector<std::string> out;
@@ -42,32 +29,33 @@ std::vector<std::string> split_dirs(const std::string& list) {
   return out;
 }
 
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool is_architecture_name(const std::string& name) {
+  try {
+    backbones::find(name);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// SqueezeNet's optional ImageNet classifier (conv25), kept in the bundled file for the golden test.
+constexpr const char* kSqueezeNetClassifier = "conv25";
+
 }  // namespace
 
 std::map<std::string, std::vector<int64_t>> backbone_trunk_shapes(const std::string& architecture) {
-  Shapes s;
-  if (architecture == "squeezenet1_1") {
-    add_conv(s, 0, 64, 3, 3);
-    for (const Fire& f : kFires) {
-      add_conv(s, f.k, f.squeeze, f.in, 1);
-      add_conv(s, f.k + 1, f.expand, f.squeeze, 1);
-      add_conv(s, f.k + 2, f.expand, f.squeeze, 3);
-    }
-  } else if (architecture == "alexnet") {
-    add_conv(s, 0, 64, 3, 11);
-    add_conv(s, 1, 192, 64, 5);
-    add_conv(s, 2, 384, 192, 3);
-    add_conv(s, 3, 256, 384, 3);
-    add_conv(s, 4, 256, 256, 3);
-  } else {
-    throw Error("unknown backbone architecture '" + architecture + "' (known: squeezenet1_1, alexnet)");
-  }
-  return s;
+  return backbones::find(architecture).shapes();
 }
 
 std::string resolve_backbone_path(const std::string& name_or_path) {
-  if (name_or_path != "squeezenet1_1" && name_or_path != "alexnet") {
-    if (!std::ifstream(name_or_path)) throw Error("backbone file '" + name_or_path + "' cannot be opened");
+  if (!is_architecture_name(name_or_path)) {
+    if (!std::ifstream(name_or_path))
+      throw Error("backbone file '" + name_or_path + "' cannot be opened (backbone names: " +
+                  backbones::known_names() + ")");
     return name_or_path;
   }
   std::vector<std::string> dirs;
@@ -94,14 +82,17 @@ Backbone Backbone::load(const std::string& name_or_path) {
   TensorMap tensors;
   for (const auto& [name, t] : file.tensors) tensors[name] = from_stored(t);
   auto shapes = backbone_trunk_shapes(arch->second);
-  if (arch->second == "squeezenet1_1" && tensors.count("conv25.weight")) {  // optional ImageNet classifier
-    shapes["conv25.weight"] = {1000, 512, 1, 1};
-    shapes["conv25.bias"] = {1000};
+  const std::string cls = kSqueezeNetClassifier;
+  if (arch->second == "squeezenet1_1" && tensors.count(cls + ".weight")) {  // optional ImageNet classifier
+    shapes[cls + ".weight"] = {1000, 512, 1, 1};
+    shapes[cls + ".bias"] = {1000};
   }
   check_shapes(tensors, shapes, "backbone file '" + path + "'");
   Backbone b;
   b.architecture_ = arch->second;
+  b.arch_ = &backbones::find(arch->second);
   b.w_ = std::move(tensors);
+  b.prepare();
   return b;
 }
 
@@ -109,8 +100,14 @@ Backbone Backbone::from_tensors(const std::string& architecture, const TensorMap
   check_shapes(tensors, backbone_trunk_shapes(architecture), "backbone '" + architecture + "'");
   Backbone b;
   b.architecture_ = architecture;
-  for (const auto& [name, t] : tensors) b.w_[name] = t.detach().clone();
+  b.arch_ = &backbones::find(architecture);
+  for (const auto& [name, t] : tensors) b.w_[name] = t.detach().to(at::kFloat).clone();
+  b.prepare();
   return b;
+}
+
+void Backbone::prepare() {
+  if (arch_->prepare) arch_->prepare(w_);
 }
 
 Backbone Backbone::random(const std::string& architecture, uint64_t seed) {
@@ -118,74 +115,49 @@ Backbone Backbone::random(const std::string& architecture, uint64_t seed) {
   TensorMap tensors;
   const auto shapes = backbone_trunk_shapes(architecture);
   for (const auto& [name, shape] : shapes) {
-    const bool bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
-    const auto& wshape = bias ? shapes.at(name.substr(0, name.size() - 5) + ".weight") : shape;
-    const double fan_in = static_cast<double>(wshape[1] * wshape[2] * wshape[3]);
-    const double bound = 1.0 / std::sqrt(fan_in);
-    tensors[name] = at::empty(shape, at::kFloat).uniform_(-bound, bound, gen);
+    at::Tensor t = at::empty(shape, at::kFloat);
+    if (ends_with(name, ".gamma") || ends_with(name, ".running_var")) {
+      t.uniform_(0.5, 1.5, gen);  // batch norm: positive scales and variances
+    } else if (ends_with(name, ".beta") || ends_with(name, ".running_mean")) {
+      t.uniform_(-0.1, 0.1, gen);
+    } else {
+      // PyTorch's default conv initialisation: uniform in +-1/sqrt(fan_in) for weight and bias.
+      const bool bias = ends_with(name, ".bias");
+      const auto& wshape = bias ? shapes.at(name.substr(0, name.size() - 5) + ".weight") : shape;
+      const double bound = 1.0 / std::sqrt(static_cast<double>(wshape[1] * wshape[2] * wshape[3]));
+      t.uniform_(-bound, bound, gen);
+    }
+    tensors[name] = t;
   }
   return from_tensors(architecture, tensors);
 }
 
-at::Tensor Backbone::conv(int i, const at::Tensor& x, int stride, int padding) const {
-  const std::string p = "conv" + std::to_string(i);
-  return at::conv2d(x, w_.at(p + ".weight"), w_.at(p + ".bias"), {stride, stride}, {padding, padding});
-}
-
-at::Tensor Backbone::fire(int k, const at::Tensor& x) const {
-  at::Tensor s = at::relu(conv(k, x));
-  return at::cat({at::relu(conv(k + 1, s)), at::relu(conv(k + 2, s, 1, 1))}, 1);
-}
-
 std::vector<std::string> Backbone::layer_names(const std::string& architecture) {
-  if (architecture == "alexnet") return {"conv1", "conv2", "conv3", "conv4", "conv5"};
-  if (architecture == "squeezenet1_1") return {"fire2", "fire3", "fire4", "fire5", "fire6", "fire7", "fire8", "fire9"};
-  throw Error("unknown backbone architecture '" + architecture + "' (known: squeezenet1_1, alexnet)");
+  return backbones::find(architecture).layers;
 }
+
+std::string Backbone::known_architectures() { return backbones::known_names(); }
 
 namespace {
-// Index of `layer` in layer_names(architecture); "last" is the last one.
-size_t layer_index(const std::string& architecture, const std::string& layer) {
-  const auto names = Backbone::layer_names(architecture);
-  if (layer == "last") return names.size() - 1;
-  for (size_t i = 0; i < names.size(); ++i)
-    if (names[i] == layer) return i;
+// Index of `layer` in the architecture's layers; "last" is the last one.
+size_t layer_index(const backbones::Architecture& a, const std::string& layer) {
+  if (layer == "last") return a.layers.size() - 1;
+  for (size_t i = 0; i < a.layers.size(); ++i)
+    if (a.layers[i] == layer) return i;
   std::string known;
-  for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-  throw Error("backbone " + architecture + " has no layer '" + layer + "' (known: " + known + ", last)");
+  for (const auto& n : a.layers) known += (known.empty() ? "" : ", ") + n;
+  throw Error("backbone " + a.name + " has no layer '" + layer + "' (known: " + known + ", last)");
 }
 }  // namespace
 
-int Backbone::layer_channels(const std::string& layer) const {
-  const size_t i = layer_index(architecture_, layer);
-  if (architecture_ == "alexnet") return static_cast<int>(w_.at("conv" + std::to_string(i) + ".bias").size(0));
-  const int k = kFires[i].k;
-  return static_cast<int>(w_.at("conv" + std::to_string(k + 1) + ".bias").size(0) +
-                          w_.at("conv" + std::to_string(k + 2) + ".bias").size(0));
-}
+int Backbone::layer_channels(const std::string& layer) const { return arch_->channels[layer_index(*arch_, layer)]; }
 
 std::vector<at::Tensor> Backbone::taps(const at::Tensor& input, const std::vector<std::string>& layers) const {
   std::vector<size_t> wanted;
-  for (const auto& l : layers) wanted.push_back(layer_index(architecture_, l));
+  for (const auto& l : layers) wanted.push_back(layer_index(*arch_, l));
   const size_t deepest = *std::max_element(wanted.begin(), wanted.end());
-  std::vector<at::Tensor> maps;  // by layer index, up to the deepest
   const at::Tensor x = input.to(w_.begin()->second.scalar_type());  // a differentiable cast when needed
-  if (architecture_ == "alexnet") {
-    at::Tensor h = x;
-    for (size_t i = 0; i <= deepest; ++i) {
-      if (i > 0 && i < 3) h = max_pool(h, false);  // the pools after conv1 and conv2
-      static constexpr int kStride[] = {4, 1, 1, 1, 1}, kPad[] = {2, 2, 1, 1, 1};
-      h = at::relu(conv(static_cast<int>(i), h, kStride[i], kPad[i]));
-      maps.push_back(i == 4 ? max_pool(h, false) : h);
-    }
-  } else {
-    at::Tensor h = max_pool(at::relu(conv(0, x, 2, 0)), true);
-    for (size_t i = 0; i <= deepest; ++i) {
-      if (kFires[i].k == 7 || kFires[i].k == 13) h = max_pool(h, true);  // after fire k=4 and k=10
-      h = fire(kFires[i].k, h);
-      maps.push_back(h);
-    }
-  }
+  const std::vector<at::Tensor> maps = arch_->forward(w_, x, deepest);  // by layer index, up to the deepest
   std::vector<at::Tensor> out;
   for (size_t i : wanted) out.push_back(maps[i]);
   return out;
@@ -194,14 +166,13 @@ std::vector<at::Tensor> Backbone::taps(const at::Tensor& input, const std::vecto
 at::Tensor Backbone::trunk(const at::Tensor& input) const { return taps(input, {"last"})[0]; }
 
 at::Tensor Backbone::imagenet_logits(const at::Tensor& x) const {
-  if (!w_.count("conv25.weight")) throw Error("this backbone has no ImageNet classifier weights");
-  return at::relu(conv(25, trunk(x))).mean({2, 3});
+  const std::string cls = kSqueezeNetClassifier;
+  if (architecture_ != "squeezenet1_1" || !w_.count(cls + ".weight"))
+    throw Error("this backbone has no ImageNet classifier weights");
+  return at::relu(at::conv2d(trunk(x), w_.at(cls + ".weight"), w_.at(cls + ".bias"))).mean({2, 3});
 }
 
-int Backbone::trunk_channels() const {
-  if (architecture_ == "alexnet") return static_cast<int>(w_.at("conv4.bias").size(0));
-  return static_cast<int>(w_.at("conv23.bias").size(0) + w_.at("conv24.bias").size(0));  // two expand branches
-}
+int Backbone::trunk_channels() const { return arch_->channels.back(); }
 
 TensorMap Backbone::trunk_tensors() const {
   TensorMap out;

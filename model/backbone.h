@@ -1,6 +1,8 @@
 // The frozen ImageNet CNN trunk of the feature extractor, as plain LibTorch ops over weights read
-// from a safetensors file: SqueezeNet 1.1 (bundled, the default) or AlexNet (the paper's; exported by
-// scripts/export_alexnet.py). Always in inference form: no dropout, no batch norm, no gradients stored.
+// from a safetensors file: SqueezeNet 1.1 (bundled, the default of the fast preset), ResNet50-v2
+// stages 1-3 (bundled, the accurate preset) or AlexNet (the paper's; exported by
+// scripts/export_alexnet.py). Each network's graph is in backbones/. Always in inference form: no
+// dropout, batch norms with their stored statistics, no gradients stored.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -11,9 +13,14 @@
 
 namespace differnet {
 
+namespace backbones {
+struct Architecture;
+}
+
 class Backbone {
  public:
-  // `name_or_path`: "squeezenet1_1", "alexnet" (looked up in the weights folders) or a file path.
+  // `name_or_path`: an architecture name ("squeezenet1_1", "resnet50v2", "alexnet": looked up in the
+  // weights folders as NAME.safetensors) or a file path.
   static Backbone load(const std::string& name_or_path);
   // Builds from tensors named as in the backbone files; throws Error on a missing or misshapen tensor.
   static Backbone from_tensors(const std::string& architecture, const TensorMap& tensors);
@@ -26,23 +33,25 @@ class Backbone {
   // network runs only as deep as the deepest of them.
   std::vector<at::Tensor> taps(const at::Tensor& x, const std::vector<std::string>& layers) const;
   // The layers taps() knows, in network order: SqueezeNet 1.1 fire2..fire9 (the SqueezeNet paper's
-  // names; fire9 is the last), AlexNet conv1..conv5 (each after its ReLU; conv5 after the last pool).
+  // names; fire9 is the last), ResNet50-v2 stage1..stage3, AlexNet conv1..conv5 (each after its
+  // ReLU; conv5 after the last pool).
   static std::vector<std::string> layer_names(const std::string& architecture);
+  static std::string known_architectures();  // "squeezenet1_1, alexnet, resnet50v2"
   int layer_channels(const std::string& layer) const;  // throws Error for an unknown layer
   at::Tensor imagenet_logits(const at::Tensor& x) const;  // SqueezeNet only (golden test): [N,1000]
 
   const std::string& architecture() const { return architecture_; }
-  int trunk_channels() const;
+  int trunk_channels() const;  // channels of the last layer
   TensorMap trunk_tensors() const;  // the weights the trunk uses (what a model file stores)
   // Moves the weights to `device` in `dtype` (kFloat, or kHalf / kBFloat16 for faster inference);
   // trunk() then takes its input in that dtype whatever it is given.
   void to(const at::Device& device, at::ScalarType dtype = at::kFloat);
 
  private:
-  at::Tensor conv(int i, const at::Tensor& x, int stride = 1, int padding = 0) const;
-  at::Tensor fire(int k, const at::Tensor& x) const;
+  void prepare();  // the architecture's derived tensors, from the stored ones in float
   std::string architecture_;
-  TensorMap w_;
+  const backbones::Architecture* arch_ = nullptr;
+  TensorMap w_;  // stored and derived tensors
 };
 
 // The expected trunk tensors (name -> shape) of an architecture; throws Error for an unknown one.
