@@ -34,8 +34,11 @@ per-frame path through the Detector the element uses (upload -> preprocess -> ba
 waits for the device first, so the figures are device time, not launch time.
 
 options:
-  --backbones LIST    squeezenet1_1,alexnet or files (default squeezenet1_1,alexnet; AlexNet uses
-                      random weights when alexnet.safetensors is not installed: same speed)
+  --backbones LIST    squeezenet1_1, resnet50v2, mobilenetv2, alexnet or files, each with the
+                      layers pooled as NAME:LAYER[+LAYER] (default: the last layer), e.g.
+                      squeezenet1_1:fire6,resnet50v2:stage3 (the fast and accurate presets);
+                      default squeezenet1_1,alexnet; AlexNet uses random weights when
+                      alexnet.safetensors is not installed: same speed
   --flow-widths LIST  flow hidden widths to time (default 512,2048: the fast preset and the paper)
   --transforms LIST   T values for the per-frame path (default 1,8,64)
   --localize-transforms LIST  T values with localization (default 1,8)
@@ -145,7 +148,20 @@ int main(int argc, char** argv) {
     at::Tensor frame_rgb = at::randint(0, 256, {480, 640, 3}, at::kByte);
     FrameView frame{frame_rgb.data_ptr<uint8_t>(), 640, 480, 640 * 3, PixelFormat::RGB};
 
-    for (const auto& name : args.list("backbones", "squeezenet1_1,alexnet")) {
+    for (const auto& item : args.list("backbones", "squeezenet1_1,alexnet")) {
+      const size_t colon = item.find(':');
+      const std::string name = item.substr(0, colon);
+      std::vector<std::string> layers = {"last"};
+      if (colon != std::string::npos) {
+        layers.clear();
+        std::string rest = item.substr(colon + 1);
+        for (size_t start = 0; start <= rest.size();) {
+          size_t end = std::min(rest.find('+', start), rest.size());
+          if (end > start) layers.push_back(rest.substr(start, end - start));
+          start = end + 1;
+        }
+        if (layers.empty()) throw cli::UsageError("--backbones: no layer after ':' in '" + item + "'");
+      }
       std::string note;
       Backbone backbone = [&] {
         try {
@@ -156,10 +172,17 @@ int main(int argc, char** argv) {
           return Backbone::random("alexnet", 1);
         }
       }();
-      std::printf("\nbackbone %s%s\n", backbone.architecture().c_str(), note.c_str());
       ModelConfig config;
       config.backbone = backbone.architecture();
       config.trunk_channels = backbone.trunk_channels();
+      config.layers = layers;
+      config.layer_channels.clear();
+      std::string layer_list;
+      for (const auto& l : layers) {
+        config.layer_channels.push_back(backbone.layer_channels(l));  // an unknown layer fails here
+        layer_list += (layer_list.empty() ? "" : "+") + l;
+      }
+      std::printf("\nbackbone %s, layers %s%s\n", backbone.architecture().c_str(), layer_list.c_str(), note.c_str());
       at::NoGradGuard no_grad;
       backbone.to(device);
       for (int T : {1, 64}) {
@@ -171,7 +194,7 @@ int main(int argc, char** argv) {
       }
       for (int s : {448, 224, 112}) {
         at::Tensor x = at::randn({1, 3, s, s}).to(device);
-        row("backbone pass " + std::to_string(s) + " px, batch 1", timer.median_ms([&] { backbone.trunk(x); }));
+        row("backbone pass " + std::to_string(s) + " px, batch 1", timer.median_ms([&] { backbone.taps(x, layers); }));
       }
       Extractor extractor(backbone, config);
       at::Tensor x1 = at::randn({1, 3, 448, 448}).to(device);
@@ -225,7 +248,7 @@ int main(int argc, char** argv) {
             const StageTimes t = median_times(timer, [&] { return detector->detect(frame, request).times; });
             stage_row(label, t);
             char line[200];
-            std::snprintf(line, sizeof line, "%-13s %-5s w%-5d %-28s %9.2f ms %9.2f frames/s", backbone.architecture().c_str(),
+            std::snprintf(line, sizeof line, "%-22s %-5s w%-5d %-28s %9.2f ms %9.2f frames/s", item.c_str(),
                           precision.c_str(), width, label.c_str(), t.total_ms, 1000.0 / t.total_ms);
             g_summary.push_back(line);
           };
@@ -250,8 +273,8 @@ int main(int argc, char** argv) {
             std::printf("  %-30s %8.2f ms per batch = %8.2f ms per frame  %8.2f frames/s\n", label.c_str(), ms, ms / batch,
                         1000.0 * batch / ms);
             char line[200];
-            std::snprintf(line, sizeof line, "%-13s %-5s w%-5d %-28s %9.2f ms %9.2f frames/s (latency %.2f ms)",
-                          backbone.architecture().c_str(), precision.c_str(), width, label.c_str(), ms / batch,
+            std::snprintf(line, sizeof line, "%-22s %-5s w%-5d %-28s %9.2f ms %9.2f frames/s (latency %.2f ms)",
+                          item.c_str(), precision.c_str(), width, label.c_str(), ms / batch,
                           1000.0 * batch / ms, ms);
             g_summary.push_back(line);
           }

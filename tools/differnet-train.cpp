@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 
@@ -40,11 +41,17 @@ configuration:
                              4 fresh random rotations per image at every step (hours to days on a CPU)
                       fast-last-layer: the former default: the last layer and rotations, flow
                              width 512, 48 epochs, features of 16 rotations per image cached
-  --backbone NAME     squeezenet1_1 (default, bundled), alexnet (see scripts/export_alexnet.py) or a file
+                      accurate: the fast preset's choices on ResNet50-v2 stage 3 features
+                             (about 4 times the backbone time of fast; README, measured)
+  --backbone NAME     squeezenet1_1 (fast, bundled), resnet50v2 (accurate, bundled), alexnet (see
+                      scripts/export_alexnet.py) or a file (default: the preset's)
   --seed N            seed of everything random: subset, split, rotations, initial weights (default 0)
-  --input-size N      network input side in px (default 448; scales are 1, 1/2, 1/4 of it)
+  --input-size N      network input side in px (default 448)
+  --scales LIST       the sides the input is pooled at, px, each dividing the input size
+                      (default: 1, 1/2 and 1/4 of it, the method's 448,224,112)
   --layers LIST       backbone layers to pool, comma separated, in network order (preset);
-                      squeezenet1_1: fire2..fire9, alexnet: conv1..conv5; "last" = the last one
+                      squeezenet1_1: fire2..fire9, resnet50v2: stage1..stage3, alexnet:
+                      conv1..conv5; "last" = the last one
                       (the method's choice)
   --standardize yes|no  standardise each feature dimension by its training mean and std before
                       the flow (preset; not in the method)
@@ -87,7 +94,7 @@ int main(int argc, char** argv) {
   return cli::run_tool("differnet-train", [&] {
     cli::Args args(argc, argv,
                    {{"o", true}, {"output", true}, {"ext", true}, {"include", true}, {"exclude", true},
-                    {"limit", true}, {"preset", true}, {"backbone", true}, {"seed", true}, {"input-size", true},
+                    {"limit", true}, {"preset", true}, {"backbone", true}, {"seed", true}, {"input-size", true}, {"scales", true},
                     {"flow-blocks", true}, {"flow-width", true}, {"flow-hidden", true}, {"clamp-alpha", true},
                     {"epochs", true}, {"batch-size", true}, {"rotations", true}, {"lr", true}, {"beta1", true},
                     {"beta2", true}, {"eps", true}, {"weight-decay", true}, {"feature-cache", true},
@@ -104,8 +111,23 @@ int main(int argc, char** argv) {
     TrainOptions& t = p.train;
     const int seed = args.integer("seed", 0, 0, 1 << 30);
     t.seed = static_cast<uint64_t>(seed);
-    c.input_size = args.integer("input-size", c.input_size, 32, 4096);
-    c.scales = {c.input_size, c.input_size / 2, c.input_size / 4};
+    {
+      const int preset_size = c.input_size;  // the preset's scales, as fractions of a new input size
+      c.input_size = args.integer("input-size", c.input_size, 32, 4096);
+      for (int& s : c.scales) s = c.input_size / (preset_size / s);
+    }
+    if (args.has("scales")) {
+      c.scales.clear();
+      for (const auto& v : args.list("scales", "")) {
+        char* end = nullptr;
+        const long s = std::strtol(v.c_str(), &end, 10);
+        if (v.empty() || *end != '\0' || s < 16 || s > c.input_size || c.input_size % s != 0)
+          throw cli::UsageError("--scales takes sides in px that divide the input size " +
+                                std::to_string(c.input_size) + ", not '" + v + "'");
+        c.scales.push_back(static_cast<int>(s));
+      }
+      if (c.scales.empty()) throw cli::UsageError("--scales needs at least one side");
+    }
     c.flow.blocks = args.integer("flow-blocks", c.flow.blocks, 1, 64);
     c.flow.permutation_seeds.resize(static_cast<size_t>(c.flow.blocks));
     for (int k = 0; k < c.flow.blocks; ++k) c.flow.permutation_seeds[k] = k;
@@ -158,12 +180,13 @@ int main(int argc, char** argv) {
     check_writable(out);  // an unwritable -o must fail now, not after an hour of training
     const std::string device = resolve_device(args.text("device", "auto"));
     const int threads = set_threads(args.integer("threads", 0, 0, 1024));
-    Backbone backbone = Backbone::load(args.text("backbone", "squeezenet1_1"));
+    const std::string preset_backbone = c.backbone;
+    Backbone backbone = Backbone::load(args.text("backbone", c.backbone));
     c.backbone = backbone.architecture();
     c.trunk_channels = backbone.trunk_channels();
-    if (!args.has("layers") && c.backbone != "squeezenet1_1" && c.layers != std::vector<std::string>{"last"}) {
-      std::fprintf(stderr, "differnet-train: the preset's layers are SqueezeNet's; %s pools its last layer (--layers to choose)\n",
-                   c.backbone.c_str());
+    if (!args.has("layers") && c.backbone != preset_backbone && c.layers != std::vector<std::string>{"last"}) {
+      std::fprintf(stderr, "differnet-train: the preset's layers are %s's; %s pools its last layer (--layers to choose)\n",
+                   preset_backbone.c_str(), c.backbone.c_str());
       c.layers = {"last"};
     }
     c.layer_channels.clear();

@@ -6,7 +6,7 @@ namespace differnet::backbones {
 
 namespace {
 const std::vector<const Architecture*>& all() {
-  static const std::vector<const Architecture*> list = {&squeezenet1_1(), &alexnet(), &resnet50v2()};
+  static const std::vector<const Architecture*> list = {&squeezenet1_1(), &alexnet(), &resnet50v2(), &mobilenetv2()};
   return list;
 }
 }  // namespace

@@ -27,11 +27,12 @@ struct Architecture {
 };
 
 const Architecture& find(const std::string& name);  // throws Error listing the known ones
-std::string known_names();                          // "squeezenet1_1, alexnet, resnet50v2"
+std::string known_names();                          // "squeezenet1_1, alexnet, resnet50v2, mobilenetv2"
 
 const Architecture& squeezenet1_1();
 const Architecture& alexnet();
 const Architecture& resnet50v2();
+const Architecture& mobilenetv2();
 
 // Helpers shared by the architectures' files.
 void add_conv(Shapes& s, const std::string& prefix, int64_t out, int64_t in, int64_t k, bool bias = true);

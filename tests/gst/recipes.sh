@@ -26,6 +26,14 @@ SOURCE="videotestsrc num-buffers=6 ! video/x-raw,width=160,height=120" SCREEN=fa
   "$recipes/camera-to-screen-and-mp4.sh" "$work/model" "$work/tee.mp4" >/dev/null
 check "$(h264_mp4 "$work/tee.mp4")" "camera-to-screen-and-mp4 wrote an H.264 MP4"
 
+# The GenICam recipe with its camera replaced (the camera path itself: the aravis test, Aravis's fake camera).
+SOURCE="videotestsrc num-buffers=6 ! video/x-raw,width=160,height=120" SCREEN=fakesink \
+  "$recipes/genicam-camera.sh" "Fake_1" "$work/model" "$work/genicam.mp4" >/dev/null
+check "$(h264_mp4 "$work/genicam.mp4")" "genicam-camera wrote an H.264 MP4"
+SOURCE="filesrc location=$work/in.mkv ! decodebin" "$recipes/genicam-camera.sh" "Fake_1" --capture "$work/gcap" 4 >/dev/null
+check "$(find "$work/gcap" -name 'good-*.png' | wc -l | grep -x 4)" "genicam-camera --capture wrote 4 PNGs"
+if "$recipes/genicam-camera.sh" "Fake_1" 2>/dev/null; then check "" "genicam-camera: too few arguments must fail"; fi
+
 "$recipes/annotate-video.sh" "$work/model" "$work/in.mkv" "$work/annotated.mp4" "$work/annotated.jsonl" >/dev/null
 check "$(wc -l < "$work/annotated.jsonl" | grep -x 8)" "annotate-video: one result per frame"
 check "$(h264_mp4 "$work/annotated.mp4")" "annotate-video wrote an H.264 MP4"
@@ -55,4 +63,4 @@ if "$recipes/score-image-folder.sh" "$work/model" "$work/images" "$work/scored3"
   check "" "score-image-folder: a truncated image must fail"
 fi
 check "$(grep -F 'scored only' "$work/trunc.log")" "score-image-folder: says how many were scored"
-echo "recipes: all 5 ran on sample input"
+echo "recipes: all 6 ran on sample input"

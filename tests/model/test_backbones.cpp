@@ -81,10 +81,34 @@ TEST(ResNet50v2, ModelRoundTripAndBf16) {
   EXPECT_LT(rel, 0.05);
 }
 
+// The MobileNetV2 trunk against PyTorch on the original .npy files: blocks 3, 13, 16, 17, the head.
+TEST(MobileNetV2, BlocksMatchPyTorch) {
+  const Backbone b = Backbone::load(fixtures::source_dir() + "/model/weights/mobilenetv2.safetensors");
+  EXPECT_EQ(b.architecture(), "mobilenetv2");
+  EXPECT_EQ(b.trunk_channels(), 1280);
+  EXPECT_EQ(b.layer_channels("block13"), 96);
+  EXPECT_EQ(b.layer_channels("block16"), 160);
+  EXPECT_EQ(Backbone::layer_names("mobilenetv2").size(), 18u);
+  SafetensorsFile golden =
+      read_safetensors(fixtures::source_dir() + "/tests/fixtures/mobilenetv2_golden.safetensors");
+  at::NoGradGuard no_grad;
+  const std::vector<std::string> layers = {"block3", "block13", "block16", "block17", "head"};
+  const auto maps = b.taps(from_stored(golden.tensors.at("input")), layers);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const at::Tensor expected = from_stored(golden.tensors.at(layers[i]));
+    ASSERT_EQ(maps[i].sizes(), expected.sizes()) << layers[i];
+    const double err = (maps[i] - expected).abs().max().item<double>();
+    const double scale = expected.abs().max().item<double>();
+    std::printf("%s: max |error| %.2e of max |value| %.3f\n", layers[i].c_str(), err, scale);
+    EXPECT_LT(err, 1e-4 * scale) << layers[i];
+  }
+  EXPECT_TRUE(at::equal(b.trunk(from_stored(golden.tensors.at("input"))), maps[4]));
+}
+
 // Random weights (for timing) give finite maps even through batch norms; unknown names are clear.
 TEST(Backbones, RandomAndUnknown) {
   at::NoGradGuard no_grad;
-  for (const auto& name : {"squeezenet1_1", "alexnet", "resnet50v2"}) {
+  for (const auto& name : {"squeezenet1_1", "alexnet", "resnet50v2", "mobilenetv2"}) {
     const Backbone b = Backbone::random(name, 1);
     EXPECT_TRUE(at::isfinite(b.trunk(at::rand({1, 3, 224, 224}))).all().item<bool>()) << name;
   }
@@ -94,5 +118,5 @@ TEST(Backbones, RandomAndUnknown) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("resnet50v2"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(Backbone::known_architectures(), "squeezenet1_1, alexnet, resnet50v2");
+  EXPECT_EQ(Backbone::known_architectures(), "squeezenet1_1, alexnet, resnet50v2, mobilenetv2");
 }
