@@ -33,6 +33,16 @@ std::string result_json(const GstDifferNetMeta& m, GstClockTime pts, const std::
   // model_id is hex digits from the model file's digest; escaped all the same (a meta made by
   // someone else's code may hold anything).
   line += json_member("model_id", std::string(m.model_id, strnlen(m.model_id, sizeof m.model_id)));
+  if (m.n_tiles > 0 && m.tile_scores) {  // tiled scoring: the worst tile and every tile's score
+    line += ",\"worst_tile\":" + std::to_string(m.worst_tile) + ",\"tile_columns\":" + std::to_string(m.tile_columns);
+    line += ",\"tile_scores\":[";
+    for (guint i = 0; i < m.n_tiles; ++i) {
+      std::string v;
+      append_number(v, "x", m.tile_scores[i]);
+      line += (i ? "," : "") + v.substr(4);  // the number (or null) without its key
+    }
+    line += "]";
+  }
   line += extra;
   line += "}";
   return line;

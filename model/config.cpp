@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "json_checked.h"
+#include "tiling.h"
 
 namespace differnet {
 
@@ -20,6 +21,8 @@ std::string ModelConfig::to_json() const {
             {"train_rotation_deg", train_rotation_deg},
             {"input_size", input_size},
             {"scales", scales},
+            {"tiles", tiles},
+            {"tile_overlap", tile_overlap},
             {"normalization", {{"mean", mean}, {"std", std}}},
             {"flow",
              {{"blocks", flow.blocks},
@@ -44,6 +47,9 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     c.train_rotation_deg = j.value("train_rotation_deg", 180.0);
     c.input_size = json_int32(j.at("input_size"));
     c.scales = json_int_array<int>(j.at("scales"), INT32_MIN, INT32_MAX);
+    // Absent in files written before tiling: whole images.
+    c.tiles = j.value("tiles", std::string("1x1"));
+    c.tile_overlap = j.value("tile_overlap", 0.0);
     c.mean = j.at("normalization").at("mean").get<std::array<double, 3>>();
     c.std = j.at("normalization").at("std").get<std::array<double, 3>>();
     const json& f = j.at("flow");
@@ -75,6 +81,15 @@ void ModelConfig::validate() const {
       bad("scale " + std::to_string(s) + " must divide input_size " + std::to_string(input_size));
   for (double s : std)
     if (!(s > 0)) bad("normalization std must be positive");
+  if (tiles != "auto") {
+    try {
+      TileGrid::parse(tiles, tile_overlap);
+    } catch (const Error& e) {
+      bad(e.what());
+    }
+  } else if (!(tile_overlap >= 0 && tile_overlap <= 0.9)) {
+    bad("tile_overlap must be in [0, 0.9]");
+  }
   if (flow.blocks < 1 || flow.blocks > 64) bad("flow blocks must be in 1..64");
   if (flow.width < 1 || flow.width > 65536) bad("flow width must be in 1..65536");
   if (flow.hidden_layers < 0 || flow.hidden_layers > 16) bad("flow hidden_layers must be in 0..16");

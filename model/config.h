@@ -31,6 +31,10 @@ struct ModelConfig {
   double train_rotation_deg = 180.0;
   int input_size = 448;                    // side of the square network input
   std::vector<int> scales = {448, 224, 112};  // each a nearest subsampling of the normalised input
+  // The tiling the model was trained with (model/tiling.h): "1x1" = whole images (the method), "CxR",
+  // or "auto"; and the overlap of neighbouring tiles. The element scores with it unless told otherwise.
+  std::string tiles = "1x1";
+  double tile_overlap = 0.0;
   std::array<double, 3> mean = {0.485, 0.456, 0.406};
   std::array<double, 3> std = {0.229, 0.224, 0.225};
   FlowConfig flow;

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "image_file.h"
 #include "preprocess.h"
+#include "tiling.h"
 
 namespace differnet {
 
@@ -45,6 +46,20 @@ std::vector<std::string> select_images(const std::vector<std::string>& inputs, c
 at::Tensor load_resized(const std::string& path, int size) {
   Image img = read_image(path);
   return resize_antialiased(frame_to_rgb(img.view(), Region{}), size).to(at::kByte);
+}
+
+std::vector<at::Tensor> load_resized_tiles(const std::string& path, int size, const std::string& tiles, double overlap) {
+  if (tiles == "1x1") return {load_resized(path, size)};
+  Image img = read_image(path);
+  const TileGrid grid = tiles == "auto" ? auto_grid(img.width, img.height, size, overlap) : TileGrid::parse(tiles, overlap);
+  std::vector<at::Tensor> out;
+  try {
+    for (const Region& t : tile_regions(Region{0, 0, img.width, img.height}, grid))
+      out.push_back(resize_antialiased(frame_to_rgb(img.view(), t), size).to(at::kByte));
+  } catch (const Error& e) {
+    throw Error("'" + path + "': " + e.what());
+  }
+  return out;
 }
 
 std::vector<at::Tensor> load_resized_all(const std::vector<std::string>& paths, int size,

@@ -25,6 +25,10 @@ std::vector<std::string> select_images(const std::vector<std::string>& inputs, c
 // Throws Error naming the file when it cannot be read.
 at::Tensor load_resized(const std::string& path, int size);
 
+// The tiles of an image (`tiles` "CxR", "auto" or "1x1", model/tiling.h), each resized as above:
+// one [1,3,size,size] uint8 tensor per tile, row-major. "1x1" gives load_resized's one tensor.
+std::vector<at::Tensor> load_resized_tiles(const std::string& path, int size, const std::string& tiles, double overlap);
+
 // Loads many, calling `progress(done)` after each.
 std::vector<at::Tensor> load_resized_all(const std::vector<std::string>& paths, int size,
                                          const std::function<void(int)>& progress = {});

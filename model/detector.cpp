@@ -1,5 +1,6 @@
 #include "detector.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -56,6 +57,8 @@ Detector::Detector(const DetectorOptions& options) try {
   s.flow_width = model.config.flow.width;
   s.calibrated = model.calibration.calibrated;
   s.threshold = s.calibrated ? model.calibration.threshold : std::numeric_limits<double>::quiet_NaN();
+  s.tiles = model.config.tiles;
+  s.tile_overlap = model.config.tile_overlap;
   s.calibrated_transforms = model.calibration.transforms;
   impl_.reset(new Impl{std::move(model), s, device, options.synchronize_stages, {}});
 } catch (const c10::Error& e) {
@@ -101,9 +104,115 @@ Detection Detector::detect(const FrameView& frame, const DetectRequest& request)
   return score(upload(frame, request), request);
 }
 
+namespace {
+// The grid a request asks for over `area`: its own tiling, or the model's.
+TileGrid resolve_grid(const DetectRequest& request, const ModelConfig& config, const Region& area) {
+  const std::string tiles = request.tiles.empty() ? config.tiles : request.tiles;
+  const double overlap = request.tile_overlap >= 0 ? request.tile_overlap : config.tile_overlap;
+  if (tiles == "auto") return auto_grid(area.width, area.height, config.input_size, overlap);
+  return TileGrid::parse(tiles, overlap);
+}
+
+void check_finite_score(double score) {
+  if (!std::isfinite(score))  // fail closed: a NaN would compare as "not anomalous"
+    throw Error("the model gave a non-finite score (" + std::to_string(score) +
+                ") for this frame: its weights or the frame's features overflow; the frame cannot be judged good");
+}
+
+// The tiles' maps ([S,S] each) stitched over the area at `side` px per tile, overlaps averaged; the
+// stitched map's longer side is kept within 4096.
+at::Tensor stitch(const std::vector<at::Tensor>& maps, const std::vector<Region>& tiles, const Region& area, int side) {
+  const double tile_w = tiles[0].width, tile_h = tiles[0].height;
+  const double longest = std::max(area.width / tile_w, area.height / tile_h) * side;
+  if (longest > 4096) side = std::max(1, static_cast<int>(side * 4096 / longest));
+  const double sx = side / tile_w, sy = side / tile_h;
+  const int64_t W = std::max<int64_t>(1, std::lround(area.width * sx)), H = std::max<int64_t>(1, std::lround(area.height * sy));
+  at::Tensor sum = at::zeros({H, W}, maps[0].options().dtype(at::kFloat));
+  at::Tensor count = at::zeros({H, W}, sum.options());
+  for (size_t i = 0; i < maps.size(); ++i) {
+    const int64_t x0 = std::min<int64_t>(std::lround((tiles[i].x - area.x) * sx), W - 1);
+    const int64_t y0 = std::min<int64_t>(std::lround((tiles[i].y - area.y) * sy), H - 1);
+    const int64_t w = std::min<int64_t>(side, W - x0), h = std::min<int64_t>(side, H - y0);
+    at::Tensor m = at::adaptive_avg_pool2d(maps[i].to(at::kFloat).unsqueeze(0).unsqueeze(0), {side, side})[0][0];
+    sum.slice(0, y0, y0 + h).slice(1, x0, x0 + w) += m.slice(0, 0, h).slice(1, 0, w);
+    count.slice(0, y0, y0 + h).slice(1, x0, x0 + w) += 1;
+  }
+  return sum / count.clamp_min(1);
+}
+}  // namespace
+
+Detection Detector::score_tiled(const UploadedFrame& frame, const DetectRequest& request, const TileGrid& grid) {
+  const auto t0 = Clock::now();
+  const Model& model = impl_->model;
+  const ModelConfig& config = model.config;
+  const Region area = frame.impl_->region;
+  const std::vector<double> angles = test_time_angles(request.transforms);
+  std::vector<Region> tiles = tile_regions(Region{0, 0, area.width, area.height}, grid);
+  std::vector<at::Tensor> copies;  // per tile: [T,3,S,S]
+  {
+    at::NoGradGuard no_grad;
+    const at::Tensor rgb = pixels_to_rgb(frame.impl_->pixels, frame.impl_->format);
+    for (const Region& t : tiles)
+      copies.push_back(make_copies(
+          resize_antialiased(rgb.slice(2, t.y, t.y + t.height).slice(3, t.x, t.x + t.width), config.input_size), angles,
+          config));
+  }
+  for (Region& t : tiles) t.x += area.x, t.y += area.y;  // frame pixels from here on
+  if (impl_->synchronize_stages) synchronize(impl_->summary.device);
+  Detection d;
+  d.times.upload_ms = frame.impl_->upload_ms;
+  d.times.preprocess_ms = ms_between(t0, Clock::now());
+  std::vector<at::Tensor> maps;
+  auto localize_tiles = [&](StageTimes& times) {
+    for (const at::Tensor& c : copies) {
+      ScoreResult r = score_copies(model, c, angles, true, impl_->synchronize_stages);
+      if (d.tile_scores.size() < copies.size()) d.tile_scores.push_back(r.score);
+      maps.push_back(r.map);
+      times.backbone_ms += r.backbone_ms;
+      times.flow_ms += r.flow_ms;
+      times.localization_ms += r.localization_ms;
+    }
+  };
+  if (request.localize) {
+    localize_tiles(d.times);
+  } else {  // every tile's copies in one backbone batch and one flow batch
+    at::NoGradGuard no_grad;
+    const auto tb = Clock::now();
+    const at::Tensor features = model.extractor.features(at::cat(copies, 0));
+    if (impl_->synchronize_stages) synchronize(impl_->summary.device);
+    d.times.backbone_ms = ms_between(tb, Clock::now());
+    const auto tf = Clock::now();
+    const at::Tensor scores = scores_from_features(model, features, static_cast<int64_t>(angles.size())).to(at::kCPU, at::kDouble);
+    d.times.flow_ms = ms_between(tf, Clock::now());
+    d.tile_scores.assign(scores.data_ptr<double>(), scores.data_ptr<double>() + scores.numel());
+  }
+  for (double s : d.tile_scores) check_finite_score(s);
+  d.worst_tile = static_cast<int>(std::max_element(d.tile_scores.begin(), d.tile_scores.end()) - d.tile_scores.begin());
+  d.score = d.tile_scores[static_cast<size_t>(d.worst_tile)];
+  d.tiles = tiles;
+  d.threshold = request.threshold >= 0 ? request.threshold : impl_->summary.threshold;
+  d.anomaly = !std::isnan(d.threshold) && d.score >= d.threshold;
+  if (!request.localize && request.localize_on_anomaly && d.anomaly) {  // the gradient pass now
+    StageTimes extra;
+    localize_tiles(extra);
+    d.times.localization_ms = extra.backbone_ms + extra.flow_ms + extra.localization_ms;
+  }
+  if (!maps.empty()) {
+    const int side = request.heatmap_size > 0 ? request.heatmap_size : config.input_size;
+    const at::Tensor map = stitch(maps, d.tiles, area, side).to(at::kCPU).contiguous();
+    d.heatmap.height = static_cast<int>(map.size(0));
+    d.heatmap.width = static_cast<int>(map.size(1));
+    d.heatmap.values.assign(map.data_ptr<float>(), map.data_ptr<float>() + map.numel());
+  }
+  d.times.total_ms = frame.impl_->upload_ms + ms_between(t0, Clock::now());
+  return d;
+}
+
 Detection Detector::score_checked(const UploadedFrame& frame, const DetectRequest& request) {
   if (request.heatmap_size < 0 || request.heatmap_size > 4096)
     throw Error("heatmap size must be in 0..4096, got " + std::to_string(request.heatmap_size));
+  const TileGrid grid = resolve_grid(request, impl_->model.config, frame.impl_->region);
+  if (grid.tiled()) return score_tiled(frame, request, grid);
   const auto t0 = Clock::now();
   const std::vector<double> angles = test_time_angles(request.transforms);
   const ModelConfig& config = impl_->model.config;
@@ -118,9 +227,7 @@ Detection Detector::score_checked(const UploadedFrame& frame, const DetectReques
   d.times.upload_ms = frame.impl_->upload_ms;
   d.times.preprocess_ms = ms_between(t0, Clock::now());
   ScoreResult r = score_copies(impl_->model, copies, angles, request.localize, impl_->synchronize_stages);
-  if (!std::isfinite(r.score))  // fail closed: a NaN would compare as "not anomalous"
-    throw Error("the model gave a non-finite score (" + std::to_string(r.score) +
-                ") for this frame: its weights or the frame's features overflow; the frame cannot be judged good");
+  check_finite_score(r.score);
   d.score = r.score;
   d.threshold = request.threshold >= 0 ? request.threshold : impl_->summary.threshold;
   d.anomaly = !std::isnan(d.threshold) && d.score >= d.threshold;
@@ -147,8 +254,11 @@ Detection Detector::score_checked(const UploadedFrame& frame, const DetectReques
 }
 
 void Detector::warm_up(const DetectRequest& request) {
-  std::vector<uint8_t> gray(64 * 64, 128);
-  FrameView frame{gray.data(), 64, 64, 64, PixelFormat::GRAY8};
+  // A gray frame large enough for the request's tiles (64 px each), so that the tiled batch is warm too.
+  const TileGrid grid = resolve_grid(request, impl_->model.config, Region{0, 0, 64, 64});
+  const int w = 64 * grid.cols, h = 64 * grid.rows;
+  std::vector<uint8_t> gray(static_cast<size_t>(w) * h, 128);
+  FrameView frame{gray.data(), w, h, w, PixelFormat::GRAY8};
   DetectRequest r = request;
   r.region = Region{};
   detect(frame, r);

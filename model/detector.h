@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "frame.h"
+#include "tiling.h"
 
 namespace differnet {
 
@@ -28,10 +29,17 @@ struct DetectRequest {
   Region region;                // empty = the whole frame
   double threshold = -1.0;      // < 0: the model's calibrated threshold
   int heatmap_size = 0;         // side of the returned heatmap (area-averaged); 0 = the model's input size
+                                // (with tiling: of each tile's part of the stitched map)
+  // Tiled scoring (model/tiling.h): "" = the model's tiling, "1x1" = the region as one image, "CxR",
+  // or "auto"; tile_overlap < 0 = the model's. Every tile is scored as an image of its own, in one
+  // backbone and flow batch; the frame's score is the largest tile score.
+  std::string tiles;
+  double tile_overlap = -1.0;
 };
 
 struct Heatmap {
   int width = 0, height = 0;    // heatmap_size (or the model's input size); it covers the scored region
+                                // (tiled: the tiles' maps stitched, overlaps averaged, the region's shape)
   std::vector<float> values;    // row-major, unnormalised (squared mean |gradient|)
 };
 
@@ -46,6 +54,11 @@ struct Detection {
   bool anomaly = false;         // score >= threshold
   Heatmap heatmap;              // empty unless localize
   StageTimes times;
+  // Tiled scoring only: each tile's score and rectangle (frame pixels), row-major, and the index of
+  // the largest score (the frame's). Empty and -1 when the region was scored as one image.
+  std::vector<double> tile_scores;
+  std::vector<Region> tiles;
+  int worst_tile = -1;
 };
 
 struct ModelSummary {
@@ -54,6 +67,8 @@ struct ModelSummary {
   bool calibrated = false;
   double threshold = 0.0;       // NaN when uncalibrated
   int calibrated_transforms = 0;
+  std::string tiles = "1x1";    // the tiling the model was trained with
+  double tile_overlap = 0.0;
 };
 
 // A frame's pixels (the requested region only) copied onto the model's device, waiting to be
@@ -98,6 +113,7 @@ class Detector {
 
  private:
   Detection score_checked(const UploadedFrame& frame, const DetectRequest& request);
+  Detection score_tiled(const UploadedFrame& frame, const DetectRequest& request, const TileGrid& grid);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

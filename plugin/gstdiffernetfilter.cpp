@@ -65,6 +65,8 @@ enum {
   PROP_HEATMAP_ALPHA,
   PROP_INFERENCE_INTERVAL,
   PROP_ROI,
+  PROP_TILES,
+  PROP_TILE_OVERLAP,
   PROP_POST_MESSAGES,
   PROP_MESSAGE_MODE,
   PROP_RESULTS_FILE,
@@ -109,6 +111,8 @@ struct Settings {
   double heatmap_alpha = DEFAULT_PROP_HEATMAP_ALPHA;
   int inference_interval = DEFAULT_PROP_INFERENCE_INTERVAL;
   differnet::Region roi;
+  std::string tiles;            // "" = the model's tiling
+  double tile_overlap = -1.0;   // < 0 = the model's
   bool post_messages = DEFAULT_PROP_POST_MESSAGES;
   GstDifferNetMessageMode message_mode = DEFAULT_PROP_MESSAGE_MODE;
   // Properties last set to a value that could not be used (name -> why). A typo in what is
@@ -226,6 +230,8 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
         differnet::DetectRequest warm;
         warm.transforms = s.transforms;
         warm.localize = s.localization != GST_DIFFERNET_LOCALIZATION_OFF;
+        warm.tiles = s.tiles;
+        warm.tile_overlap = s.tile_overlap;
         self->state->loader->request (differnet::DetectorOptions {path, s.device, s.threads, s.precision}, warm,
             s.share_model);
         s.model = path;
@@ -322,6 +328,31 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
       }
       break;
     }
+    case PROP_TILES:{
+      const char *text = g_value_get_string (value);
+      const std::string t = text ? text : "";
+      try {
+        if (!t.empty () && t != "auto")
+          differnet::TileGrid::parse (t);
+        s.tiles = t;
+        s.invalid.erase ("tiles");
+      } catch (const differnet::Error & e) {
+        rejected = e.what ();
+        s.invalid["tiles"] = rejected;
+      }
+      break;
+    }
+    case PROP_TILE_OVERLAP:{
+      const double o = g_value_get_double (value);
+      if (o != -1.0 && !(o >= 0.0 && o <= 0.9)) {
+        rejected = "tile-overlap " + std::to_string (o) + " is not a fraction in [0, 0.9] (or -1 for the model's)";
+        s.invalid["tile-overlap"] = rejected;
+      } else {
+        s.tile_overlap = o;
+        s.invalid.erase ("tile-overlap");
+      }
+      break;
+    }
     case PROP_POST_MESSAGES:
       s.post_messages = g_value_get_boolean (value);
       break;
@@ -380,6 +411,8 @@ gst_differnet_filter_get_property (GObject * object, guint prop_id, GValue * val
     case PROP_HEATMAP_ALPHA: g_value_set_double (value, s.heatmap_alpha); break;
     case PROP_INFERENCE_INTERVAL: g_value_set_int (value, s.inference_interval); break;
     case PROP_ROI: g_value_set_string (value, s.roi.to_string ().c_str ()); break;
+    case PROP_TILES: g_value_set_string (value, s.tiles.empty () ? NULL : s.tiles.c_str ()); break;
+    case PROP_TILE_OVERLAP: g_value_set_double (value, s.tile_overlap); break;
     case PROP_POST_MESSAGES: g_value_set_boolean (value, s.post_messages); break;
     case PROP_MESSAGE_MODE: g_value_set_enum (value, s.message_mode); break;
     case PROP_RESULTS_FILE: g_value_set_string (value, s.results_file.empty () ? NULL : s.results_file.c_str ()); break;
@@ -432,6 +465,8 @@ gst_differnet_filter_start (GstBaseTransform * trans)
     differnet::DetectRequest warm;
     warm.transforms = s.transforms;
     warm.localize = s.localization != GST_DIFFERNET_LOCALIZATION_OFF;  /* on-anomaly may need it */
+    warm.tiles = s.tiles;
+    warm.tile_overlap = s.tile_overlap;
     state->detector->warm_up (warm);
   } catch (const std::exception & e) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Could not score a first frame with transforms=%d%s", s.transforms,
@@ -618,6 +653,13 @@ finish_frame (GstDifferNetFilter * self, std::unique_ptr<differnet::FrameJob> jo
   meta->region_height = r.region.height;
   if (!d.heatmap.values.empty ())
     gst_differnet_meta_set_heatmap (meta, d.heatmap.width, d.heatmap.height, d.heatmap.values.data ());
+  if (!d.tile_scores.empty ()) {
+    int columns = 0;            /* tiles in the first row: those that start on its top edge */
+    while (columns < static_cast<int>(d.tiles.size ()) && d.tiles[columns].y == d.tiles[0].y)
+      columns++;
+    gst_differnet_meta_set_tile_scores (meta, static_cast<guint>(d.tile_scores.size ()), static_cast<guint>(columns),
+        d.tile_scores.data ());
+  }
   gst_differnet_custom_meta_add (buf, meta);
 
   const int verdict = d.anomaly ? 1 : 0;
@@ -672,6 +714,8 @@ prepare_scoring (GstDifferNetFilter * self, differnet::FrameJob & job, GstBuffer
   job.request.region = s.roi;
   job.request.threshold = s.threshold;
   job.request.heatmap_size = std::max (1, st.detector->summary ().input_size / 4);
+  job.request.tiles = s.tiles;
+  job.request.tile_overlap = s.tile_overlap;
   GstVideoFrame frame;
   if (!gst_video_frame_map (&frame, &GST_VIDEO_FILTER (self)->in_info, buffer, GST_MAP_READ)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map frame %" G_GUINT64_FORMAT, job.number),
@@ -985,6 +1029,16 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
           "Region to score, \"x,y,width,height\" in pixels; empty = the whole frame. A value that does not "
           "parse or does not fit the frame is an error at start, a warning (old region kept) while playing",
           "", playing));
+  g_object_class_install_property (gobject_class, PROP_TILES,
+      g_param_spec_string ("tiles", "Tiles",
+          "Tiled scoring of wide frames (line-scan strips): the region cut into \"COLSxROWS\" tiles (e.g. "
+          "\"16x1\"), each scored as an image of its own in one batch, the frame's score the largest tile score "
+          "(meta and results add worst_tile and tile_scores); \"auto\" = square tiles of the region's short "
+          "side, at most twice the model's input; \"1x1\" = no tiling; empty = the tiling the model was "
+          "trained with (differnet-info shows it)", "", playing));
+  g_object_class_install_property (gobject_class, PROP_TILE_OVERLAP,
+      g_param_spec_double ("tile-overlap", "Tile overlap",
+          "Fraction of a tile's side shared with its neighbour (0..0.9); -1 = the model's", -1.0, 0.9, -1.0, playing));
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
           "Post a \"differnet\" element message on the bus with each result", DEFAULT_PROP_POST_MESSAGES, playing));

@@ -1,5 +1,7 @@
 // differnet-calibrate: sets a model's decision threshold from good images, without retraining.
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 
 #include "calibration.h"
 #include "cli.h"
@@ -22,6 +24,9 @@ the Q quantile of their scores; the model is rewritten atomically (or written to
   --quantile Q     Q above (default 0.99: about 1 % of good parts flagged; with few images the
                    top quantiles approach their maximum)
   --ext LIST       extensions to take from folders (default png,jpg,jpeg,bmp)
+  --tiles CxR|auto  score each image as tiles (its score: the largest tile score), and record this
+                   tiling in the model (default: the model's own, differnet-info shows it)
+  --tile-overlap F  fraction of a tile shared with its neighbour, 0..0.9 (default: the model's)
   --exclude LIST   skip images whose file names are listed in LIST (e.g. the training images)
   -o FILE          write the calibrated model there instead of over MODEL
   --threads N, --device NAME
@@ -37,7 +42,7 @@ int main(int argc, char** argv) {
   return cli::run_tool("differnet-calibrate", [&] {
     cli::Args args(argc, argv,
                    {{"transforms", true}, {"quantile", true}, {"ext", true}, {"exclude", true}, {"o", true},
-                    {"threads", true}, {"device", true}, {"precision", true}},
+                    {"threads", true}, {"device", true}, {"precision", true}, {"tiles", true}, {"tile-overlap", true}},
                    kHelp);
     if (args.positionals().size() < 2) throw cli::UsageError("give a model and good images (see --help)");
     const std::string path = args.positionals()[0];
@@ -48,13 +53,23 @@ int main(int argc, char** argv) {
     check_precision(device, precision);
     set_threads(args.integer("threads", 0, 0, 1024));
     Model model = load_model(path);
+    model.config.tiles = args.text("tiles", model.config.tiles);
+    model.config.tile_overlap = args.number("tile-overlap", model.config.tile_overlap, 0, 0.9);
+    try {
+      model.config.validate();
+    } catch (const Error& e) {
+      throw cli::UsageError(std::string("--tiles/--tile-overlap: ") + e.what());
+    }
     std::vector<std::string> inputs(args.positionals().begin() + 1, args.positionals().end());
     auto paths = select_images(inputs, args.list("ext", "png,jpg,jpeg,bmp"), "", args.text("exclude", ""));
     if (paths.size() < 2) throw Error("calibration needs at least 2 good images, found " + std::to_string(paths.size()));
     model.prepare_for_inference(device, precision);
     std::vector<double> scores;
     for (const auto& p : paths) {
-      scores.push_back(score_image(model, load_resized(p, model.config.input_size), T, false).score);
+      double worst = -std::numeric_limits<double>::infinity();  // an image's score: its worst tile's
+      for (const auto& tile : load_resized_tiles(p, model.config.input_size, model.config.tiles, model.config.tile_overlap))
+        worst = std::max(worst, score_image(model, tile, T, false).score);
+      scores.push_back(worst);
       cli::progress_line("scoring " + std::to_string(scores.size()) + "/" + std::to_string(paths.size()),
                          static_cast<double>(scores.size()) / paths.size());
     }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -23,6 +24,7 @@
 #include "runtime.h"
 #include "scoring.h"
 #include "sha256.h"
+#include "tiling.h"
 
 using namespace differnet;
 namespace fs = std::filesystem;
@@ -44,6 +46,8 @@ sub-folders are classes, the good one named by --good. Images are found recursiv
   --exclude LIST    skip images whose file names are listed in LIST (e.g. the training images)
   --transforms T    test-time rotations 360*i/T (default 1, as the element; the paper: 64,
                     about 64 times slower)
+  --tiles CxR|auto  score each image as tiles, its score the largest tile score (default: the
+                    model's tiling); --tile-overlap F: their overlap (default: the model's)
   --threshold X     the decision threshold for the confusion counts (default: the model's)
   --out-dir DIR     also write roc.png and heatmaps of the highest-scored defective and good images
   --pictures N      how many of each for --out-dir (default 4)
@@ -176,7 +180,8 @@ int main(int argc, char** argv) {
     cli::Args args(argc, argv,
                    {{"report", true}, {"good", true}, {"ext", true}, {"exclude", true}, {"transforms", true},
                     {"threshold", true}, {"out-dir", true}, {"pictures", true}, {"threads", true}, {"device", true}, {"precision", true},
-                    {"gaussian-baseline", true}, {"pixel-auroc", false}, {"baseline-include", true}, {"baseline-rotations", true}},
+                    {"gaussian-baseline", true}, {"pixel-auroc", false}, {"baseline-include", true}, {"baseline-rotations", true},
+                    {"tiles", true}, {"tile-overlap", true}},
                    kHelp);
     if (args.positionals().size() != 2) throw cli::UsageError("give a model and a test folder (see --help)");
     if (!args.has("report")) throw cli::UsageError("--report REPORT.json is required");
@@ -191,6 +196,15 @@ int main(int argc, char** argv) {
     check_precision(device, precision);
     const int threads = set_threads(args.integer("threads", 0, 0, 1024));
     Model model = load_model(model_path);
+    const std::string tiles = args.text("tiles", model.config.tiles);
+    const double tile_overlap = args.number("tile-overlap", model.config.tile_overlap, 0, 0.9);
+    if (tiles != "auto") {
+      try {
+        TileGrid::parse(tiles, tile_overlap);
+      } catch (const Error& e) {
+        throw cli::UsageError(std::string("--tiles: ") + e.what());
+      }
+    }
     std::vector<Sample> samples = collect(testdir, args.text("good", "good"), args.list("ext", "png,jpg,jpeg,bmp"));
     if (args.has("exclude")) {
       const auto names = read_name_list(args.text("exclude", ""));
@@ -230,12 +244,17 @@ int main(int argc, char** argv) {
     const auto angles = test_time_angles(T);
     for (auto& s : samples) {
       {
-        // Features once; the flow and the Gaussian baseline both score them.
+        // Features once; the flow and the Gaussian baseline both score them. With tiling, each tile
+        // is scored and the image's score is the largest (as in the element).
         at::NoGradGuard no_grad;
-        at::Tensor features = model.extractor.features(
-            make_copies(load_resized(s.path, model.config.input_size).to(model.device()), angles, model.config));
-        s.score = model.flow.forward(features).z.pow(2).mean().item<double>();
-        if (gaussian.fitted()) gaussian_scores.push_back(gaussian.distances(features).mean().item<double>());
+        s.score = -std::numeric_limits<double>::infinity();
+        double g = s.score;
+        for (const auto& tile : load_resized_tiles(s.path, model.config.input_size, tiles, tile_overlap)) {
+          at::Tensor features = model.extractor.features(make_copies(tile.to(model.device()), angles, model.config));
+          s.score = std::max(s.score, model.flow.forward(features).z.pow(2).mean().item<double>());
+          if (gaussian.fitted()) g = std::max(g, gaussian.distances(features).mean().item<double>());
+        }
+        if (gaussian.fitted()) gaussian_scores.push_back(g);
       }
       scores.push_back(s.score);
       const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -53,6 +53,11 @@ int main(int argc, char** argv) {
     for (int s : c.scales) std::printf(" %d", s);
     std::printf(", feature dim D=%d%s\n", c.feature_dim(),
                 c.standardize ? ", standardised per dimension (training mean and std)" : "");
+    if (c.tiles != "1x1")
+      std::printf("tiles        %s, overlap %g (each tile scored as an image; the frame's score is the largest)\n",
+                  c.tiles.c_str(), c.tile_overlap);
+    else
+      std::printf("tiles        1x1 (whole images)\n");
     if (c.train_rotation_deg > 0)
       std::printf("training     random rotations of +-%g degrees\n", c.train_rotation_deg);
     else

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <random>
 
 #include "backbone.h"
@@ -17,6 +18,7 @@
 #include "safetensors.h"
 #include "scoring.h"
 #include "sha256.h"
+#include "tiling.h"
 
 using namespace differnet;
 
@@ -49,6 +51,10 @@ configuration:
   --input-size N      network input side in px (default 448)
   --scales LIST       the sides the input is pooled at, px, each dividing the input size
                       (default: 1, 1/2 and 1/4 of it, the method's 448,224,112)
+  --tiles CxR|auto    train on tiles of each image (wide line-scan frames): COLS x ROWS tiles, or
+                      auto (square tiles of the short side, at most twice the input size); the
+                      model records it and the element scores with the same tiling (default 1x1)
+  --tile-overlap F    fraction of a tile shared with its neighbour, 0..0.9 (default 0)
   --layers LIST       backbone layers to pool, comma separated, in network order (preset);
                       squeezenet1_1: fire2..fire9, resnet50v2: stage1..stage3, alexnet:
                       conv1..conv5; "last" = the last one
@@ -95,6 +101,7 @@ int main(int argc, char** argv) {
     cli::Args args(argc, argv,
                    {{"o", true}, {"output", true}, {"ext", true}, {"include", true}, {"exclude", true},
                     {"limit", true}, {"preset", true}, {"backbone", true}, {"seed", true}, {"input-size", true}, {"scales", true},
+                    {"tiles", true}, {"tile-overlap", true},
                     {"flow-blocks", true}, {"flow-width", true}, {"flow-hidden", true}, {"clamp-alpha", true},
                     {"epochs", true}, {"batch-size", true}, {"rotations", true}, {"lr", true}, {"beta1", true},
                     {"beta2", true}, {"eps", true}, {"weight-decay", true}, {"feature-cache", true},
@@ -146,6 +153,15 @@ int main(int argc, char** argv) {
     t.rotation_deg = args.number("rotation", t.rotation_deg, 0, 180);
     t.feature_noise = args.number("feature-noise", t.feature_noise, 0, 10);
     if (args.has("layers")) c.layers = args.list("layers", "");
+    c.tiles = args.text("tiles", c.tiles);
+    c.tile_overlap = args.number("tile-overlap", c.tile_overlap, 0, 0.9);
+    if (c.tiles != "auto") {
+      try {
+        TileGrid::parse(c.tiles, c.tile_overlap);
+      } catch (const Error& e) {
+        throw cli::UsageError(std::string("--tiles: ") + e.what());
+      }
+    }
     if (args.has("standardize")) {
       const std::string v = args.text("standardize", "");
       if (v != "yes" && v != "no") throw cli::UsageError("--standardize takes yes or no, not '" + v + "'");
@@ -202,13 +218,30 @@ int main(int argc, char** argv) {
                  : t.feature_cache ? (", feature cache " + std::to_string(t.feature_cache) + " rotations").c_str() : "",
                  device.c_str(), threads);
 
-    std::vector<at::Tensor> images = load_resized_all(train, c.input_size, [&](int done) {
-      cli::progress_line("loading images " + std::to_string(done) + "/" + std::to_string(train.size()),
-                         static_cast<double>(done) / train.size());
-    });
+    // With tiling every tile of every image is a training image; an image's score is its worst tile's.
+    std::vector<at::Tensor> images;
+    std::vector<std::vector<at::Tensor>> train_tiles;  // per image (tiled models only, for calibration)
+    for (size_t i = 0; i < train.size(); ++i) {
+      if (c.tiles == "1x1") {
+        images.push_back(load_resized(train[i], c.input_size));
+      } else {
+        train_tiles.push_back(load_resized_tiles(train[i], c.input_size, c.tiles, c.tile_overlap));
+        images.insert(images.end(), train_tiles.back().begin(), train_tiles.back().end());
+      }
+      cli::progress_line("loading images " + std::to_string(i + 1) + "/" + std::to_string(train.size()),
+                         (i + 1.0) / train.size());
+    }
     cli::progress_done();
+    if (c.tiles != "1x1")
+      std::fprintf(stderr, "differnet-train: tiles %s (overlap %g): %zu tiles of %zu images train\n", c.tiles.c_str(),
+                   c.tile_overlap, images.size(), train.size());
     // The held-out images are read now: an unreadable one must fail before training, not after it.
-    std::vector<at::Tensor> cal_images_heldout = load_resized_all(calib, c.input_size);
+    std::vector<std::vector<at::Tensor>> cal_tiles_heldout;
+    std::vector<at::Tensor> cal_images_heldout;
+    for (const auto& p : calib) {
+      cal_tiles_heldout.push_back(load_resized_tiles(p, c.input_size, c.tiles, c.tile_overlap));
+      cal_images_heldout.insert(cal_images_heldout.end(), cal_tiles_heldout.back().begin(), cal_tiles_heldout.back().end());
+    }
     if (!curve_path.empty()) {
       if (cal_images_heldout.empty()) throw cli::UsageError("--curve needs held-out images (--holdout N)");
       t.heldout_images = cal_images_heldout;
@@ -239,12 +272,16 @@ int main(int argc, char** argv) {
 
     // ---- calibration
     const bool on_training = calib.empty();
-    std::vector<at::Tensor> cal_images;
-    if (on_training) cal_images = images;
-    else cal_images = cal_images_heldout;
+    // Each calibration image as its tiles (one tile when untiled); its score is the largest.
+    std::vector<std::vector<at::Tensor>> cal_images;
+    if (!on_training) cal_images = cal_tiles_heldout;
+    else if (c.tiles != "1x1") cal_images = train_tiles;
+    else for (const auto& im : images) cal_images.push_back({im});
     std::vector<double> scores;
     for (size_t i = 0; i < cal_images.size() && !cli::stop_requested; ++i) {
-      scores.push_back(score_image(model, cal_images[i], cal_T, false).score);
+      double worst = -std::numeric_limits<double>::infinity();
+      for (const auto& tile : cal_images[i]) worst = std::max(worst, score_image(model, tile, cal_T, false).score);
+      scores.push_back(worst);
       cli::progress_line("calibrating " + std::to_string(i + 1) + "/" + std::to_string(cal_images.size()),
                          (i + 1.0) / cal_images.size());
     }

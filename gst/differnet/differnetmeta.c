@@ -21,6 +21,7 @@ differnet_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
   (void) params;
   (void) buffer;
   memset ((guint8 *) m + sizeof (GstMeta), 0, sizeof (GstDifferNetMeta) - sizeof (GstMeta));
+  m->worst_tile = -1;
   return TRUE;
 }
 
@@ -31,6 +32,8 @@ differnet_meta_free (GstMeta * meta, GstBuffer * buffer)
   (void) buffer;
   g_free (m->heatmap);
   m->heatmap = NULL;
+  g_free (m->tile_scores);
+  m->tile_scores = NULL;
 }
 
 static gboolean
@@ -48,8 +51,10 @@ differnet_meta_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * buffer, 
   memcpy ((guint8 *) dst + sizeof (GstMeta), (const guint8 *) src + sizeof (GstMeta),
       sizeof (GstDifferNetMeta) - sizeof (GstMeta));
   dst->heatmap = NULL;
+  dst->tile_scores = NULL;
   if (src->heatmap)
     gst_differnet_meta_set_heatmap (dst, src->heatmap_width, src->heatmap_height, src->heatmap);
+  gst_differnet_meta_set_tile_scores (dst, src->n_tiles, src->tile_columns, src->tile_scores);
   return TRUE;
 }
 
@@ -87,6 +92,27 @@ gst_differnet_meta_set_heatmap (GstDifferNetMeta * meta, guint width, guint heig
 }
 
 void
+gst_differnet_meta_set_tile_scores (GstDifferNetMeta * meta, guint n, guint columns, const gdouble * scores)
+{
+  guint i;
+  g_return_if_fail (meta != NULL);
+  g_free (meta->tile_scores);
+  meta->tile_scores = NULL;
+  meta->n_tiles = 0;
+  meta->tile_columns = 0;
+  meta->worst_tile = -1;
+  if (n == 0 || scores == NULL)
+    return;
+  meta->tile_scores = g_memdup2 (scores, (gsize) n * sizeof (gdouble));
+  meta->n_tiles = n;
+  meta->tile_columns = columns > 0 ? columns : n;
+  meta->worst_tile = 0;
+  for (i = 1; i < n; i++)
+    if (scores[i] > scores[meta->worst_tile])
+      meta->worst_tile = (gint) i;
+}
+
+void
 gst_differnet_custom_meta_register (void)
 {
   static gsize done = 0;
@@ -113,6 +139,19 @@ gst_differnet_meta_to_structure (const GstDifferNetMeta * m, GstStructure * s)
       "region-y", G_TYPE_INT, m->region_y,
       "region-width", G_TYPE_INT, m->region_width,
       "region-height", G_TYPE_INT, m->region_height, NULL);
+  if (m->n_tiles > 0 && m->tile_scores) {
+    GValue array = G_VALUE_INIT, v = G_VALUE_INIT;
+    guint i;
+    gst_value_array_init (&array, m->n_tiles);
+    g_value_init (&v, G_TYPE_DOUBLE);
+    for (i = 0; i < m->n_tiles; i++) {
+      g_value_set_double (&v, m->tile_scores[i]);
+      gst_value_array_append_value (&array, &v);
+    }
+    gst_structure_set (s, "worst-tile", G_TYPE_INT, m->worst_tile, "tile-columns", G_TYPE_UINT, m->tile_columns, NULL);
+    gst_structure_take_value (s, "tile-scores", &array);
+    g_value_unset (&v);
+  }
 }
 
 void

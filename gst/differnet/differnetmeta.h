@@ -42,6 +42,11 @@ typedef struct _GstDifferNetMeta GstDifferNetMeta;
  * @heatmap_height: rows of @heatmap
  * @heatmap: row-major float32 anomaly map covering the scored region (larger = more anomalous,
  *           unnormalised), or %NULL; owned by the meta
+ * @n_tiles: tiles the region was cut into (tiles property or the model's tiling; 0 when the region
+ *           was scored as one image)
+ * @worst_tile: index of the tile with the largest score (the frame's @score), row-major; -1 untiled
+ * @tile_scores: @n_tiles scores, row-major, or %NULL; owned by the meta
+ * @tile_columns: tiles per row (0 untiled); tile i is at column i % @tile_columns
  */
 struct _GstDifferNetMeta {
   GstMeta meta;
@@ -60,6 +65,10 @@ struct _GstDifferNetMeta {
   guint heatmap_width;
   guint heatmap_height;
   gfloat *heatmap;
+  guint n_tiles;
+  gint worst_tile;
+  gdouble *tile_scores;
+  guint tile_columns;
 };
 
 GType gst_differnet_meta_api_get_type (void);
@@ -74,6 +83,10 @@ void gst_differnet_meta_set_heatmap (GstDifferNetMeta * meta, guint width, guint
 #define gst_buffer_get_differnet_meta(b) \
   ((GstDifferNetMeta *) gst_buffer_get_meta ((b), GST_DIFFERNET_META_API_TYPE))
 
+/* Copies @n scores (row-major, @columns per row) into the meta and sets @worst_tile to the index of
+ * the largest; @n = 0 clears them (untiled: @worst_tile -1). */
+void gst_differnet_meta_set_tile_scores (GstDifferNetMeta * meta, guint n, guint columns, const gdouble * scores);
+
 /* Registers the "DifferNetResult" custom meta (idempotent; the plugin calls it when it loads). */
 void gst_differnet_custom_meta_register (void);
 
@@ -81,7 +94,8 @@ void gst_differnet_custom_meta_register (void);
  * "heatmap-height") into a "DifferNetResult" custom meta on the writable @buffer. */
 void gst_differnet_custom_meta_add (GstBuffer * buffer, const GstDifferNetMeta * meta);
 
-/* Fills @s with the fields of @meta without the heatmap (used for bus messages). */
+/* Fills @s with the fields of @meta without the heatmap (used for bus messages); tiled results add
+ * "worst-tile" (int), "tile-columns" (uint) and "tile-scores" (a GstValueArray of doubles). */
 void gst_differnet_meta_to_structure (const GstDifferNetMeta * meta, GstStructure * s);
 
 G_END_DECLS

@@ -582,7 +582,8 @@ TEST_F(Element, FramesInFlight) {
 TEST_F(Element, InvalidSettingsStopTheStart) {
   struct Case { const char* property; const char* value; const char* needle; };
   for (const Case& c : {Case{"roi", "10,10,abc", "roi"}, Case{"roi", "99999999999,0,10,10", "out of range"},
-                        Case{"device", "gpu", "device 'gpu'"}, Case{"precision", "int8", "precision"}}) {
+                        Case{"device", "gpu", "device 'gpu'"}, Case{"precision", "int8", "precision"},
+                        Case{"tiles", "8by1", "COLSxROWS"}}) {
     GstElement* e = gst_element_factory_make("differnetfilter", nullptr);
     g_object_set(e, "model", model_.c_str(), "device", fixtures::test_device().c_str(), nullptr);
     g_object_set(e, c.property, c.value, nullptr);
@@ -924,4 +925,56 @@ TEST_F(Element, SharedModel) {
   gst_harness_teardown(b);
   EXPECT_EQ(users(a), 1);
   gst_harness_teardown(a);
+}
+
+// Tiled scoring of a wide strip (issue 15): six 96-px textures side by side, a spot in the fifth;
+// tiles=6x1 scores each, the meta carries the six scores and the worst tile (the spotted one), the
+// message and the JSON line carry them too; the heatmap has the strip's shape.
+TEST_F(Element, TiledScoringOfAWideStrip) {
+  const std::string results = fixtures::temp_dir() + "/tiles.jsonl";
+  GstHarness* h = harness("tiles=6x1 localization=on results-file=" + results,
+                          "video/x-raw,format=RGB,width=576,height=96,framerate=30/1");
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(h->element, bus);
+  gst_harness_play(h);
+  Image strip;
+  strip.width = 6 * kSize;
+  strip.height = kSize;
+  strip.pixels.resize(static_cast<size_t>(strip.width) * kSize * 3);
+  for (int t = 0; t < 6; ++t) {
+    const Image tile = t == 4 ? defective(3) : good(40 + t);
+    for (int y = 0; y < kSize; ++y)
+      std::copy_n(&tile.pixels[static_cast<size_t>(y) * kSize * 3], kSize * 3,
+                  &strip.pixels[(static_cast<size_t>(y) * strip.width + t * kSize) * 3]);
+  }
+  GstBuffer* out = gst_harness_push_and_pull(h, frame(strip));
+  ASSERT_NE(out, nullptr);
+  GstDifferNetMeta* m = meta(out);
+  ASSERT_NE(m, nullptr);
+  ASSERT_EQ(m->n_tiles, 6u);
+  EXPECT_EQ(m->tile_columns, 6u);
+  EXPECT_EQ(m->worst_tile, 4);
+  EXPECT_EQ(m->score, m->tile_scores[4]);
+  EXPECT_TRUE(m->anomaly);
+  EXPECT_EQ(m->heatmap_width, 6 * m->heatmap_height);
+  GstMessage* msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT);
+  ASSERT_NE(msg, nullptr);
+  const GstStructure* st = gst_message_get_structure(msg);
+  int worst = -1;
+  EXPECT_TRUE(gst_structure_get_int(st, "worst-tile", &worst));
+  EXPECT_EQ(worst, 4);
+  const GValue* scores = gst_structure_get_value(st, "tile-scores");
+  ASSERT_NE(scores, nullptr);
+  EXPECT_EQ(gst_value_array_get_size(scores), 6u);
+  gst_message_unref(msg);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+  gst_object_unref(bus);
+  std::ifstream in(results);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  const auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j.at("worst_tile").get<int>(), 4);
+  EXPECT_EQ(j.at("tile_scores").size(), 6u);
+  EXPECT_DOUBLE_EQ(j.at("tile_scores")[4].get<double>(), j.at("score").get<double>());
 }
