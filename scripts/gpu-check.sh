@@ -146,7 +146,7 @@ cp "$builddir/meson-logs/testlog.txt" "$out/testlog.txt" 2>/dev/null
 work=$out/agreement
 rm -rf "$work" && mkdir -p "$work"
 "$builddir/tests/make-test-images" "$work/images" > /dev/null || die "make-test-images failed"
-"$bin/differnet-train" "$work/images/train" -o "$work/tiny.model" --input-size 128 --flow-width 64 --epochs 12 \
+"$bin/differnet-train" "$work/images/train" -o "$work/tiny.model" --preset fast --input-size 128 --flow-width 64 --epochs 12 \
   --batch-size 4 --feature-cache 8 --seed 1 --holdout 4 --device cpu > "$work/train.log" 2>&1 \
   || { tail "$work/train.log"; die "training the check model failed"; }
 eval_run() {  # eval_run NAME MODEL FOLDER T DEVICE PRECISION [more differnet-eval options]

@@ -17,7 +17,7 @@ expect() {
   [ "$rc" -eq "$code" ] || fail "'$*' exited $rc, expected $code: $out"
   [ -z "$needle" ] || grep -qF -- "$needle" <<< "$out" || fail "'$*' did not say '$needle': $out"
 }
-tiny=(--input-size 128 --flow-width 32 --batch-size 4 --feature-cache 8 --seed 1)
+tiny=(--preset fast --input-size 128 --flow-width 32 --batch-size 4 --feature-cache 8 --seed 1)
 
 # --help everywhere, with an example.
 for t in differnet-train differnet-eval differnet-calibrate differnet-info differnet-bench; do
@@ -28,7 +28,9 @@ done
 expect 2 "no output model" "$bin/differnet-train" "$work/train"
 expect 2 "unknown option '--frobnicate'" "$bin/differnet-train" "$work/train" --frobnicate -o "$work/x.model"
 expect 2 "--epochs must be an integer" "$bin/differnet-train" "$work/train" --epochs many -o "$work/x.model"
-expect 1 "input size 64 is too small" "$bin/differnet-train" "$work/train" --input-size 64 -o "$work/x.model"
+expect 1 "input size 64 is too small" "$bin/differnet-train" "$work/train" --preset fast --input-size 64 -o "$work/x.model"
+expect 2 "--tiles: tiles must be written COLSxROWS" "$bin/differnet-train" "$work/train" --tiles 4by1 -o "$work/x.model"
+expect 2 "--scales takes sides in px that divide the input size 128" "$bin/differnet-train" "$work/train" --input-size 128 --scales 128,50 -o "$work/x.model"
 mkdir -p "$work/empty"
 expect 1 "no images found" "$bin/differnet-train" "$work/empty" -o "$work/x.model"
 expect 1 "bad.png' cannot be read" "$bin/differnet-train" "$work/broken" -o "$work/x.model"
@@ -92,6 +94,15 @@ expect 1 "precision 'half' is not one of" "$bin/differnet-calibrate" "$work/trai
 expect 1 "damaged.model" "$bin/differnet-eval" "$work/damaged.model" "$work" --report "$work/r.json"
 expect 1 "no good class 'nothing'" "$bin/differnet-eval" "$work/trained.model" "$work" --good nothing --report "$work/r.json"
 expect 2 "--report REPORT.json is required" "$bin/differnet-eval" "$work/trained.model" "$work"
+
+# The default (accurate) preset trains ResNet50-v2 stage-3 features; tiles are recorded and used.
+expect 0 "wrote" "$bin/differnet-train" "$work/train" --input-size 128 --scales 128 --flow-width 16 --epochs 2 --holdout 4 \
+  --tiles 2x1 --tile-overlap 0.25 -o "$work/tiled.model"
+expect 0 "backbone     resnet50v2, pooled layers: stage3 (1024 channels)" "$bin/differnet-info" "$work/tiled.model"
+expect 0 "tiles        2x1, overlap 0.25" "$bin/differnet-info" "$work/tiled.model"
+expect 0 "ROC AUC" "$bin/differnet-eval" "$work/tiled.model" "$work" --report "$work/tiled.json"
+expect 0 "threshold " "$bin/differnet-calibrate" "$work/tiled.model" "$work/fresh" --tiles 1x1
+expect 0 "tiles        1x1" "$bin/differnet-info" "$work/tiled.model"
 
 # bench runs (one iteration, the smallest stages).
 expect 0 "T=1 + localization, batch 1" "$bin/differnet-bench" --quick --backbones squeezenet1_1 --flow-widths 16 --transforms 1 --localize-transforms 1
