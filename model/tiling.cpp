@@ -19,7 +19,8 @@ std::vector<std::pair<int, int>> segments(int length, int count, double overlap)
   const int n = std::max(1, static_cast<int>(std::lround(size)));
   std::vector<std::pair<int, int>> out;
   for (int i = 0; i < count; ++i) {
-    int start = count == 1 ? 0 : static_cast<int>(std::lround(i * (length - n) / static_cast<double>(count - 1)));
+    // in double: i * (length - n) overflows an int for regions of 2^30 pixels
+    int start = count == 1 ? 0 : static_cast<int>(std::lround(i * static_cast<double>(length - n) / (count - 1)));
     start = std::clamp(start, 0, std::max(0, length - n));
     out.emplace_back(start, std::min(n, length));
   }
@@ -39,7 +40,7 @@ TileGrid TileGrid::parse(const std::string& text, double overlap) {
   auto number = [&](const std::string& s) {
     char* end = nullptr;
     const long v = std::strtol(s.c_str(), &end, 10);
-    if (s.empty() || *end != '\0' || v < 1 || v > kMaxTiles)
+    if (s.empty() || end != s.c_str() + s.size() || v < 1 || v > kMaxTiles)  // no trailing text, no NUL
       throw Error("tiles must be written COLSxROWS with 1..64 each (e.g. 8x1) or auto, not '" + text + "'");
     return static_cast<int>(v);
   };

@@ -47,7 +47,7 @@ else
 fi
 done_step
 
-step "[3/5] Capturing 80 good frames and training a model on them (SqueezeNet backbone, CPU)"
+step "[3/5] Capturing 80 good frames and training a model on them (the default accurate preset: ResNet50-v2 features, CPU)"
 if [ -f "$out/model.safetensors" ]; then
   echo "    already there: $out/model.safetensors"
 else

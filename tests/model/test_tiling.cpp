@@ -25,6 +25,7 @@ TEST(Tiling, ParseAndValidate) {
       EXPECT_NE(std::string(e.what()).find("COLSxROWS"), std::string::npos) << e.what();
     }
   }
+  EXPECT_THROW(TileGrid::parse(std::string("9\0" "9x4", 4)), Error);  // an embedded NUL (the fuzzer's find)
   EXPECT_THROW(TileGrid::parse("4x1", 0.95), Error);
   EXPECT_THROW(TileGrid::parse("4x1", -0.1), Error);
 }
@@ -48,6 +49,9 @@ TEST(Tiling, RegionsCoverTheAreaWithTheOverlap) {
   const double shared = (tiles[0].x + tiles[0].width - tiles[1].x) / static_cast<double>(tiles[0].width);
   EXPECT_NEAR(shared, 0.25, 0.02);
   EXPECT_THROW(tile_regions(Region{0, 0, 100, 100}, TileGrid::parse("20x1")), Error);  // 5-px tiles
+  // 2^30-px regions: no int overflow (the fuzzer's other find), the last tile still ends at the end
+  tiles = tile_regions(Region{0, 0, 1 << 30, 1 << 30}, TileGrid::parse("9x59", 0.25));
+  EXPECT_EQ(static_cast<int64_t>(tiles.back().x) + tiles.back().width, int64_t{1} << 30);
 }
 
 // auto: square tiles of the short side, at most twice the model's input.
