@@ -82,6 +82,10 @@ void draw(const Canvas& c, const Result& res, bool heatmap, bool text_and_border
   const cv::Scalar verdict = res.anomaly ? colour(l, 255, 0, 0) : colour(l, 0, 200, 0);
   const cv::Scalar border = l.gray ? cv::Scalar(res.anomaly ? 255 : 0) : verdict;
   cv::rectangle(mat, cv::Rect(roi.x, roi.y, roi.width, roi.height), border, thickness);
+  if (res.anomaly && !res.worst_tile.whole_frame()) {  // where in a wide strip the defect lies
+    const Region& t = res.worst_tile;
+    cv::rectangle(mat, cv::Rect(t.x, t.y, t.width, t.height), border, std::max(2, thickness / 2));
+  }
 
   char text[96];
   if (std::isnan(res.threshold))

@@ -20,6 +20,8 @@ struct Result {
   const float* heatmap;     // may be null
   int heatmap_width, heatmap_height;
   Region region;            // the scored region (whole frame when empty)
+  Region worst_tile{};      // tiled scoring: the tile with the largest score, outlined on an anomaly
+                            // (empty: untiled)
 };
 
 // The map's square root is scaled to its own maximum and colour-mapped (JET: blue cold, red hot), then blended

@@ -691,7 +691,8 @@ finish_frame (GstDifferNetFilter * self, std::unique_ptr<differnet::FrameJob> jo
       GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame), GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
       st.format};
     differnet::overlay::Result result {d.score, d.threshold, static_cast<bool>(d.anomaly), !job->score,
-      d.heatmap.values.empty ()? nullptr : d.heatmap.values.data (), d.heatmap.width, d.heatmap.height, r.region};
+      d.heatmap.values.empty ()? nullptr : d.heatmap.values.data (), d.heatmap.width, d.heatmap.height, r.region,
+      d.worst_tile >= 0 ? d.tiles[static_cast<size_t>(d.worst_tile)] : differnet::Region {}};
     differnet::overlay::draw (canvas, result,
         s.overlay == GST_DIFFERNET_OVERLAY_HEATMAP || s.overlay == GST_DIFFERNET_OVERLAY_ALL,
         s.overlay == GST_DIFFERNET_OVERLAY_SCORE || s.overlay == GST_DIFFERNET_OVERLAY_ALL, s.heatmap_alpha);

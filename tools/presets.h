@@ -11,6 +11,9 @@ namespace differnet::cli {
 struct Preset {
   ModelConfig config;
   TrainOptions train;
+  // With few images an epoch is one or two steps: epochs are raised until the flow gets at least
+  // this many optimiser steps (0 = none; differnet-train --min-steps).
+  int min_steps = 0;
 };
 
 // Throws Error for an unknown name.

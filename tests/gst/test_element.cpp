@@ -957,6 +957,13 @@ TEST_F(Element, TiledScoringOfAWideStrip) {
   EXPECT_EQ(m->score, m->tile_scores[4]);
   EXPECT_TRUE(m->anomaly);
   EXPECT_EQ(m->heatmap_width, 6 * m->heatmap_height);
+  {  // the overlay outlines the worst tile in the verdict's red: its left edge at x = 4 * 96
+    const std::vector<uint8_t> px = bytes(out);
+    const size_t i = (static_cast<size_t>(48) * 6 * kSize + 4 * kSize) * 3;
+    EXPECT_EQ(px[i], 255);
+    EXPECT_EQ(px[i + 1], 0);
+    EXPECT_EQ(px[i + 2], 0);
+  }
   GstMessage* msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT);
   ASSERT_NE(msg, nullptr);
   const GstStructure* st = gst_message_get_structure(msg);
