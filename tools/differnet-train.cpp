@@ -69,9 +69,9 @@ configuration:
   --flow-blocks N     coupling blocks (8)       --flow-width N     subnet hidden width (preset)
   --flow-hidden N     hidden layers per subnet (3)  --clamp-alpha X  soft clamp alpha (3)
   --epochs N          (preset)                  --batch-size N     images per step (24)
-  --min-steps N       raise the epochs until the flow gets N optimiser steps however few the
-                      images (accurate and fast: 1536, the 48 x 32 steps of 761 images; 0 = off;
-                      an explicit --epochs turns it off unless --min-steps is given too)
+  --min-steps N       raise the epochs until the flow gets at least N optimiser steps however few
+                      the images (with 16 images an epoch is one step; 1536 = the 48 x 32 steps
+                      of 761 images); default 0 = off
   --rotations N       random rotations per image per step (4)
   --lr X (2e-4)  --beta1 X (0.8)  --beta2 X (0.8)  --eps X (1e-4)  --weight-decay X (1e-5)
   --feature-cache N   rotations per image in the cached feature pool, 0 = fresh rotations each step
@@ -237,7 +237,7 @@ int main(int argc, char** argv) {
     }
     cli::progress_done();
     {
-      const int min_steps = args.integer("min-steps", args.has("epochs") ? 0 : p.min_steps, 0, 1 << 30);
+      const int min_steps = args.integer("min-steps", p.min_steps, 0, 1 << 30);
       const int64_t per_epoch = (static_cast<int64_t>(images.size()) + t.batch_size - 1) / t.batch_size;
       if (per_epoch > 0 && t.epochs * per_epoch < min_steps) {
         t.epochs = static_cast<int>((min_steps + per_epoch - 1) / per_epoch);

@@ -20,7 +20,6 @@ Preset preset(const std::string& name) {
     p.train.rotation_deg = 0;
     p.train.feature_noise = 0.2;
     p.train.epochs = 48;
-    p.min_steps = 1536;  // the 48 epochs x 32 steps of Magnetic Tile's 761 images
     return p;
   }
   if (name == "accurate") {
@@ -36,7 +35,6 @@ Preset preset(const std::string& name) {
     p.train.rotation_deg = 0;
     p.train.feature_noise = 0.2;
     p.train.epochs = 48;
-    p.min_steps = 1536;  // the 48 epochs x 32 steps of Magnetic Tile's 761 images
     return p;
   }
   if (name == "fast-last-layer") {

@@ -104,6 +104,10 @@ expect 0 "ROC AUC" "$bin/differnet-eval" "$work/tiled.model" "$work" --report "$
 expect 0 "threshold " "$bin/differnet-calibrate" "$work/tiled.model" "$work/fresh" --tiles 1x1
 expect 0 "tiles        1x1" "$bin/differnet-info" "$work/tiled.model"
 
+# --min-steps raises the epochs of a small set
+expect 0 "for at least 200 steps (--min-steps)" "$bin/differnet-train" "$work/train" "${tiny[@]}" --epochs 1 --min-steps 200 \
+  --holdout 4 -o "$work/steps.model"
+
 # bench runs (one iteration, the smallest stages).
 expect 0 "T=1 + localization, batch 1" "$bin/differnet-bench" --quick --backbones squeezenet1_1 --flow-widths 16 --transforms 1 --localize-transforms 1
 out=$("$bin/differnet-bench" --quick --backbones squeezenet1_1 --flow-widths 16 --transforms 1 --localize-transforms 1 \
