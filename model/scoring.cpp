@@ -1,7 +1,9 @@
 #include "scoring.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 #include <torch/csrc/autograd/autograd.h>
 
@@ -43,6 +45,12 @@ ScoreResult score_image(const Model& model, const at::Tensor& levels, int transf
     copies = make_copies(levels.to(model.device()), angles, model.config);
   }
   return score_copies(model, copies, angles, localize);
+}
+
+double worst_tile_score(const Model& model, const std::vector<at::Tensor>& tiles, int transforms) {
+  double worst = -std::numeric_limits<double>::infinity();
+  for (const at::Tensor& tile : tiles) worst = std::max(worst, score_image(model, tile, transforms, false).score);
+  return worst;
 }
 
 at::Tensor scores_from_features(const Model& model, const at::Tensor& features, int64_t copies_per_image) {

@@ -31,6 +31,9 @@ ScoreResult score_copies(const Model& model, const at::Tensor& copies, const std
 // Scores one resized image (levels 0..255, [1,3,S,S]) at the T fixed angles 360*i/T.
 ScoreResult score_image(const Model& model, const at::Tensor& levels, int transforms, bool localize);
 
+// The score of an image given as tiles (one tensor per tile, as load_resized_tiles gives): the
+// largest of its tiles' score_image scores (one tile: that tile's score).
+double worst_tile_score(const Model& model, const std::vector<at::Tensor>& tiles, int transforms);
 // Per-image scores of a batch of feature vectors grouped per image: [images*copies, D] -> [images].
 at::Tensor scores_from_features(const Model& model, const at::Tensor& features, int64_t copies_per_image);
 

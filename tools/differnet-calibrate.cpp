@@ -1,7 +1,5 @@
 // differnet-calibrate: sets a model's decision threshold from good images, without retraining.
-#include <algorithm>
 #include <cstdio>
-#include <limits>
 
 #include "calibration.h"
 #include "cli.h"
@@ -66,10 +64,9 @@ int main(int argc, char** argv) {
     model.prepare_for_inference(device, precision);
     std::vector<double> scores;
     for (const auto& p : paths) {
-      double worst = -std::numeric_limits<double>::infinity();  // an image's score: its worst tile's
-      for (const auto& tile : load_resized_tiles(p, model.config.input_size, model.config.tiles, model.config.tile_overlap))
-        worst = std::max(worst, score_image(model, tile, T, false).score);
-      scores.push_back(worst);
+      // an image's score: its worst tile's
+      scores.push_back(worst_tile_score(
+          model, load_resized_tiles(p, model.config.input_size, model.config.tiles, model.config.tile_overlap), T));
       cli::progress_line("scoring " + std::to_string(scores.size()) + "/" + std::to_string(paths.size()),
                          static_cast<double>(scores.size()) / paths.size());
     }

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <limits>
 #include <random>
 
 #include "backbone.h"
@@ -224,14 +223,10 @@ int main(int argc, char** argv) {
 
     // With tiling every tile of every image is a training image; an image's score is its worst tile's.
     std::vector<at::Tensor> images;
-    std::vector<std::vector<at::Tensor>> train_tiles;  // per image (tiled models only, for calibration)
+    std::vector<std::vector<at::Tensor>> train_tiles;  // per image, for calibration on the training images
     for (size_t i = 0; i < train.size(); ++i) {
-      if (c.tiles == "1x1") {
-        images.push_back(load_resized(train[i], c.input_size));
-      } else {
-        train_tiles.push_back(load_resized_tiles(train[i], c.input_size, c.tiles, c.tile_overlap));
-        images.insert(images.end(), train_tiles.back().begin(), train_tiles.back().end());
-      }
+      train_tiles.push_back(load_resized_tiles(train[i], c.input_size, c.tiles, c.tile_overlap));  // 1x1: one
+      images.insert(images.end(), train_tiles.back().begin(), train_tiles.back().end());
       cli::progress_line("loading images " + std::to_string(i + 1) + "/" + std::to_string(train.size()),
                          (i + 1.0) / train.size());
     }
@@ -286,15 +281,10 @@ int main(int argc, char** argv) {
     // ---- calibration
     const bool on_training = calib.empty();
     // Each calibration image as its tiles (one tile when untiled); its score is the largest.
-    std::vector<std::vector<at::Tensor>> cal_images;
-    if (!on_training) cal_images = cal_tiles_heldout;
-    else if (c.tiles != "1x1") cal_images = train_tiles;
-    else for (const auto& im : images) cal_images.push_back({im});
+    const std::vector<std::vector<at::Tensor>>& cal_images = on_training ? train_tiles : cal_tiles_heldout;
     std::vector<double> scores;
     for (size_t i = 0; i < cal_images.size() && !cli::stop_requested; ++i) {
-      double worst = -std::numeric_limits<double>::infinity();
-      for (const auto& tile : cal_images[i]) worst = std::max(worst, score_image(model, tile, cal_T, false).score);
-      scores.push_back(worst);
+      scores.push_back(worst_tile_score(model, cal_images[i], cal_T));
       cli::progress_line("calibrating " + std::to_string(i + 1) + "/" + std::to_string(cal_images.size()),
                          (i + 1.0) / cal_images.size());
     }
