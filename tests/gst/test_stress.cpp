@@ -88,6 +88,20 @@ bool wait_eos(GstBus* bus, GstClockTime timeout = 60 * GST_SECOND) {
   return eos;
 }
 
+// Waits until at least `count` buffers have been seen, for at most `timeout_s` seconds (generous: the
+// sanitizer build scores a frame in up to a second on a loaded 2-core machine); true if they came.
+bool wait_seen(Seen& seen, size_t count, double timeout_s = 60.0) {
+  const gint64 deadline = g_get_monotonic_time() + static_cast<gint64>(timeout_s * G_USEC_PER_SEC);
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> guard(seen.lock);
+      if (seen.pts.size() >= count) return true;
+    }
+    if (g_get_monotonic_time() > deadline) return false;
+    g_usleep(2000);
+  }
+}
+
 class Stress : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -164,30 +178,13 @@ TEST_F(Stress, FlushingSeeksWithFramesInFlight) {
   ASSERT_NE(gst_element_set_state(p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
   for (int seek = 0; seek < 20; ++seek) {
     // Let a few frames through, then seek back (to 0, or to 1 s every other time).
-    for (int wait = 0; wait < 2000; ++wait) {
-      {
-        std::lock_guard<std::mutex> guard(seen.lock);
-        if (seen.pts.size() >= 4) break;
-      }
-      g_usleep(1000);
-    }
-    {
-      std::lock_guard<std::mutex> guard(seen.lock);
-      ASSERT_GE(seen.pts.size(), 4u) << "seek " << seek << ": the stream stalled";
-    }
+    ASSERT_TRUE(wait_seen(seen, 4)) << "seek " << seek << ": the stream stalled (under 4 frames in 60 s)";
     const GstClockTime target = seek % 2 ? GST_SECOND : 0;
     ASSERT_TRUE(gst_element_seek_simple(p, GST_FORMAT_TIME,
                                         static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), target));
     ASSERT_EQ(gst_element_get_state(p, nullptr, nullptr, 30 * GST_SECOND), GST_STATE_CHANGE_SUCCESS);
-    for (int wait = 0; wait < 2000; ++wait) {
-      {
-        std::lock_guard<std::mutex> guard(seen.lock);
-        if (!seen.pts.empty()) break;
-      }
-      g_usleep(1000);
-    }
+    ASSERT_TRUE(wait_seen(seen, 1)) << "seek " << seek << ": no frame within 60 s of the seek";
     std::lock_guard<std::mutex> guard(seen.lock);
-    ASSERT_FALSE(seen.pts.empty()) << "seek " << seek;
     // The first buffer after the seek: its position (older held frames were dropped by the flush).
     EXPECT_EQ(seen.pts.front(), target) << "seek " << seek;
   }
