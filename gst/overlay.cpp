@@ -103,4 +103,24 @@ void draw(const Canvas& c, const Result& res, bool heatmap, bool text_and_border
   cv::putText(mat, text, origin, cv::FONT_HERSHEY_SIMPLEX, scale, text_colour, 1, cv::LINE_AA);
 }
 
+void draw_progress(const Canvas& c, const char* text, double fraction) {
+  const Layout l = layout(c.format);
+  if (c.width < 8 || c.height < 8) return;
+  cv::Mat mat = view(c, l);
+  fraction = std::isnan(fraction) ? 0.0 : std::clamp(fraction, 0.0, 1.0);
+  const double scale = std::clamp(c.width / 640.0, 0.35, 1.5);
+  int baseline = 0;
+  const cv::Size size = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, scale, 1, &baseline);
+  const int bar = std::max(3, c.height / 40), pad = 3;
+  const int banner = std::min(c.height, size.height + baseline + bar + 4 * pad);
+  const cv::Scalar ink = l.gray ? cv::Scalar(255) : colour(l, 255, 220, 0);
+  cv::rectangle(mat, cv::Rect(0, c.height - banner, c.width, banner), colour(l, 0, 0, 0), cv::FILLED);
+  cv::putText(mat, text, cv::Point(pad, c.height - banner + pad + size.height), cv::FONT_HERSHEY_SIMPLEX, scale, ink, 1,
+              cv::LINE_AA);
+  const int y = c.height - pad - bar, w = c.width - 2 * pad;
+  cv::rectangle(mat, cv::Rect(pad, y, w, bar), ink, 1);
+  const int filled = static_cast<int>(std::lround(w * fraction));
+  if (filled > 0) cv::rectangle(mat, cv::Rect(pad, y, filled, bar), ink, cv::FILLED);
+}
+
 }  // namespace differnet::overlay

@@ -29,4 +29,8 @@ struct Result {
 // anomalous one, whose map shows at full `alpha`.
 void draw(const Canvas& canvas, const Result& result, bool heatmap, bool text_and_border, double alpha);
 
+// A banner at the bottom of the frame: `text` (e.g. "LEARNING 12/40") over a progress bar filled to
+// `fraction` (0..1, clamped), yellow on black (white on GRAY8). For differnetfilter's learn mode.
+void draw_progress(const Canvas& canvas, const char* text, double fraction);
+
 }  // namespace differnet::overlay

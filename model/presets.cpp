@@ -2,7 +2,7 @@
 
 #include "error.h"
 
-namespace differnet::cli {
+namespace differnet {
 
 Preset preset(const std::string& name) {
   Preset p;  // defaults = the authors' numbers
@@ -43,4 +43,4 @@ Preset preset(const std::string& name) {
   throw Error("unknown preset '" + name + "' (known: fast, accurate, paper, fast-last-layer)");
 }
 
-}  // namespace differnet::cli
+}  // namespace differnet

@@ -1,4 +1,4 @@
-// The training presets of differnet-train. `paper` is the authors' configuration (with the chosen
+// The training presets of differnet-train and of differnetfilter's learn mode. `paper` is the authors' configuration (with the chosen
 // backbone); `fast` is the measured choice for a 2-core CPU (README, "Training presets").
 #pragma once
 #include <string>
@@ -6,7 +6,7 @@
 #include "config.h"
 #include "trainer.h"
 
-namespace differnet::cli {
+namespace differnet {
 
 struct Preset {
   ModelConfig config;
@@ -20,4 +20,4 @@ struct Preset {
 // Throws Error for an unknown name.
 Preset preset(const std::string& name);
 
-}  // namespace differnet::cli
+}  // namespace differnet

@@ -63,3 +63,17 @@ gst_differnet_message_mode_get_type (void)
     g_once_init_leave (&type, g_enum_register_static ("GstDifferNetMessageMode", values));
   return type;
 }
+
+GType
+gst_differnet_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_DIFFERNET_MODE_INSPECT, "Score every frame with the model", "inspect"},
+    {GST_DIFFERNET_MODE_LEARN, "Learn a model from the stream's frames, then inspect with it", "learn"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstDifferNetMode", values));
+  return type;
+}

@@ -20,7 +20,7 @@
  * ]|
  * Train a model first with `differnet-train good_images/ -o parts.model`.
  */
-#include "gstdiffernetfilter.h"
+#include "gstdiffernetfilter_private.h"
 
 #include <glib/gstdio.h>
 #include <gst/video/video.h>
@@ -45,131 +45,11 @@
 #include "scoring_queue.h"
 #include "snapshots.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_differnet_filter_debug);
+GST_DEBUG_CATEGORY (gst_differnet_filter_debug);
 #define GST_CAT_DEFAULT gst_differnet_filter_debug
 
 #define VIDEO_FORMATS "{ RGB, BGR, RGBx, BGRx, RGBA, BGRA, GRAY8 }"
 
-enum {
-  PROP_0,
-  PROP_MODEL,
-  PROP_DEVICE,
-  PROP_ACTIVE_DEVICE,
-  PROP_THREADS,
-  PROP_PRECISION,
-  PROP_FRAMES_IN_FLIGHT,
-  PROP_THRESHOLD,
-  PROP_TRANSFORMS,
-  PROP_LOCALIZATION,
-  PROP_OVERLAY,
-  PROP_HEATMAP_ALPHA,
-  PROP_INFERENCE_INTERVAL,
-  PROP_ROI,
-  PROP_TILES,
-  PROP_TILE_OVERLAP,
-  PROP_POST_MESSAGES,
-  PROP_MESSAGE_MODE,
-  PROP_RESULTS_FILE,
-  PROP_SNAPSHOT_DIR,
-  PROP_FRAMES_SCORED,
-  PROP_FRAMES_REUSED,
-  PROP_FRAMES_PASSED,
-  PROP_MODEL_USERS,
-  PROP_SHARE_MODEL,
-  PROP_WHEN_BUSY,
-  PROP_MEAN_INFERENCE_MS,
-  PROP_LAST_INFERENCE_MS,
-};
-
-#define DEFAULT_PROP_DEVICE "auto"
-#define DEFAULT_PROP_THREADS 0
-#define DEFAULT_PROP_PRECISION "fp32"
-#define DEFAULT_PROP_FRAMES_IN_FLIGHT 1
-#define DEFAULT_PROP_THRESHOLD -1.0
-#define DEFAULT_PROP_TRANSFORMS 1
-#define DEFAULT_PROP_LOCALIZATION GST_DIFFERNET_LOCALIZATION_ON
-#define DEFAULT_PROP_OVERLAY GST_DIFFERNET_OVERLAY_ALL
-#define DEFAULT_PROP_HEATMAP_ALPHA 0.5
-#define DEFAULT_PROP_INFERENCE_INTERVAL 1
-#define DEFAULT_PROP_POST_MESSAGES TRUE
-#define DEFAULT_PROP_MESSAGE_MODE GST_DIFFERNET_MESSAGE_EVERY_FRAME
-
-namespace {
-
-// Property values; read and written under the object lock.
-struct Settings {
-  std::string model, device = DEFAULT_PROP_DEVICE, results_file, snapshot_dir;
-  std::string precision = DEFAULT_PROP_PRECISION;
-  int threads = DEFAULT_PROP_THREADS;
-  int frames_in_flight = DEFAULT_PROP_FRAMES_IN_FLIGHT;
-  GstDifferNetWhenBusy when_busy = GST_DIFFERNET_WHEN_BUSY_WAIT;
-  bool share_model = true;
-  double threshold = DEFAULT_PROP_THRESHOLD;
-  int transforms = DEFAULT_PROP_TRANSFORMS;
-  GstDifferNetLocalization localization = DEFAULT_PROP_LOCALIZATION;
-  GstDifferNetOverlay overlay = DEFAULT_PROP_OVERLAY;
-  double heatmap_alpha = DEFAULT_PROP_HEATMAP_ALPHA;
-  int inference_interval = DEFAULT_PROP_INFERENCE_INTERVAL;
-  differnet::Region roi;
-  std::string tiles;            // "" = the model's tiling
-  double tile_overlap = -1.0;   // < 0 = the model's
-  bool post_messages = DEFAULT_PROP_POST_MESSAGES;
-  GstDifferNetMessageMode message_mode = DEFAULT_PROP_MESSAGE_MODE;
-  // Properties last set to a value that could not be used (name -> why). A typo in what is
-  // inspected must not silently become "the whole frame" or "the default": start() refuses to run
-  // while any is here, and a bad value set while running keeps the old one with a warning message.
-  std::map<std::string, std::string> invalid;
-};
-
-// Read-only statistics, under the object lock.
-struct Stats {
-  guint64 scored = 0, reused = 0;
-  guint64 passed = 0;  // when-busy=pass: frames due for scoring that went on because the scorer was busy
-  double total_ms = 0, last_ms = 0;
-};
-
-// The last scored result, carried by the frames that reuse it.
-struct LastResult {
-  differnet::Detection detection;
-  differnet::Region region;
-  int transforms = 0;
-};
-
-// Per-run state: created in start(), dropped in stop(); touched by the streaming thread only
-// (start/stop and set_info run with the stream stopped; the queue's worker sees only its jobs).
-struct RunState {
-  std::shared_ptr<differnet::Detector> detector;  // shared with the elements that load the same model
-  std::string model_path;  // the file `detector` was loaded from
-  std::unique_ptr<differnet::ScoringQueue> queue;  // declared after the detector: it goes first
-  // when-busy=pass: frames scored in the background (no buffer: the frame went on); at most one.
-  std::unique_ptr<differnet::ScoringQueue> background;
-  // A live model swap in progress (`model` set while running); declared after the queues and the
-  // detector, so that it is destroyed (its loading thread joined) before them.
-  std::unique_ptr<differnet::ModelLoader> loader;
-  int frames_in_flight = 1;
-  std::string model_id, active_device;
-  FILE* results = nullptr;
-  guint64 results_lost = 0;  // lines that could not be written
-  differnet::SnapshotWriter snapshots;  // dir empty: no snapshots
-  differnet::PixelFormat format = differnet::PixelFormat::RGB;
-  int width = 0, height = 0;
-  guint64 frame = 0;
-  std::unique_ptr<LastResult> last;
-  bool scored_any = false;  // a scored frame is queued or has left since the last reset
-  int last_verdict = -1;  // for message-mode=on-change: -1 none yet, else 0/1
-  ~RunState() {
-    if (results) std::fclose(results);
-  }
-};
-
-}  // namespace
-
-struct _GstDifferNetFilter {
-  GstVideoFilter parent;
-  Settings* settings;
-  Stats* stats;
-  RunState* state;  // null while stopped
-};
 
 #define gst_differnet_filter_parent_class parent_class
 G_DEFINE_TYPE (GstDifferNetFilter, gst_differnet_filter, GST_TYPE_VIDEO_FILTER);
@@ -217,7 +97,11 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
   GST_OBJECT_LOCK (self);
   const bool running = self->state != NULL;
   Settings & s = *self->settings;
+  if (differnet_filter_set_learn_property (self, prop_id, value, rejected))
+    prop_id = PROP_0;           /* handled */
   switch (prop_id) {
+    case PROP_0:
+      break;
     case PROP_MODEL:{
       const std::string path = g_value_get_string (value) ? g_value_get_string (value) : "";
       if (running && path.empty ()) {
@@ -227,13 +111,8 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
          * between two frames once it is ready (or warns and keeps the old model). */
         if (!self->state->loader)
           self->state->loader = std::make_unique<differnet::ModelLoader> ();
-        differnet::DetectRequest warm;
-        warm.transforms = s.transforms;
-        warm.localize = s.localization != GST_DIFFERNET_LOCALIZATION_OFF;
-        warm.tiles = s.tiles;
-        warm.tile_overlap = s.tile_overlap;
-        self->state->loader->request (differnet::DetectorOptions {path, s.device, s.threads, s.precision}, warm,
-            s.share_model);
+        self->state->loader->request (differnet::DetectorOptions {path, s.device, s.threads, s.precision},
+            differnet_filter_warm_request (s), s.share_model);
         s.model = path;
       } else {
         s.model = path;
@@ -389,7 +268,11 @@ gst_differnet_filter_get_property (GObject * object, guint prop_id, GValue * val
   GST_OBJECT_LOCK (self);
   const Settings & s = *self->settings;
   const Stats & st = *self->stats;
+  if (differnet_filter_get_learn_property (self, prop_id, value))
+    prop_id = PROP_0;           /* handled */
   switch (prop_id) {
+    case PROP_0:
+      break;
     case PROP_MODEL: g_value_set_string (value, s.model.empty () ? NULL : s.model.c_str ()); break;
     case PROP_DEVICE: g_value_set_string (value, s.device.c_str ()); break;
     case PROP_ACTIVE_DEVICE:
@@ -446,12 +329,24 @@ gst_differnet_filter_start (GstBaseTransform * trans)
         ("Fix the value; the element does not run on a default in place of what was asked."));
     return FALSE;
   }
-  if (s.model.empty ()) {
+  const bool learn = s.mode == GST_DIFFERNET_MODE_LEARN;
+  if (s.model.empty () && !(learn && !s.learn_output.empty ())) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No model file set"),
-        ("Set the 'model' property to a DifferNet model file (differnet-train writes one)."));
+        ("Set the 'model' property to a DifferNet model file (differnet-train writes one), or to the file to "
+         "write with mode=learn."));
     return FALSE;
   }
   auto state = std::make_unique<RunState> ();
+  /* Learn mode needs no model yet: frames pass unscored until the learnt one takes over. */
+  if (learn && (s.model.empty () || !g_file_test (s.model.c_str (), G_FILE_TEST_EXISTS))) {
+    if (!differnet_filter_learn_start (self, s, *state))
+      return FALSE;
+    GST_INFO_OBJECT (self, "learn mode without a model: frames pass unscored until the learnt model takes over");
+    GST_OBJECT_LOCK (self);
+    self->state = state.release ();
+    GST_OBJECT_UNLOCK (self);
+    return TRUE;
+  }
   try {
     const differnet::DetectorOptions options { s.model, s.device, s.threads, s.precision};
     state->detector = s.share_model ? differnet::ModelCache::acquire (options)
@@ -462,12 +357,7 @@ gst_differnet_filter_start (GstBaseTransform * trans)
     return FALSE;
   }
   try {
-    differnet::DetectRequest warm;
-    warm.transforms = s.transforms;
-    warm.localize = s.localization != GST_DIFFERNET_LOCALIZATION_OFF;  /* on-anomaly may need it */
-    warm.tiles = s.tiles;
-    warm.tile_overlap = s.tile_overlap;
-    state->detector->warm_up (warm);
+    state->detector->warm_up (differnet_filter_warm_request (s));
   } catch (const std::exception & e) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Could not score a first frame with transforms=%d%s", s.transforms,
             s.localization != GST_DIFFERNET_LOCALIZATION_OFF ? " and localization" : ""), ("%s (fewer transforms need less memory)",
@@ -508,6 +398,8 @@ gst_differnet_filter_start (GstBaseTransform * trans)
     }
     state->snapshots.dir = s.snapshot_dir;
   }
+  if (learn && !differnet_filter_learn_start (self, s, *state))
+    return FALSE;
   GST_INFO_OBJECT (self, "model %s (id %s, backbone %s %s, input %d px) on %s, %d frame(s) in flight",
       s.model.c_str (), m.model_id.c_str (), m.backbone.c_str (), m.precision.c_str (), m.input_size, m.device.c_str (),
       s.frames_in_flight);
@@ -539,13 +431,15 @@ gst_differnet_filter_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVid
   (void) outcaps;
   (void) out_info;
   GST_OBJECT_LOCK (self);
-  const differnet::Region roi = self->settings->roi;
+  const differnet::Region roi = self->settings->roi, learn_roi = self->settings->learn_roi;
   GST_OBJECT_UNLOCK (self);
   const int width = GST_VIDEO_INFO_WIDTH (in_info), height = GST_VIDEO_INFO_HEIGHT (in_info);
-  if (!region_fits (roi, width, height)) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("roi %s does not lie inside the %dx%d frame",
-            roi.to_string ().c_str (), width, height), (NULL));
-    return FALSE;
+  for (const auto &[name, r] : { std::make_pair ("roi", roi), std::make_pair ("learn-roi", learn_roi)}) {
+    if (!region_fits (r, width, height)) {
+      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("%s %s does not lie inside the %dx%d frame", name,
+              r.to_string ().c_str (), width, height), (NULL));
+      return FALSE;
+    }
   }
   if (self->state) {
     self->state->format = pixel_format (GST_VIDEO_INFO_FORMAT (in_info));
@@ -557,150 +451,6 @@ gst_differnet_filter_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVid
   GST_DEBUG_OBJECT (self, "negotiated %s %dx%d", gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in_info)), width,
       height);
   return TRUE;
-}
-
-/* Returns FALSE (errno set) when the line could not be written out (a full disk, an I/O error). */
-static gboolean
-write_result_line (FILE * f, GstBuffer * buf, const GstDifferNetMeta * m)
-{
-  const std::string line = differnet::result_json (*m, GST_BUFFER_PTS (buf)) + "\n";
-  if (std::fputs (line.c_str (), f) < 0)
-    return FALSE;
-  return std::fflush (f) == 0;
-}
-
-static void
-post_result_message (GstDifferNetFilter * self, GstBuffer * buf, const GstDifferNetMeta * m)
-{
-  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
-  const GstClockTime pts = GST_BUFFER_PTS (buf);
-  GstStructure *s = gst_structure_new ("differnet",
-      "timestamp", G_TYPE_UINT64, pts,
-      "stream-time", G_TYPE_UINT64, gst_segment_to_stream_time (&trans->segment, GST_FORMAT_TIME, pts),
-      "running-time", G_TYPE_UINT64, gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, pts),
-      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buf), NULL);
-  gst_differnet_meta_to_structure (m, s);
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
-}
-
-/* Frames travel in three steps. submit_input_buffer (streaming thread): the region's pixels are
- * copied onto the model's device and the frame joins the queue. The queue's worker scores it.
- * generate_output (streaming thread, in arrival order): a finished frame gets its meta, messages
- * and overlay and leaves. With frames-in-flight = N the streaming thread waits only when N frames
- * are held, so scoring overlaps the upload, drawing and pushing of the frames around it. */
-
-/* A scored job's result becomes the last result (carried by the frames that reuse it) and is
- * counted in the statistics. */
-static void
-keep_result (GstDifferNetFilter * self, differnet::FrameJob & job)
-{
-  auto last = std::make_unique<LastResult> ();
-  last->detection = std::move (job.detection);
-  last->region = job.region;
-  last->transforms = job.request.transforms;
-  const double ms = last->detection.times.total_ms;
-  self->state->last = std::move (last);
-  GST_OBJECT_LOCK (self);
-  self->stats->scored++;
-  self->stats->total_ms += ms;
-  self->stats->last_ms = ms;
-  GST_OBJECT_UNLOCK (self);
-}
-
-/* Meta, statistics, messages, results line, overlay and snapshot for a frame whose job is done;
- * returns the writable buffer to push, or NULL after posting an error. */
-static GstBuffer *
-finish_frame (GstDifferNetFilter * self, std::unique_ptr<differnet::FrameJob> job)
-{
-  RunState & st = *self->state;
-  GST_OBJECT_LOCK (self);
-  const Settings s = *self->settings;
-  GST_OBJECT_UNLOCK (self);
-
-  if (!job->error.empty ()) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("DifferNet inference failed on frame %" G_GUINT64_FORMAT, job->number),
-        ("%s", differnet::without_backtrace (job->error).c_str ()));
-    return NULL;
-  }
-  if (job->score) {
-    keep_result (self, *job);
-  } else {
-    GST_OBJECT_LOCK (self);
-    self->stats->reused++;
-    GST_OBJECT_UNLOCK (self);
-  }
-  if (!st.last) {  /* cannot happen: a frame is only marked reused after a scored one */
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("No result for frame %" G_GUINT64_FORMAT, job->number), (NULL));
-    return NULL;
-  }
-  const LastResult & r = *st.last;
-  const differnet::Detection & d = r.detection;
-
-  GstBuffer *buf = gst_buffer_make_writable (job->buffer);
-  job->buffer = NULL;
-  GstDifferNetMeta *meta = gst_buffer_add_differnet_meta (buf);
-  meta->score = d.score;
-  meta->threshold = d.threshold;
-  meta->anomaly = d.anomaly;
-  meta->frame = job->number;
-  meta->transforms = static_cast<guint>(r.transforms);
-  meta->reused = !job->score;
-  meta->inference_ms = d.times.total_ms;
-  g_strlcpy (meta->model_id, st.model_id.c_str (), sizeof meta->model_id);
-  meta->region_x = r.region.x;
-  meta->region_y = r.region.y;
-  meta->region_width = r.region.width;
-  meta->region_height = r.region.height;
-  if (!d.heatmap.values.empty ())
-    gst_differnet_meta_set_heatmap (meta, d.heatmap.width, d.heatmap.height, d.heatmap.values.data ());
-  if (!d.tile_scores.empty ()) {
-    int columns = 0;            /* tiles in the first row: those that start on its top edge */
-    while (columns < static_cast<int>(d.tiles.size ()) && d.tiles[columns].y == d.tiles[0].y)
-      columns++;
-    gst_differnet_meta_set_tile_scores (meta, static_cast<guint>(d.tile_scores.size ()), static_cast<guint>(columns),
-        d.tile_scores.data ());
-  }
-  gst_differnet_custom_meta_add (buf, meta);
-
-  const int verdict = d.anomaly ? 1 : 0;
-  if (s.post_messages && (s.message_mode == GST_DIFFERNET_MESSAGE_EVERY_FRAME || verdict != st.last_verdict))
-    post_result_message (self, buf, meta);
-  st.last_verdict = verdict;
-  if (st.results && !write_result_line (st.results, buf, meta)) {
-    const int err = errno;
-    st.results_lost++;
-    clearerr (st.results);
-    if (st.results_lost == 1)   /* once: the video goes on, the results stay in meta and messages */
-      GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("Could not write to the results file: %s", g_strerror (err)),
-          ("Frame %" G_GUINT64_FORMAT " and later results may be missing from the file; they are still in the "
-           "buffer metadata and the bus messages", meta->frame));
-  }
-
-  const bool snapshot = d.anomaly && !st.snapshots.dir.empty ();
-  if (s.overlay == GST_DIFFERNET_OVERLAY_NONE && !snapshot)
-    return buf;
-  GstVideoFrame frame;
-  if (!gst_video_frame_map (&frame, &GST_VIDEO_FILTER (self)->in_info, buf, GST_MAP_READWRITE)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map frame %" G_GUINT64_FORMAT " for drawing", job->number),
-        (NULL));
-    gst_buffer_unref (buf);
-    return NULL;
-  }
-  if (s.overlay != GST_DIFFERNET_OVERLAY_NONE) {
-    differnet::overlay::Canvas canvas {static_cast<uint8_t *>(GST_VIDEO_FRAME_PLANE_DATA (&frame, 0)),
-      GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame), GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
-      st.format};
-    differnet::overlay::Result result {d.score, d.threshold, static_cast<bool>(d.anomaly), !job->score,
-      d.heatmap.values.empty ()? nullptr : d.heatmap.values.data (), d.heatmap.width, d.heatmap.height, r.region,
-      d.worst_tile >= 0 ? d.tiles[static_cast<size_t>(d.worst_tile)] : differnet::Region {}};
-    differnet::overlay::draw (canvas, result,
-        s.overlay == GST_DIFFERNET_OVERLAY_HEATMAP || s.overlay == GST_DIFFERNET_OVERLAY_ALL,
-        s.overlay == GST_DIFFERNET_OVERLAY_SCORE || s.overlay == GST_DIFFERNET_OVERLAY_ALL, s.heatmap_alpha);
-  }
-  if (snapshot)
-    st.snapshots.save (GST_ELEMENT (self), &frame, st.format, job->number);
-  gst_video_frame_unmap (&frame);
-  return buf;
 }
 
 /* Fills a scored job's request from the settings and copies the region's pixels of `buffer` onto
@@ -755,56 +505,8 @@ harvest_background (GstDifferNetFilter * self)
         ("%s", differnet::without_backtrace (done->error).c_str ()));
     return FALSE;
   }
-  keep_result (self, *done);
+  differnet_filter_keep_result (self, *done);
   return TRUE;
-}
-
-static GstFlowReturn drain (GstDifferNetFilter * self);
-
-/* A live model swap, between two frames (streaming thread): the frames held are finished with the
- * old model, the new one takes over from the next frame, which is scored afresh; a model that
- * could not be loaded leaves the old one running, with a warning naming the file and the reason. */
-static GstFlowReturn
-switch_model (GstDifferNetFilter * self, differnet::ModelLoader::Result result)
-{
-  RunState & st = *self->state;
-  if (!result.detector) {
-    GST_OBJECT_LOCK (self);
-    if (self->settings->model == result.path)   /* not superseded meanwhile: show what runs */
-      self->settings->model = st.model_path;
-    GST_OBJECT_UNLOCK (self);
-    GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ, ("Could not switch to model '%s'; model '%s' keeps running",
-            result.path.c_str (), st.model_path.c_str ()), ("%s", result.error.c_str ()));
-    return GST_FLOW_OK;
-  }
-  const GstFlowReturn ret = drain (self);
-  if (ret != GST_FLOW_OK)
-    return ret;
-  const std::string old_path = st.model_path, old_id = st.model_id;
-  st.background.reset ();
-  st.queue.reset ();
-  st.detector = std::move (result.detector);
-  st.queue = std::make_unique<differnet::ScoringQueue> (*st.detector);
-  GST_OBJECT_LOCK (self);
-  const bool pass = self->settings->when_busy == GST_DIFFERNET_WHEN_BUSY_PASS;
-  GST_OBJECT_UNLOCK (self);
-  if (pass)
-    st.background = std::make_unique<differnet::ScoringQueue> (*st.detector);
-  const differnet::ModelSummary & m = st.detector->summary ();
-  st.model_path = result.path;
-  st.model_id = m.model_id;
-  st.active_device = m.device;
-  st.last.reset ();
-  st.scored_any = false;
-  st.last_verdict = -1;
-  GST_INFO_OBJECT (self, "switched from model %s (%s) to %s (%s) at frame %" G_GUINT64_FORMAT, old_path.c_str (),
-      old_id.c_str (), st.model_path.c_str (), st.model_id.c_str (), st.frame);
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self),
-          gst_structure_new ("model-changed", "old-model", G_TYPE_STRING, old_path.c_str (),
-              "old-model-id", G_TYPE_STRING, old_id.c_str (), "model", G_TYPE_STRING, st.model_path.c_str (),
-              "model-id", G_TYPE_STRING, st.model_id.c_str (), "frame", G_TYPE_UINT64, st.frame,
-              "calibrated", G_TYPE_BOOLEAN, m.calibrated, NULL)));
-  return GST_FLOW_OK;
 }
 
 static GstFlowReturn
@@ -819,13 +521,26 @@ gst_differnet_filter_submit_input_buffer (GstBaseTransform * trans, gboolean is_
   if (st.loader) {
     std::optional<differnet::ModelLoader::Result> swap = st.loader->take ();
     if (swap) {
-      ret = switch_model (self, std::move (*swap));
+      ret = differnet_filter_switch_model (self, std::move (*swap));
       if (ret != GST_FLOW_OK) {
         gst_buffer_unref (trans->queued_buf);
         trans->queued_buf = NULL;
         return ret;
       }
     }
+  }
+  ret = differnet_filter_learn_step (self, trans->queued_buf);
+  if (ret != GST_FLOW_OK || !st.detector) {
+    /* No model yet (learn mode): the frame leaves as it came, but for the learning banner. */
+    GstBuffer *buf = trans->queued_buf;
+    trans->queued_buf = NULL;
+    st.frame++;
+    if (ret != GST_FLOW_OK) {
+      gst_buffer_unref (buf);
+      return ret;
+    }
+    st.passthrough = differnet_filter_learn_draw (self, buf);
+    return GST_FLOW_OK;
   }
   auto job = std::make_unique<differnet::FrameJob> ();
   job->buffer = trans->queued_buf;
@@ -869,24 +584,33 @@ gst_differnet_filter_generate_output (GstBaseTransform * trans, GstBuffer ** out
   GstDifferNetFilter *self = GST_DIFFERNET_FILTER (trans);
   RunState & st = *self->state;
   *outbuf = NULL;
+  if (st.passthrough) {
+    *outbuf = st.passthrough;
+    st.passthrough = NULL;
+    return GST_FLOW_OK;
+  }
   /* Send the oldest frame on when it is done, or wait for it when the queue is full. */
-  if (st.queue->size () == 0
+  if (!st.queue || st.queue->size () == 0
       || (st.queue->size () < static_cast<size_t>(st.frames_in_flight) && !st.queue->oldest_done ()))
     return GST_FLOW_OK;
-  *outbuf = finish_frame (self, st.queue->pop_oldest ());
+  *outbuf = differnet_filter_finish_frame (self, st.queue->pop_oldest ());
+  if (*outbuf && st.learner)
+    *outbuf = differnet_filter_learn_draw (self, *outbuf);
   return *outbuf ? GST_FLOW_OK : GST_FLOW_ERROR;
 }
 
 /* Sends every held frame on, in order (before EOS, caps, segments and other serialized events,
  * which must not overtake them). */
-static GstFlowReturn
-drain (GstDifferNetFilter * self)
+GstFlowReturn
+differnet_filter_drain (GstDifferNetFilter * self)
 {
   GstFlowReturn ret = GST_FLOW_OK;
-  while (self->state && self->state->queue->size () > 0) {
-    GstBuffer *buf = finish_frame (self, self->state->queue->pop_oldest ());
+  while (self->state && self->state->queue && self->state->queue->size () > 0) {
+    GstBuffer *buf = differnet_filter_finish_frame (self, self->state->queue->pop_oldest ());
     if (buf == NULL)
       return GST_FLOW_ERROR;
+    if (self->state->learner)
+      buf = differnet_filter_learn_draw (self, buf);
     if (ret == GST_FLOW_OK)
       ret = gst_pad_push (GST_BASE_TRANSFORM_SRC_PAD (self), buf);
     else
@@ -903,14 +627,17 @@ gst_differnet_filter_sink_event (GstBaseTransform * trans, GstEvent * event)
     if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
       /* A flush (seek) starts a new sequence: held frames are dropped, nothing from before it is
        * reused or compared against. */
-      self->state->queue->clear ();
+      if (self->state->queue)
+        self->state->queue->clear ();
       if (self->state->background)
         self->state->background->clear ();
       self->state->last.reset ();
       self->state->scored_any = false;
       self->state->last_verdict = -1;
     } else if (GST_EVENT_IS_SERIALIZED (event)) {
-      GstFlowReturn ret = drain (self);
+      if (GST_EVENT_TYPE (event) == GST_EVENT_EOS)
+        differnet_filter_learn_eos (self);    /* trains on what was collected before EOS goes on */
+      GstFlowReturn ret = differnet_filter_drain (self);
       if (ret != GST_FLOW_OK)
         GST_DEBUG_OBJECT (self, "draining before %s: %s", GST_EVENT_TYPE_NAME (event), gst_flow_get_name (ret));
     }
@@ -1083,6 +810,8 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
       g_param_spec_double ("last-inference-ms", "Last inference time", "Time the last scored frame took, in ms",
           0.0, G_MAXDOUBLE, 0.0, ro));
 
+  differnet_filter_install_learn_api (gobject_class);
+
   GstCaps *caps = gst_caps_from_string (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS));
   gst_element_class_add_pad_template (element_class, gst_pad_template_new ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
   gst_element_class_add_pad_template (element_class, gst_pad_template_new ("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps));
@@ -1103,6 +832,7 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
   gst_type_mark_as_plugin_api (gst_differnet_message_mode_get_type (), (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (gst_differnet_localization_get_type (), (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (gst_differnet_when_busy_get_type (), (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (gst_differnet_mode_get_type (), (GstPluginAPIFlags) 0);
   GST_DEBUG_CATEGORY_INIT (gst_differnet_filter_debug, "differnetfilter", 0, "DifferNet defect detector");
 }
 

@@ -60,11 +60,23 @@ typedef enum {
   GST_DIFFERNET_WHEN_BUSY_PASS,
 } GstDifferNetWhenBusy;
 
+/**
+ * GstDifferNetMode:
+ * @GST_DIFFERNET_MODE_INSPECT: score every frame with the model
+ * @GST_DIFFERNET_MODE_LEARN: collect good frames from the stream, train a model on them in the
+ *     background, write it and switch to inspect
+ */
+typedef enum {
+  GST_DIFFERNET_MODE_INSPECT,
+  GST_DIFFERNET_MODE_LEARN,
+} GstDifferNetMode;
+
 /* The GTypes of the enums above (gstdiffernetenums.cpp). */
 GType gst_differnet_overlay_get_type (void);
 GType gst_differnet_message_mode_get_type (void);
 GType gst_differnet_localization_get_type (void);
 GType gst_differnet_when_busy_get_type (void);
+GType gst_differnet_mode_get_type (void);
 
 GST_ELEMENT_REGISTER_DECLARE (differnetfilter);
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <random>
 
 #include "backbone.h"
@@ -18,6 +19,8 @@
 #include "scoring.h"
 #include "sha256.h"
 #include "tiling.h"
+#include "preprocess.h"
+#include "video_frames.h"
 
 using namespace differnet;
 
@@ -26,13 +29,17 @@ namespace {
 const char* kHelp = R"(usage: differnet-train [options] IMAGES... -o MODEL
 
 Trains a DifferNet model on images of good parts only and writes it, calibrated, to MODEL.
-IMAGES are files and/or folders (searched recursively).
+IMAGES are files and/or folders (searched recursively), and video files (.mp4, .mkv, .avi, .mov,
+.webm, ...: every --video-interval-th frame is an image; a recorded clip of good parts).
 
 selection:
   --ext LIST          extensions to take from folders (default png,jpg,jpeg,bmp)
   --include LIST      keep only images whose file names are listed in the file LIST (one per line)
   --exclude LIST      drop images whose file names are listed in LIST
   --limit N           train on a random subset of N images (seeded by --seed)
+  --video-interval K  take every Kth frame of a video file (default 5)
+  --roi X,Y,W,H       train on this region of each image and video frame, in pixels (the element's
+                      roi syntax; default the whole picture; not with --tiles)
 configuration:
   --preset NAME       accurate (default), fast, paper or fast-last-layer; options below override
                       the preset (README, "Training presets": each one's AUROC and frame time)
@@ -103,7 +110,7 @@ int main(int argc, char** argv) {
   return cli::run_tool("differnet-train", [&] {
     cli::Args args(argc, argv,
                    {{"o", true}, {"output", true}, {"ext", true}, {"include", true}, {"exclude", true},
-                    {"limit", true}, {"preset", true}, {"backbone", true}, {"seed", true}, {"input-size", true}, {"scales", true},
+                    {"limit", true}, {"video-interval", true}, {"roi", true}, {"preset", true}, {"backbone", true}, {"seed", true}, {"input-size", true}, {"scales", true},
                     {"tiles", true}, {"tile-overlap", true}, {"min-steps", true},
                     {"flow-blocks", true}, {"flow-width", true}, {"flow-hidden", true}, {"clamp-alpha", true},
                     {"epochs", true}, {"batch-size", true}, {"rotations", true}, {"lr", true}, {"beta1", true},
@@ -116,7 +123,7 @@ int main(int argc, char** argv) {
     if (out.empty()) throw cli::UsageError("no output model given (-o MODEL)");
     if (args.positionals().empty()) throw cli::UsageError("no training images given (see --help)");
 
-    cli::Preset p = cli::preset(args.text("preset", "accurate"));
+    Preset p = preset(args.text("preset", "accurate"));
     ModelConfig& c = p.config;
     TrainOptions& t = p.train;
     const int seed = args.integer("seed", 0, 0, 1 << 30);
@@ -182,8 +189,55 @@ int main(int argc, char** argv) {
         throw cli::UsageError("'" + p + "' is an MVTec AD dataset root: its test/ folder holds defective images. "
                               "Train on " + (root / "train" / "good").string());
     }
-    std::vector<std::string> paths = select_images(args.positionals(), args.list("ext", "png,jpg,jpeg,bmp"),
-                                                   args.text("include", ""), args.text("exclude", ""));
+    Region roi;
+    try {
+      roi = Region::parse(args.text("roi", ""));
+    } catch (const Error& e) {
+      throw cli::UsageError(std::string("--roi: ") + e.what());
+    }
+    if (!roi.whole_frame() && c.tiles != "1x1") throw cli::UsageError("--roi and --tiles cannot be combined");
+    const int video_interval = args.integer("video-interval", 5, 1, 1 << 30);
+    // Video files: every video_interval-th frame (its roi) resized now, named "FILE#FRAME".
+    std::vector<std::string> image_inputs;
+    std::map<std::string, at::Tensor> video_frames;
+    std::vector<std::string> paths;
+    for (const auto& p : args.positionals()) {
+      if (!cli::is_video_path(p)) {
+        image_inputs.push_back(p);
+        continue;
+      }
+      if (c.tiles != "1x1") throw cli::UsageError("--tiles cannot be used with video input ('" + p + "')");
+      size_t kept = 0;
+      const int64_t decoded = cli::read_video_frames(p, video_interval, [&](const FrameView& f, int64_t index) {
+        if (!roi.fits(f.width, f.height))
+          throw Error("--roi " + roi.to_string() + " does not lie inside the " + std::to_string(f.width) + "x" +
+                      std::to_string(f.height) + " frames of '" + p + "'");
+        const std::string key = p + "#" + std::to_string(index);
+        video_frames[key] = resize_antialiased(frame_to_rgb(f, roi), c.input_size).to(at::kByte);
+        paths.push_back(key);
+        ++kept;
+        cli::progress_line("reading " + p + ": " + std::to_string(kept) + " frames", 0.0);
+        return true;
+      });
+      cli::progress_done();
+      std::fprintf(stderr, "differnet-train: %s: %zu of %lld frames (every %d)\n", p.c_str(), kept,
+                   static_cast<long long>(decoded), video_interval);
+    }
+    if (!image_inputs.empty()) {
+      std::vector<std::string> images = select_images(image_inputs, args.list("ext", "png,jpg,jpeg,bmp"),
+                                                      args.text("include", ""), args.text("exclude", ""));
+      paths.insert(paths.end(), images.begin(), images.end());
+    }
+    // An image or video frame as the trainer takes it: its tiles (one when untiled), resized.
+    auto load_item = [&](const std::string& key) -> std::vector<at::Tensor> {
+      if (auto it = video_frames.find(key); it != video_frames.end()) return {it->second};
+      if (roi.whole_frame()) return load_resized_tiles(key, c.input_size, c.tiles, c.tile_overlap);
+      const Image img = read_image(key);
+      if (!roi.fits(img.width, img.height))
+        throw Error("--roi " + roi.to_string() + " does not lie inside '" + key + "' (" + std::to_string(img.width) +
+                    "x" + std::to_string(img.height) + ")");
+      return {resize_antialiased(frame_to_rgb(img.view(), roi), c.input_size).to(at::kByte)};
+    };
     if (paths.empty())
       throw Error("no images found (extensions " + args.text("ext", "png,jpg,jpeg,bmp") + ", after --include/--exclude)");
     std::mt19937_64 rng(t.seed);
@@ -225,7 +279,7 @@ int main(int argc, char** argv) {
     std::vector<at::Tensor> images;
     std::vector<std::vector<at::Tensor>> train_tiles;  // per image, for calibration on the training images
     for (size_t i = 0; i < train.size(); ++i) {
-      train_tiles.push_back(load_resized_tiles(train[i], c.input_size, c.tiles, c.tile_overlap));  // 1x1: one
+      train_tiles.push_back(load_item(train[i]));  // 1x1: one
       images.insert(images.end(), train_tiles.back().begin(), train_tiles.back().end());
       cli::progress_line("loading images " + std::to_string(i + 1) + "/" + std::to_string(train.size()),
                          (i + 1.0) / train.size());
@@ -247,7 +301,7 @@ int main(int argc, char** argv) {
     std::vector<std::vector<at::Tensor>> cal_tiles_heldout;
     std::vector<at::Tensor> cal_images_heldout;
     for (const auto& p : calib) {
-      cal_tiles_heldout.push_back(load_resized_tiles(p, c.input_size, c.tiles, c.tile_overlap));
+      cal_tiles_heldout.push_back(load_item(p));
       cal_images_heldout.insert(cal_images_heldout.end(), cal_tiles_heldout.back().begin(), cal_tiles_heldout.back().end());
     }
     if (!curve_path.empty()) {

@@ -1,0 +1,328 @@
+#include "learner.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "backbone.h"
+#include "calibration.h"
+#include "error.h"
+#include "model.h"
+#include "preprocess.h"
+#include "presets.h"
+#include "runtime.h"
+#include "safetensors.h"
+#include "scoring.h"
+#include "sha256.h"
+#include "trainer.h"
+
+namespace differnet {
+
+const char* learn_phase_name(LearnPhase phase) {
+  switch (phase) {
+    case LearnPhase::Collecting: return "collecting";
+    case LearnPhase::Training: return "training";
+    case LearnPhase::Calibrating: return "calibrating";
+    case LearnPhase::Writing: return "writing";
+    case LearnPhase::Done: return "done";
+    case LearnPhase::Failed: return "failed";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr int kThumb = 32;  // side of the gray thumbnails that near-duplicates are judged on
+
+long parse_int(const std::string& key, const std::string& v, long lo, long hi) {
+  char* end = nullptr;
+  const long x = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || x < lo || x > hi)
+    throw Error("learn setting " + key + "='" + v + "' is not an integer in [" + std::to_string(lo) + ", " +
+                std::to_string(hi) + "]");
+  return x;
+}
+
+double parse_double(const std::string& key, const std::string& v, double lo, double hi) {
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || !std::isfinite(x) || x < lo || x > hi) {
+    std::ostringstream range;
+    range << "[" << lo << ", " << hi << "]";
+    throw Error("learn setting " + key + "='" + v + "' is not a number in " + range.str());
+  }
+  return x;
+}
+
+std::vector<std::string> split_list(const std::string& v) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(v);
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+struct Recipe {
+  Preset preset;
+  int holdout = -1;  // -1: as differnet-train (10 %, at least 2; none under 10 frames)
+  double quantile = 0.99;
+  int calibration_transforms = 1;
+};
+
+// The preset with the overrides applied, as differnet-train applies its options.
+Recipe make_recipe(const LearnOptions& o) {
+  Recipe r;
+  r.preset = preset(o.preset);
+  ModelConfig& c = r.preset.config;
+  TrainOptions& t = r.preset.train;
+  // input-size first: the scales follow it as fractions
+  if (auto it = o.settings.find("input-size"); it != o.settings.end()) {
+    const int preset_size = c.input_size;
+    c.input_size = static_cast<int>(parse_int("input-size", it->second, 32, 4096));
+    for (int& s : c.scales) s = c.input_size / (preset_size / s);
+  }
+  for (const auto& [key, v] : o.settings) {
+    if (key == "input-size") continue;
+    else if (key == "backbone") c.backbone = v;
+    else if (key == "layers") c.layers = split_list(v);
+    else if (key == "standardize") {
+      if (v != "yes" && v != "no" && v != "true" && v != "false")
+        throw Error("learn setting standardize='" + v + "' is not yes or no");
+      c.standardize = v == "yes" || v == "true";
+    }
+    else if (key == "flow-width") c.flow.width = static_cast<int>(parse_int(key, v, 1, 65536));
+    else if (key == "flow-blocks") {
+      c.flow.blocks = static_cast<int>(parse_int(key, v, 1, 64));
+      c.flow.permutation_seeds.resize(static_cast<size_t>(c.flow.blocks));
+      for (int k = 0; k < c.flow.blocks; ++k) c.flow.permutation_seeds[k] = k;
+    }
+    else if (key == "epochs") t.epochs = static_cast<int>(parse_int(key, v, 1, 100000));
+    else if (key == "batch-size") t.batch_size = static_cast<int>(parse_int(key, v, 1, 100000));
+    else if (key == "feature-cache") t.feature_cache = static_cast<int>(parse_int(key, v, 0, 4096));
+    else if (key == "rotation") t.rotation_deg = parse_double(key, v, 0, 180);
+    else if (key == "feature-noise") t.feature_noise = parse_double(key, v, 0, 10);
+    else if (key == "lr") t.lr = parse_double(key, v, 1e-12, 1);
+    else if (key == "seed") t.seed = static_cast<uint64_t>(parse_int(key, v, 0, 1 << 30));
+    else if (key == "holdout") r.holdout = static_cast<int>(parse_int(key, v, 0, 1 << 20));
+    else if (key == "quantile") r.quantile = parse_double(key, v, 0.5, 1.0);
+    else if (key == "calibration-transforms") r.calibration_transforms = static_cast<int>(parse_int(key, v, 1, 1024));
+    else
+      throw Error("unknown learn setting '" + key + "' (known: backbone, input-size, layers, standardize, flow-width, "
+                  "flow-blocks, epochs, batch-size, feature-cache, rotation, feature-noise, lr, seed, holdout, "
+                  "quantile, calibration-transforms)");
+  }
+  return r;
+}
+
+}  // namespace
+
+struct Learner::Impl {
+  LearnOptions options;
+  Recipe recipe;
+  ModelConfig config;                  // the recipe's, completed with the loaded backbone's channels
+  std::unique_ptr<Backbone> backbone;  // loaded at construction (a bad name fails there)
+
+  mutable std::mutex mutex;
+  std::condition_variable finished;
+  LearnStatus status;
+  std::vector<at::Tensor> frames;      // [1,3,S,S] uint8 each
+  std::vector<at::Tensor> thumbnails;  // [32,32] float each
+  at::Tensor last_thumb;
+  std::string variety;
+  std::atomic<bool> stop{false};       // finish early (write the last finished epoch)
+  std::atomic<bool> abandon{false};    // destroyed: write nothing
+  std::thread worker;
+
+  void set_phase(LearnPhase p) {
+    std::lock_guard<std::mutex> guard(mutex);
+    status.phase = p;
+  }
+  void run();
+  void judge_variety();
+};
+
+Learner::Learner(const LearnOptions& options) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.options = options;
+  if (options.output.empty()) throw Error("learning needs a model file to write");
+  if (options.frames < min_frames())
+    throw Error("learning needs at least " + std::to_string(min_frames()) + " frames, not " + std::to_string(options.frames));
+  if (!(options.min_difference >= 0)) throw Error("the near-duplicate difference must be >= 0");
+  m.recipe = make_recipe(options);
+  // The same steps as differnet-train: the backbone, then its layers' channels.
+  ModelConfig& c = m.config;
+  c = m.recipe.preset.config;
+  const std::string preset_backbone = c.backbone;
+  m.backbone = std::make_unique<Backbone>(Backbone::load(c.backbone));
+  c.backbone = m.backbone->architecture();
+  c.trunk_channels = m.backbone->trunk_channels();
+  if (!options.settings.count("layers") && c.backbone != preset_backbone) c.layers = {"last"};
+  c.layer_channels.clear();
+  for (const auto& layer : c.layers) c.layer_channels.push_back(m.backbone->layer_channels(layer));
+  c.validate();
+  resolve_device(options.device);  // a bad or missing device fails now
+  check_writable(options.output);  // an unwritable model path fails before the first frame is kept
+  m.status.wanted = options.frames;
+}
+
+Learner::~Learner() {
+  impl_->abandon = true;
+  impl_->stop = true;
+  if (impl_->worker.joinable()) impl_->worker.join();
+}
+
+int Learner::min_frames() { return 4; }
+const LearnOptions& Learner::options() const { return impl_->options; }
+int Learner::input_size() const { return impl_->recipe.preset.config.input_size; }
+
+LearnAdd Learner::add(const FrameView& frame, const Region& region) {
+  Impl& m = *impl_;
+  {
+    std::lock_guard<std::mutex> guard(m.mutex);
+    if (m.status.phase != LearnPhase::Collecting || m.status.collected >= m.options.frames) return LearnAdd::Full;
+  }
+  check_frame(frame, region);
+  at::NoGradGuard no_grad;
+  at::Tensor resized = resize_antialiased(frame_to_rgb(frame, region), input_size()).to(at::kByte);
+  at::Tensor thumb = at::adaptive_avg_pool2d(resized.to(at::kFloat).mean(1, true), {kThumb, kThumb}).reshape({kThumb, kThumb});
+  if (m.options.min_difference > 0 && m.last_thumb.defined() &&
+      (thumb - m.last_thumb).abs().mean().item<double>() < m.options.min_difference) {
+    std::lock_guard<std::mutex> guard(m.mutex);
+    m.status.skipped++;
+    return LearnAdd::Duplicate;
+  }
+  m.last_thumb = thumb;
+  std::lock_guard<std::mutex> guard(m.mutex);
+  m.frames.push_back(resized);
+  m.thumbnails.push_back(thumb);
+  m.status.collected = static_cast<int>(m.frames.size());
+  return LearnAdd::Kept;
+}
+
+bool Learner::full() const {
+  std::lock_guard<std::mutex> guard(impl_->mutex);
+  return impl_->status.collected >= impl_->options.frames;
+}
+
+bool Learner::training_started() const {
+  std::lock_guard<std::mutex> guard(impl_->mutex);
+  return impl_->status.phase != LearnPhase::Collecting;
+}
+
+void Learner::Impl::judge_variety() {
+  // Mean absolute difference of each kept frame's thumbnail from the mean thumbnail: the spread
+  // of what was shown, in gray levels.
+  at::Tensor all = at::stack(thumbnails);
+  const double spread = (all - all.mean(0, true)).abs().mean().item<double>();
+  std::ostringstream w;
+  if (spread < 1.0)
+    w << "the " << thumbnails.size() << " frames collected hardly differ (mean difference " << spread
+      << " gray levels): the model learns one picture and may flag any harmless change; show it more good parts";
+  else if (spread > 50.0)
+    w << "the " << thumbnails.size() << " frames collected differ a lot (mean difference " << spread
+      << " gray levels, as from a moving camera or changing scenes): the model may be too lenient to find defects";
+  variety = w.str();
+}
+
+void Learner::train() {
+  Impl& m = *impl_;
+  {
+    std::lock_guard<std::mutex> guard(m.mutex);
+    if (m.status.phase != LearnPhase::Collecting) throw Error("learning has already started training");
+    if (m.status.collected < min_frames())
+      throw Error("only " + std::to_string(m.status.collected) + " frame(s) collected; at least " +
+                  std::to_string(min_frames()) + " are needed to train");
+    m.status.phase = LearnPhase::Training;
+  }
+  m.judge_variety();
+  m.worker = std::thread([&m] { m.run(); });
+}
+
+void Learner::finish_early() { impl_->stop = true; }
+
+void Learner::wait() {
+  std::unique_lock<std::mutex> lock(impl_->mutex);
+  impl_->finished.wait(lock, [&] {
+    return impl_->status.phase == LearnPhase::Done || impl_->status.phase == LearnPhase::Failed ||
+           impl_->status.phase == LearnPhase::Collecting;
+  });
+}
+
+LearnStatus Learner::status() const {
+  std::lock_guard<std::mutex> guard(impl_->mutex);
+  return impl_->status;
+}
+
+std::string Learner::variety_warning() const { return impl_->variety; }
+
+void Learner::Impl::run() {
+  try {
+    TrainOptions t = recipe.preset.train;
+    const std::string device = resolve_device(options.device);
+    if (options.threads > 0) set_threads(options.threads);
+
+    std::vector<at::Tensor> all = frames;
+    std::mt19937_64 rng(t.seed);
+    std::shuffle(all.begin(), all.end(), rng);
+    const int n = static_cast<int>(all.size());
+    int holdout = recipe.holdout >= 0 ? recipe.holdout : (n < 10 ? 0 : std::max(2, n / 10));
+    holdout = std::min(holdout, n - 2);
+    if (holdout == 1) holdout = 0;
+    std::vector<at::Tensor> calib(all.begin(), all.begin() + holdout), train(all.begin() + holdout, all.end());
+    {
+      std::lock_guard<std::mutex> guard(mutex);
+      status.train_frames = static_cast<int>(train.size());
+      status.holdout_frames = holdout;
+      status.epochs = t.epochs;
+    }
+    Model model = Model::create(config, std::move(*backbone), t.seed + 1);
+    model.to(at::Device(device));
+    TrainReport report = train_flow(model, train, t, [this](const TrainProgress& p) {
+      std::lock_guard<std::mutex> guard(mutex);
+      status.epoch = p.epoch;
+      status.epochs = p.epochs;
+      status.loss = p.loss;
+      status.elapsed_s = p.elapsed_s;
+      status.remaining_s = p.remaining_s;
+    }, &stop);
+    if (abandon) throw Error("learning was abandoned");
+    if (report.epochs_done == 0) throw Error("learning was stopped before the first epoch ended; nothing written");
+    set_phase(LearnPhase::Calibrating);
+    const std::vector<at::Tensor>& cal = holdout >= 2 ? calib : train;
+    std::vector<double> scores;
+    for (const auto& img : cal) {
+      if (abandon) throw Error("learning was abandoned");
+      scores.push_back(worst_tile_score(model, {img}, recipe.calibration_transforms));
+    }
+    model.calibration = calibrate_from_good_scores(scores, recipe.calibration_transforms, recipe.quantile);
+    model.calibration.method += holdout >= 2 ? " (frames held out of learning)"
+                                             : " (the learning frames themselves: optimistic, expect false alarms)";
+    set_phase(LearnPhase::Writing);
+    model.to(at::kCPU);
+    save_model(model, options.output);  // atomic: a temporary file beside it, then renamed
+    const std::string id = sha256_file_hex(options.output).substr(0, 12);
+    std::lock_guard<std::mutex> guard(mutex);
+    status.model_id = id;
+    status.threshold = model.calibration.threshold;
+    status.stopped_early = report.stopped;
+    status.phase = LearnPhase::Done;
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> guard(mutex);
+    status.error = without_backtrace(e.what());
+    status.phase = LearnPhase::Failed;
+  }
+  finished.notify_all();
+}
+
+}  // namespace differnet

@@ -1,0 +1,287 @@
+// differnetfilter's learn mode under GstHarness (issue 12): learning from generated good frames,
+// switching to inspection and flagging generated defective frames; learning while an old model
+// keeps inspecting, finished early by the action signal; EOS while collecting; bad settings and
+// paths refused before anything is collected. Tiny training settings keep each run to seconds.
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gst/differnet/differnetmeta.h>
+#include "metrics.h"
+#include "test_support.h"
+
+using namespace differnet;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kSize = 96;
+const char* kCaps = "video/x-raw,format=RGB,width=96,height=96,framerate=30/1";
+// Small training settings, those of the element tests' fixture model (fixtures::train_texture_model):
+// the method's last layer and rotations on a 128-px input, a narrow flow, 40 epochs on a cache of
+// 8 rotations per frame (seconds on 2 cores); scored and calibrated at T = 4.
+const char* kTiny = "learn-preset=paper learn-settings=\"s,input-size=128,flow-width=64,epochs=40,batch-size=6,"
+                    "feature-cache=8,lr=0.001,seed=3,calibration-transforms=4\" transforms=4 learn-interval=1 "
+                    "learn-min-difference=0 overlay=none ";
+
+GstBuffer* frame(const Image& img, int index) {
+  GstBuffer* buf = gst_buffer_new_allocate(nullptr, img.pixels.size(), nullptr);
+  gst_buffer_fill(buf, 0, img.pixels.data(), img.pixels.size());
+  GST_BUFFER_PTS(buf) = index * GST_SECOND / 30;
+  return buf;
+}
+Image good(int i) { return fixtures::make_texture(kSize, kSize, 100 + i); }
+Image defective(int i) { return fixtures::make_texture(kSize, kSize, 5000 + i, fixtures::Spot{20 + 5 * (i % 10), 30 + 3 * (i % 10), 6}); }
+
+GstElement* filter(GstHarness* h) {
+  GstElement* f = gst_bin_get_by_name(GST_BIN(h->element), "f");
+  gst_object_unref(f);
+  return f;
+}
+
+// Everything posted on a bus, sorted: element messages by name, warnings and errors as text.
+// (gst_bus_pop_filtered drops what does not match, so one drain takes all kinds at once.)
+struct Posted {
+  std::vector<GstStructure*> learn, changed;
+  std::vector<std::string> warnings, errors;
+  ~Posted() { clear(); }
+  void clear() {
+    for (auto* v : {&learn, &changed})
+      for (GstStructure* s : *v) gst_structure_free(s);
+    learn.clear();
+    changed.clear();
+    warnings.clear();
+    errors.clear();
+  }
+  void drain(GstBus* bus) {
+    while (GstMessage* m = gst_bus_pop(bus)) {
+      if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ELEMENT) {
+        const GstStructure* s = gst_message_get_structure(m);
+        if (gst_structure_has_name(s, "differnet-learn")) learn.push_back(gst_structure_copy(s));
+        if (gst_structure_has_name(s, "model-changed")) changed.push_back(gst_structure_copy(s));
+      } else if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_WARNING || GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
+        GError* err = nullptr;
+        gchar* debug = nullptr;
+        if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) gst_message_parse_error(m, &err, &debug);
+        else gst_message_parse_warning(m, &err, &debug);
+        (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR ? errors : warnings)
+            .push_back(std::string(err->message) + " | " + (debug ? debug : ""));
+        g_error_free(err);
+        g_free(debug);
+      }
+      gst_message_unref(m);
+    }
+  }
+  std::string all_warnings() const {
+    std::string t;
+    for (const auto& w : warnings) t += w + "\n";
+    return t;
+  }
+};
+
+GstHarness* learn_harness(const std::string& props, GstBus* bus) {
+  GstHarness* h = gst_harness_new_parse(("differnetfilter name=f device=" + fixtures::test_device() + " " + props).c_str());
+  gst_element_set_bus(h->element, bus);
+  gst_harness_set_src_caps_str(h, kCaps);
+  return h;
+}
+
+}  // namespace
+
+// No model file yet: 24 good frames are collected (they leave unscored, without meta), the model is
+// trained in the background while frames keep flowing, written, and takes over; from then on good
+// frames score low and defective ones high (ROC AUC printed and asserted well above chance).
+TEST(Learn, LearnsFromTheStreamThenInspects) {
+  const std::string model = fixtures::temp_dir() + "/learnt.model";
+  GstBus* bus = gst_bus_new();
+  GstHarness* h = learn_harness(std::string(kTiny) + "mode=learn learn-frames=24 model=" + model, bus);
+  int i = 0;
+  for (; i < 24; ++i) {
+    ASSERT_EQ(gst_harness_push(h, frame(good(i), i)), GST_FLOW_OK);
+    GstBuffer* out = gst_harness_pull(h);
+    EXPECT_EQ(gst_buffer_get_differnet_meta(out), nullptr) << "no model yet: frame " << i << " is unscored";
+    EXPECT_EQ(GST_BUFFER_PTS(out), i * GST_SECOND / 30);
+    gst_buffer_unref(out);
+  }
+  Posted posted;
+  posted.drain(bus);
+  const auto& learn = posted.learn;
+  ASSERT_GE(learn.size(), 25u);
+  int collected = 0;
+  EXPECT_STREQ(gst_structure_get_string(learn[23], "phase"), "collecting");
+  gst_structure_get_int(learn[23], "frames-collected", &collected);
+  EXPECT_EQ(collected, 24);
+  EXPECT_STREQ(gst_structure_get_string(learn[24], "phase"), "training");
+  posted.clear();
+
+  // Frames keep flowing while it trains; the first one with meta comes from the learnt model.
+  GstBuffer* first_scored = nullptr;
+  const gint64 deadline = g_get_monotonic_time() + 300 * G_USEC_PER_SEC;
+  while (!first_scored && g_get_monotonic_time() < deadline) {
+    ASSERT_EQ(gst_harness_push(h, frame(good(i), i)), GST_FLOW_OK);
+    ++i;
+    GstBuffer* out = gst_harness_pull(h);
+    if (gst_buffer_get_differnet_meta(out)) first_scored = out;
+    else gst_buffer_unref(out);
+    if (!first_scored) g_usleep(20000);
+  }
+  posted.drain(bus);
+  ASSERT_NE(first_scored, nullptr) << "no model after 300 s: " << posted.all_warnings();
+  EXPECT_TRUE(posted.errors.empty()) << posted.errors.front();
+  ASSERT_TRUE(fs::exists(model));
+  ASSERT_FALSE(learn.empty());
+  ASSERT_EQ(posted.changed.size(), 1u);
+  const GstStructure* done = learn.back();
+  EXPECT_STREQ(gst_structure_get_string(done, "phase"), "done");
+  EXPECT_STREQ(gst_structure_get_string(done, "model"), model.c_str());
+  int train_frames = 0, holdout = 0;
+  gst_structure_get_int(done, "train-frames", &train_frames);
+  gst_structure_get_int(done, "holdout-frames", &holdout);
+  EXPECT_EQ(train_frames + holdout, 24);
+  EXPECT_EQ(holdout, 2);  // 10 %, at least 2, as differnet-train
+  const std::string id = gst_structure_get_string(done, "model-id");
+  EXPECT_EQ(id, gst_buffer_get_differnet_meta(first_scored)->model_id);
+  gst_buffer_unref(first_scored);
+  gint mode = -1;
+  gchar* now = nullptr;
+  g_object_get(filter(h), "mode", &mode, "model", &now, nullptr);
+  EXPECT_EQ(mode, 0);  // back to inspect
+  EXPECT_EQ(std::string(now), model);
+  g_free(now);
+
+  // Inspection with the learnt model: unseen good frames against frames with a dark spot.
+  std::vector<double> scores;
+  std::vector<int> labels;
+  for (int k = 0; k < 16; ++k) {
+    const bool bad = k % 2;
+    ASSERT_EQ(gst_harness_push(h, frame(bad ? defective(k) : good(1000 + k), i++)), GST_FLOW_OK);
+    GstBuffer* out = gst_harness_pull(h);
+    const GstDifferNetMeta* m = gst_buffer_get_differnet_meta(out);
+    ASSERT_NE(m, nullptr);
+    EXPECT_FALSE(m->reused);
+    scores.push_back(m->score);
+    labels.push_back(bad);
+    gst_buffer_unref(out);
+  }
+  const double auroc = roc_auc(scores, labels);
+  if (!posted.warnings.empty()) std::printf("warnings: %s", posted.all_warnings().c_str());
+  std::printf("learn mode: ROC AUC %.3f on 8 good and 8 defective generated frames\n", auroc);
+  EXPECT_GE(auroc, 0.9);
+  gst_harness_teardown(h);
+  gst_object_unref(bus);
+}
+
+// mode=learn set while PLAYING on a running model: every frame keeps its meta from the old model
+// while frames are collected; finish-learning trains on the 6 collected so far; the learnt model
+// then takes over (model_id changes once, a model-changed message names both files).
+TEST(Learn, LearnWhilePlayingAndFinishEarly) {
+  const std::string dir = fixtures::temp_dir();
+  const std::string old_model = dir + "/old.model", learnt = dir + "/new.model";
+  fixtures::train_texture_model(old_model, kSize, 8, 10);
+  GstBus* bus = gst_bus_new();
+  GstHarness* h = learn_harness(std::string(kTiny) + "post-messages=false learn-frames=1000 model=" + old_model +
+                                " learn-output=" + learnt, bus);
+  std::vector<std::string> ids;
+  int i = 0;
+  auto push = [&] {
+    ASSERT_EQ(gst_harness_push(h, frame(good(i), i)), GST_FLOW_OK);
+    ++i;
+    GstBuffer* out = gst_harness_pull(h);
+    const GstDifferNetMeta* m = gst_buffer_get_differnet_meta(out);
+    ASSERT_NE(m, nullptr) << "frame " << i - 1 << " left without meta";
+    ids.push_back(m->model_id);
+    gst_buffer_unref(out);
+  };
+  push();
+  g_object_set(filter(h), "mode", 1, nullptr);
+  for (int k = 0; k < 6; ++k) push();
+  g_signal_emit_by_name(filter(h), "finish-learning");
+  const gint64 deadline = g_get_monotonic_time() + 300 * G_USEC_PER_SEC;
+  while (ids.back() == ids.front() && g_get_monotonic_time() < deadline) {
+    push();
+    if (ids.back() == ids.front()) g_usleep(20000);
+  }
+  Posted posted;
+  posted.drain(bus);
+  ASSERT_NE(ids.back(), ids.front()) << posted.all_warnings();
+  int changes = 0;
+  for (size_t k = 1; k < ids.size(); ++k) changes += ids[k] != ids[k - 1];
+  EXPECT_EQ(changes, 1);
+  const auto& changed = posted.changed;
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_STREQ(gst_structure_get_string(changed[0], "old-model"), old_model.c_str());
+  EXPECT_STREQ(gst_structure_get_string(changed[0], "model"), learnt.c_str());
+  EXPECT_TRUE(posted.errors.empty()) << posted.errors.front();
+  ASSERT_FALSE(posted.learn.empty());
+  EXPECT_STREQ(gst_structure_get_string(posted.learn.back(), "phase"), "done");
+  gboolean early = FALSE;
+  gst_structure_get_boolean(posted.learn.back(), "stopped-early", &early);
+  EXPECT_FALSE(early);  // finish-learning while collecting: a full training on the frames so far
+  gst_harness_teardown(h);
+  gst_object_unref(bus);
+}
+
+// EOS while collecting: with enough frames the model is trained and written before EOS goes on;
+// with too few, a warning says so and nothing is written.
+TEST(Learn, EndOfStreamWhileCollecting) {
+  for (const int frames : {6, 2}) {
+    const std::string model = fixtures::temp_dir() + "/eos.model";
+    GstBus* bus = gst_bus_new();
+    GstHarness* h = learn_harness(std::string(kTiny) + "mode=learn learn-frames=50 model=" + model, bus);
+    for (int i = 0; i < frames; ++i) {
+      ASSERT_EQ(gst_harness_push(h, frame(good(i), i)), GST_FLOW_OK);
+      gst_buffer_unref(gst_harness_pull(h));
+    }
+    ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+    Posted posted;
+    posted.drain(bus);
+    const auto& learn = posted.learn;
+    ASSERT_FALSE(learn.empty());
+    const std::string last = gst_structure_get_string(learn.back(), "phase");
+    if (frames == 6) {
+      EXPECT_EQ(last, "done");
+      EXPECT_TRUE(fs::exists(model)) << "the model is written before EOS goes on";
+      EXPECT_EQ(posted.all_warnings().find("Learning ended"), std::string::npos);
+    } else {
+      EXPECT_EQ(last, "too-few");
+      EXPECT_FALSE(fs::exists(model));
+      const std::string w = posted.all_warnings();
+      EXPECT_NE(w.find("Learning ended with the stream after 2 of 50 frames"), std::string::npos) << w;
+    }
+    gst_harness_teardown(h);
+    gst_object_unref(bus);
+  }
+}
+
+// What cannot end in a model is refused when learning would start, before a frame is collected:
+// an unwritable model path, an unknown preset or setting, a bad value; learn-roi is checked like roi.
+TEST(Learn, BadSettingsFailBeforeCollecting) {
+  const std::string dir = fixtures::temp_dir();
+  struct Case { std::string props, needle; };
+  for (const Case& c : {Case{"model=/nonexistent-dir/x.model", "cannot write '/nonexistent-dir/x.model'"},
+                        Case{"model=" + dir + "/a.model learn-preset=fastest", "unknown preset 'fastest'"},
+                        Case{"model=" + dir + "/a.model learn-settings=\"s,epoch=3\"", "unknown learn setting 'epoch'"},
+                        Case{"model=" + dir + "/a.model learn-settings=\"s,input-size=abc\"", "input-size='abc'"},
+                        Case{"model=" + dir + "/a.model learn-roi=1,2,x", "learn-roi"}}) {
+    GError* err = nullptr;
+    GstElement* e = gst_parse_launch(("differnetfilter mode=learn " + c.props).c_str(), &err);
+    ASSERT_EQ(err, nullptr) << c.props;
+    GstBus* bus = gst_bus_new();
+    gst_element_set_bus(e, bus);
+    EXPECT_EQ(gst_element_set_state(e, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE) << c.props;
+    Posted posted;
+    posted.drain(bus);
+    const std::string error = posted.errors.empty() ? "" : posted.errors.front();
+    EXPECT_NE(error.find(c.needle), std::string::npos) << c.props << ": " << error;
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_object_unref(bus);
+    gst_object_unref(e);
+  }
+  EXPECT_FALSE(fs::exists(dir + "/a.model"));
+}
