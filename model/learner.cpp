@@ -244,6 +244,7 @@ void Learner::train() {
       throw Error("only " + std::to_string(m.status.collected) + " frame(s) collected; at least " +
                   std::to_string(min_frames()) + " are needed to train");
     m.status.phase = LearnPhase::Training;
+    m.status.epochs = m.recipe.preset.train.epochs;
   }
   m.judge_variety();
   m.worker = std::thread([&m] { m.run(); });
@@ -290,6 +291,14 @@ void Learner::Impl::run() {
     model.to(at::Device(device));
     TrainReport report = train_flow(model, train, t, [this](const TrainProgress& p) {
       std::lock_guard<std::mutex> guard(mutex);
+      if (p.caching) {
+        status.features_done = p.step;
+        status.features_total = p.steps_per_epoch;
+        status.elapsed_s = p.elapsed_s;
+        status.remaining_s = p.remaining_s;
+        return;
+      }
+      status.features_done = status.features_total;
       status.epoch = p.epoch;
       status.epochs = p.epochs;
       status.loss = p.loss;

@@ -35,7 +35,8 @@ struct LearnStatus {
   LearnPhase phase = LearnPhase::Collecting;
   int collected = 0, wanted = 0, skipped = 0;  // frames kept, asked for, skipped as near-duplicates
   int train_frames = 0, holdout_frames = 0;    // the split, once training started
-  int epoch = 0, epochs = 0;                   // epoch in progress (1-based)
+  int features_done = 0, features_total = 0;   // training's feature cache being computed (0/0: none)
+  int epoch = 0, epochs = 0;                   // epoch in progress (1-based; 0 before the first)
   double loss = 0.0;                           // mean loss of the epoch so far
   double elapsed_s = 0.0, remaining_s = 0.0;   // of the training
   bool stopped_early = false;                  // finish() cut the training short

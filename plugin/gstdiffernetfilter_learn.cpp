@@ -40,7 +40,8 @@ post_learn (GstDifferNetFilter * self, const differnet::LearnStatus & status, co
       "time-left", G_TYPE_DOUBLE, status.remaining_s, NULL);
   if (status.phase != differnet::LearnPhase::Collecting)
     gst_structure_set (s, "train-frames", G_TYPE_INT, status.train_frames, "holdout-frames", G_TYPE_INT,
-        status.holdout_frames, NULL);
+        status.holdout_frames, "features", G_TYPE_INT, status.features_done, "features-total", G_TYPE_INT,
+        status.features_total, NULL);
   if (status.phase == differnet::LearnPhase::Done)
     gst_structure_set (s, "model-id", G_TYPE_STRING, status.model_id.c_str (), "threshold", G_TYPE_DOUBLE,
         status.threshold, "stopped-early", G_TYPE_BOOLEAN, status.stopped_early, NULL);
@@ -136,8 +137,11 @@ poll_training (GstDifferNetFilter * self, bool at_eos)
     case differnet::LearnPhase::Training:
     case differnet::LearnPhase::Calibrating:
     case differnet::LearnPhase::Writing:
-      if (status.epoch != st.learn_posted_epoch) {
+      /* once per epoch, and per tenth of the feature cache before the first epoch */
+      if (status.epoch != st.learn_posted_epoch || (status.epoch == 0 && status.features_total > 0 &&
+              status.features_done * 10 / status.features_total != st.learn_posted_features)) {
         st.learn_posted_epoch = status.epoch;
+        st.learn_posted_features = status.features_total > 0 ? status.features_done * 10 / status.features_total : -1;
         post_learn (self, status);
       }
       return GST_FLOW_OK;
@@ -358,7 +362,7 @@ differnet_filter_learn_start (GstDifferNetFilter * self, const Settings & s, Run
   state.learn_requests_seen = s.learn_requests;
   state.finish_requests_seen = s.finish_requests;
   state.learn_seen = 0;
-  state.learn_posted_epoch = state.learn_posted_collected = -1;
+  state.learn_posted_epoch = state.learn_posted_collected = state.learn_posted_features = -1;
   return TRUE;
 }
 
@@ -376,7 +380,7 @@ differnet_filter_learn_step (GstDifferNetFilter * self, GstBuffer * buffer)
       try {
         st.learner = std::make_unique<differnet::Learner> (learn_options (s));
         st.learn_seen = 0;
-        st.learn_posted_epoch = st.learn_posted_collected = -1;
+        st.learn_posted_epoch = st.learn_posted_collected = st.learn_posted_features = -1;
         st.finish_requests_seen = s.finish_requests;
       } catch (const std::exception & e) {
         GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Cannot learn a model: %s",
@@ -432,8 +436,13 @@ differnet_filter_learn_draw (GstDifferNetFilter * self, GstBuffer * buffer)
       fraction = status.wanted > 0 ? static_cast<double>(status.collected) / status.wanted : 0.0;
       break;
     case differnet::LearnPhase::Training:
-      std::snprintf (text, sizeof text, "LEARNING: training, epoch %d/%d", status.epoch, status.epochs);
-      fraction = status.epochs > 0 ? std::max (0, status.epoch - 1) / static_cast<double>(status.epochs) : 0.0;
+      if (status.epoch == 0) {
+        std::snprintf (text, sizeof text, "LEARNING: features %d/%d", status.features_done, status.features_total);
+        fraction = status.features_total > 0 ? static_cast<double>(status.features_done) / status.features_total : 0.0;
+      } else {
+        std::snprintf (text, sizeof text, "LEARNING: training, epoch %d/%d", status.epoch, status.epochs);
+        fraction = status.epochs > 0 ? (status.epoch - 1) / static_cast<double>(status.epochs) : 0.0;
+      }
       break;
     default:
       std::snprintf (text, sizeof text, "LEARNING: %s", differnet::learn_phase_name (status.phase));

@@ -163,7 +163,7 @@ struct RunState {
   GstBuffer* passthrough = nullptr;  // no model yet: the frame that leaves as it came (learning)
   guint64 learn_requests_seen = 0, finish_requests_seen = 0;
   guint64 learn_seen = 0;       // frames seen by the run (learn-interval counts them)
-  int learn_posted_epoch = -1, learn_posted_collected = -1;
+  int learn_posted_epoch = -1, learn_posted_collected = -1, learn_posted_features = -1;
   std::unique_ptr<differnet::Learner> learner;
   ~RunState() {
     learner.reset();

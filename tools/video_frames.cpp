@@ -37,8 +37,7 @@ std::string bus_error(GstElement* pipeline) {
     GError* err = nullptr;
     gchar* debug = nullptr;
     gst_message_parse_error(m, &err, &debug);
-    text = err->message;
-    if (debug) text += std::string(" (") + debug + ")";
+    text = err->message;  // (the debug string names GStreamer's source files: not for users)
     g_error_free(err);
     g_free(debug);
     gst_message_unref(m);
@@ -88,8 +87,15 @@ int64_t read_video_frames(const std::string& path, int interval,
   bool more = true;
   try {
     while (more) {
-      GstSample* sample = gst_app_sink_pull_sample(GST_APP_SINK(sink));
-      if (!sample) break;  // EOS or an error (checked below)
+      // Polled, with the bus checked in between: after an error (a file that is not a video) no
+      // EOS comes, and a blocking pull would wait for ever.
+      GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 100 * GST_MSECOND);
+      if (!sample) {
+        if (gst_app_sink_is_eos(GST_APP_SINK(sink))) break;
+        const std::string why = bus_error(pipeline);
+        if (!why.empty()) throw Error("cannot read video '" + path + "': " + why);
+        continue;
+      }
       if (index % interval == 0) {
         GstVideoInfo info;
         GstVideoFrame frame;

@@ -108,6 +108,27 @@ expect 0 "tiles        1x1" "$bin/differnet-info" "$work/tiled.model"
 expect 0 "for at least 200 steps (--min-steps)" "$bin/differnet-train" "$work/train" "${tiny[@]}" --epochs 1 --min-steps 200 \
   --holdout 4 -o "$work/steps.model"
 
+# Video input: every Kth frame of a clip (its --roi) is a training image; a clip that does not play
+# is an error naming it. (A build without GStreamer says it has no video input.)
+if command -v gst-launch-1.0 > /dev/null && gst-launch-1.0 -q videotestsrc num-buffers=30 pattern=smpte \
+     ! video/x-raw,width=160,height=120,framerate=10/1 ! videoconvert ! jpegenc ! avimux \
+     ! filesink location="$work/clip.avi" > /dev/null 2>&1; then
+  if [ "$image_io" = stb ] && "$bin/differnet-train" "$work/clip.avi" -o "$work/v.model" 2>&1 | grep -qF "has no video input"; then
+    echo "tools: this build has no video input (checked that it says so)"
+  else
+    out=$("$bin/differnet-train" "$work/clip.avi" "${tiny[@]}" --epochs 2 --video-interval 3 --roi 8,8,144,104 \
+          -o "$work/video.model" 2>&1) || fail "training on a video failed: $out"
+    grep -qF "clip.avi: 10 of 30 frames (every 3)" <<< "$out" || fail "video frames not taken every 3rd: $out"
+    grep -qF "8 training images, 2 held out" <<< "$out" || fail "the video frames did not train: $out"
+    expect 1 "does not lie inside the 160x120 frames" "$bin/differnet-train" "$work/clip.avi" "${tiny[@]}" --roi 100,100,100,100 -o "$work/x.model"
+    expect 2 "--tiles cannot be used with video input" "$bin/differnet-train" "$work/clip.avi" --tiles 2x1 -o "$work/x.model"
+    printf 'not a video' > "$work/fake.mp4"
+    expect 1 "cannot read video '$work/fake.mp4'" "$bin/differnet-train" "$work/fake.mp4" -o "$work/x.model"
+  fi
+else
+  echo "tools: gst-launch-1.0 (jpegenc, avimux) missing: video input not checked"
+fi
+
 # bench runs (one iteration, the smallest stages).
 expect 0 "T=1 + localization, batch 1" "$bin/differnet-bench" --quick --backbones squeezenet1_1 --flow-widths 16 --transforms 1 --localize-transforms 1
 out=$("$bin/differnet-bench" --quick --backbones squeezenet1_1 --flow-widths 16 --transforms 1 --localize-transforms 1 \
