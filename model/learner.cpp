@@ -171,6 +171,12 @@ Learner::Learner(const LearnOptions& options) : impl_(std::make_unique<Impl>()) 
   c.layer_channels.clear();
   for (const auto& layer : c.layers) c.layer_channels.push_back(m.backbone->layer_channels(layer));
   c.validate();
+  // The frames are kept in memory at the model's input size until training ends.
+  const double bytes = static_cast<double>(options.frames) * c.input_size * c.input_size * 3;
+  if (bytes > 8.0 * (1 << 30))
+    throw Error(std::to_string(options.frames) + " frames of " + std::to_string(c.input_size) + " px would take " +
+                std::to_string(static_cast<int>(bytes / (1 << 30))) + " GiB of memory while learning (8 at most): "
+                "learn from fewer frames, or train with differnet-train on files");
   resolve_device(options.device);  // a bad or missing device fails now
   check_writable(options.output);  // an unwritable model path fails before the first frame is kept
   m.status.wanted = options.frames;
@@ -271,16 +277,24 @@ void Learner::Impl::run() {
   try {
     TrainOptions t = recipe.preset.train;
     const std::string device = resolve_device(options.device);
-    if (options.threads > 0) set_threads(options.threads);
+    // LibTorch starts with one thread on Debian; a Detector sets the element's count when it loads,
+    // but learning may run before any model is loaded.
+    set_threads(options.threads);
 
-    std::vector<at::Tensor> all = frames;
+    // The split as differnet-train makes it for images in arrival order: shuffled by the seed, the
+    // first `holdout` held out, the rest trained in arrival order (the same frames as PNG files
+    // give differnet-train's model).
+    const int n = static_cast<int>(frames.size());
+    std::vector<int> order(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
     std::mt19937_64 rng(t.seed);
-    std::shuffle(all.begin(), all.end(), rng);
-    const int n = static_cast<int>(all.size());
+    std::shuffle(order.begin(), order.end(), rng);
     int holdout = recipe.holdout >= 0 ? recipe.holdout : (n < 10 ? 0 : std::max(2, n / 10));
     holdout = std::min(holdout, n - 2);
     if (holdout == 1) holdout = 0;
-    std::vector<at::Tensor> calib(all.begin(), all.begin() + holdout), train(all.begin() + holdout, all.end());
+    std::sort(order.begin() + holdout, order.end());
+    std::vector<at::Tensor> calib, train;
+    for (int i = 0; i < n; ++i) (i < holdout ? calib : train).push_back(frames[static_cast<size_t>(order[static_cast<size_t>(i)])]);
     {
       std::lock_guard<std::mutex> guard(mutex);
       status.train_frames = static_cast<int>(train.size());

@@ -2,7 +2,8 @@
 # The main job, end to end, with no outside data:
 #   1. install what is missing (scripts/install-deps.sh) and build;
 #   2. draw a sample line-camera stream (parts on a conveyor, some with small defects) to a video;
-#   3. capture good frames (the capture recipe, fed from a video of good parts) and train a model;
+#   3. learn a model from a video of good parts in a pipeline (differnetfilter mode=learn: it keeps
+#      the frames, trains at the end of the stream and writes the model);
 #   4. run differnetfilter in a gst-launch-1.0 pipeline: the sample video in, an annotated H.264 MP4
 #      and JSON-lines results out;
 #   5. print frames, frames flagged, ROC AUC against the generator's labels, frames per second.
@@ -47,17 +48,21 @@ else
 fi
 done_step
 
-step "[3/5] Capturing 80 good frames and training a model on them (the default accurate preset: ResNet50-v2 features, CPU)"
+step "[3/5] Learning a model from 80 good frames in a pipeline (learn mode; the accurate preset: ResNet50-v2 features, CPU)"
 if [ -f "$out/model.safetensors" ]; then
   echo "    already there: $out/model.safetensors"
 else
-  rm -rf "$out/good-video" "$out/good"
+  rm -rf "$out/good-video"
   "$build/pipelines/synth-line-camera" --out-dir "$out/good-video" --frames 80 --seed 1000 --defect-rate 0 >/dev/null
   encode "$out/good-video" "$out/good.mkv"
-  # The capture recipe, with the camera replaced by the video of good parts.
-  SOURCE="filesrc location=$out/good.mkv ! decodebin" "$root/pipelines/capture-good-frames.sh" "$out/good"
-  "$build/tools/differnet-train" "$out/good" --epochs 24 --feature-cache 8 --holdout 20 \
-    --calibration-transforms 1 --seed 1 -o "$out/model.safetensors.tmp"
+  # The video of good parts stands in for the camera: every frame is kept (learn-interval=1, no
+  # near-duplicate skipping: the parts move), training starts at the end of the stream, 20 frames
+  # are held out to set the threshold; EOS goes on once the model is written.
+  rm -f "$out/model.safetensors.tmp"
+  gst-launch-1.0 -q filesrc location="$out/good.mkv" ! matroskademux ! avdec_h264 ! videoconvert ! \
+    differnetfilter mode=learn learn-frames=80 learn-interval=1 learn-min-difference=0 \
+    learn-settings="s,epochs=24,holdout=20,seed=1" model="$out/model.safetensors.tmp" overlay=none ! fakesink
+  [ -f "$out/model.safetensors.tmp" ] || fail "learn mode wrote no model"
   mv "$out/model.safetensors.tmp" "$out/model.safetensors"
   rm -rf "$out/good-video"
 fi

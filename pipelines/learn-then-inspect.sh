@@ -18,12 +18,16 @@ source=${SOURCE:-"v4l2src device=/dev/video0"}
 screen=${SCREEN:-autovideosink}
 record=""
 [ -z "$out" ] || record="t. ! queue ! videoconvert ! video/x-raw,format=I420 ! x264enc tune=zerolatency ! mp4mux ! filesink location=$out"
-# gst-launch-1.0 -m prints every message; keep those of the element, with the time since the start.
+# mawk (Debian's awk) reads its input in blocks unless told to read line by line
+awk=awk
+if awk -W version 2>&1 | grep -q mawk; then awk="awk -W interactive"; fi
+# gst-launch-1.0 -m prints every message; keep those of the element, with the time since the start
+# (stdbuf: line by line, so that the times are those of the messages).
 # shellcheck disable=SC2086  # SOURCE, SCREEN and LEARN_PROPS are pipeline fragments: split on purpose
-gst-launch-1.0 -e -m $source ! videoconvert ! \
+stdbuf -oL gst-launch-1.0 -e -m $source ! videoconvert ! \
   differnetfilter name=learner mode=learn learn-frames="$frames" model="$model" ${LEARN_PROPS:-} ! tee name=t \
   t. ! queue ! videoconvert ! $screen $record 2>&1 |
-  awk -v start="$(date +%s.%N)" '
+  $awk -v start="$(date +%s.%N)" '
     function now() { "date +%s.%N" | getline t; close("date +%s.%N"); return sprintf("%7.1f s", t - start) }
     function field(name,   m) { if (match($0, name "=\\([a-z]+\\)[^,;]*")) { m = substr($0, RSTART, RLENGTH); sub(/^[^)]*\)/, "", m); gsub(/"/, "", m); return m } return "" }
     /differnet-learn/ {
@@ -31,7 +35,9 @@ gst-launch-1.0 -e -m $source ! videoconvert ! \
       if (phase == "collecting") {
         n = field("frames-collected"); if (n % 10 == 0 || n == field("frames-wanted")) print now() "  collected " n "/" field("frames-wanted") " frames (" field("frames-skipped") " near-duplicates skipped)"
       } else if (phase == "training") {
-        e = field("epoch"); if (e != last_epoch) { last_epoch = e; print now() "  training: " (e == 0 ? "features " field("features") "/" field("features-total") : "epoch " e "/" field("epochs") ", loss " field("loss") ", about " int(field("time-left")) " s left") }
+        e = field("epoch"); f = field("features")
+        if (e == 0 && f != last_features) { last_features = f; print now() "  training: features of " f "/" field("features-total") " frames" }
+        if (e > 0 && e != last_epoch) { last_epoch = e; printf "%s  training: epoch %d/%d, loss %.3f, about %d s left\n", now(), e, field("epochs"), field("loss"), field("time-left") }
       } else if (phase == "done") {
         print now() "  wrote " field("model") " (model-id " field("model-id") ", threshold " field("threshold") ", " field("train-frames") " frames trained, " field("holdout-frames") " held out)"
       } else print now() "  learning " phase ": " field("detail")

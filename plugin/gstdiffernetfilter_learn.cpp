@@ -436,7 +436,10 @@ differnet_filter_learn_draw (GstDifferNetFilter * self, GstBuffer * buffer)
       fraction = status.wanted > 0 ? static_cast<double>(status.collected) / status.wanted : 0.0;
       break;
     case differnet::LearnPhase::Training:
-      if (status.epoch == 0) {
+      if (status.epoch == 0 && status.features_total == 0) {
+        std::snprintf (text, sizeof text, "LEARNING: training starts");
+        fraction = 0.0;
+      } else if (status.epoch == 0) {
         std::snprintf (text, sizeof text, "LEARNING: features %d/%d", status.features_done, status.features_total);
         fraction = status.features_total > 0 ? static_cast<double>(status.features_done) / status.features_total : 0.0;
       } else {
