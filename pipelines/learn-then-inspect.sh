@@ -36,7 +36,7 @@ stdbuf -oL gst-launch-1.0 -e -m $source ! videoconvert ! \
         n = field("frames-collected"); if (n % 10 == 0 || n == field("frames-wanted")) print now() "  collected " n "/" field("frames-wanted") " frames (" field("frames-skipped") " near-duplicates skipped)"
       } else if (phase == "training") {
         e = field("epoch"); f = field("features")
-        if (e == 0 && f != last_features) { last_features = f; print now() "  training: features of " f "/" field("features-total") " frames" }
+        if (e == 0 && field("features-total") > 0 && f != last_features) { last_features = f; print now() "  training: features of " f "/" field("features-total") " frames" }
         if (e > 0 && e != last_epoch) { last_epoch = e; printf "%s  training: epoch %d/%d, loss %.3f, about %d s left\n", now(), e, field("epochs"), field("loss"), field("time-left") }
       } else if (phase == "done") {
         print now() "  wrote " field("model") " (model-id " field("model-id") ", threshold " field("threshold") ", " field("train-frames") " frames trained, " field("holdout-frames") " held out)"

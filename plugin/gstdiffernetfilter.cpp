@@ -18,7 +18,12 @@
  * gst-launch-1.0 -m videotestsrc num-buffers=50 ! videoconvert ! differnetfilter model=parts.model ! \
  *     videoconvert ! video/x-raw,format=I420 ! x264enc ! mp4mux ! filesink location=out.mp4
  * ]|
- * Train a model first with `differnet-train good_images/ -o parts.model`.
+ * Train a model first with `differnet-train good_images/ -o parts.model`, or let the element learn
+ * one from the stream (#GstDifferNetFilter:mode = learn, gstdiffernetfilter_learn.cpp):
+ * |[
+ * gst-launch-1.0 -m v4l2src ! videoconvert ! differnetfilter mode=learn learn-frames=100 model=parts.model ! \
+ *     videoconvert ! autovideosink
+ * ]|
  */
 #include "gstdiffernetfilter_private.h"
 
@@ -27,23 +32,15 @@
 
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <memory>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 #include <string>
-#include <vector>
 
 #include "detector.h"
-#include <gst/differnet/differnetmeta.h>
 #include "error.h"
 #include "model_cache.h"
 #include "model_loader.h"
-#include "overlay.h"
-#include "result_json.h"
 #include "runtime.h"
 #include "scoring_queue.h"
-#include "snapshots.h"
 
 GST_DEBUG_CATEGORY (gst_differnet_filter_debug);
 #define GST_CAT_DEFAULT gst_differnet_filter_debug
@@ -698,7 +695,8 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
 
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model",
-          "Path of the DifferNet model file to load (written by differnet-train). Required. Set while running "
+          "Path of the DifferNet model file to load (written by differnet-train). Required; with mode=learn the "
+          "file to write (it need not exist yet; see learn-output). Set while running "
           "(even to the same path: a retrained file), the new model is loaded and warmed up in the background "
           "and takes over between two frames (a \"model-changed\" element message; model_id in meta and "
           "messages changes there); a model that cannot be loaded is a warning and the old one keeps running",

@@ -7,6 +7,10 @@
  * property accessors (under the object lock) and the finish-learning action signal. */
 #include <gst/gst.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
 #include "error.h"
 #include "gstdiffernetfilter_private.h"
 #include "overlay.h"

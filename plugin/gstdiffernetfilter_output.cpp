@@ -12,6 +12,7 @@
 #include "result_json.h"
 
 #define GST_CAT_DEFAULT gst_differnet_filter_debug
+
 /* Returns FALSE (errno set) when the line could not be written out (a full disk, an I/O error). */
 static gboolean
 write_result_line (FILE * f, GstBuffer * buf, const GstDifferNetMeta * m)

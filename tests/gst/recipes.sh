@@ -26,6 +26,15 @@ SOURCE="videotestsrc num-buffers=6 ! video/x-raw,width=160,height=120" SCREEN=fa
   "$recipes/camera-to-screen-and-mp4.sh" "$work/model" "$work/tee.mp4" >/dev/null
 check "$(h264_mp4 "$work/tee.mp4")" "camera-to-screen-and-mp4 wrote an H.264 MP4"
 
+# Learn, then inspect: 8 frames of a live test source, small training settings; the model is
+# written and takes over (or, should the stream end first, is written at EOS).
+SOURCE="videotestsrc is-live=true num-buffers=300 pattern=ball ! video/x-raw,width=96,height=96,framerate=30/1" SCREEN=fakesink \
+  LEARN_PROPS="learn-interval=1 learn-min-difference=0 learn-preset=paper learn-settings=s,input-size=128,flow-width=16,epochs=3,feature-cache=4" \
+  "$recipes/learn-then-inspect.sh" "$work/learnt.model" 8 "$work/learnt.mp4" > "$work/learn.log"
+check "$(grep -F "collected 8/8 frames" "$work/learn.log")" "learn-then-inspect: collecting progress ($(cat "$work/learn.log"))"
+check "$(grep -F "wrote $work/learnt.model" "$work/learn.log")" "learn-then-inspect: the model written ($(cat "$work/learn.log"))"
+check "$(h264_mp4 "$work/learnt.mp4")" "learn-then-inspect recorded an H.264 MP4"
+
 # The GenICam recipe with its camera replaced (the camera path itself: the aravis test, Aravis's fake camera).
 SOURCE="videotestsrc num-buffers=6 ! video/x-raw,width=160,height=120" SCREEN=fakesink \
   "$recipes/genicam-camera.sh" "Fake_1" "$work/model" "$work/genicam.mp4" >/dev/null
@@ -63,4 +72,4 @@ if "$recipes/score-image-folder.sh" "$work/model" "$work/images" "$work/scored3"
   check "" "score-image-folder: a truncated image must fail"
 fi
 check "$(grep -F 'scored only' "$work/trunc.log")" "score-image-folder: says how many were scored"
-echo "recipes: all 6 ran on sample input"
+echo "recipes: all 7 ran on sample input"
