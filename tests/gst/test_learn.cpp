@@ -285,3 +285,39 @@ TEST(Learn, BadSettingsFailBeforeCollecting) {
   }
   EXPECT_FALSE(fs::exists(dir + "/a.model"));
 }
+
+// Caps change while collecting (frames of two sizes are both kept: each is resized to the model's
+// input), then a model file that cannot be written when training ends (its folder is gone): the run
+// fails with a warning naming the reason, and with no other model to inspect with, an error.
+TEST(Learn, CapsChangeAndAFailedWrite) {
+  const std::string dir = fixtures::temp_dir() + "/gone";
+  fs::create_directories(dir);
+  GstBus* bus = gst_bus_new();
+  GstHarness* h = learn_harness(std::string(kTiny) + "mode=learn learn-frames=50 model=" + dir + "/m.model", bus);
+  int i = 0;
+  for (; i < 4; ++i) {
+    ASSERT_EQ(gst_harness_push(h, frame(good(i), i)), GST_FLOW_OK);
+    gst_buffer_unref(gst_harness_pull(h));
+  }
+  gst_harness_set_src_caps_str(h, "video/x-raw,format=RGB,width=128,height=96,framerate=30/1");
+  for (; i < 8; ++i) {
+    ASSERT_EQ(gst_harness_push(h, frame(fixtures::make_texture(128, 96, 300 + i), i)), GST_FLOW_OK);
+    GstBuffer* out = gst_harness_pull(h);
+    EXPECT_EQ(gst_buffer_get_size(out), 128u * 96u * 3u);
+    gst_buffer_unref(out);
+  }
+  fs::remove_all(dir);
+  gst_harness_push_event(h, gst_event_new_eos());
+  Posted posted;
+  posted.drain(bus);
+  ASSERT_FALSE(posted.learn.empty());
+  int collected = 0;
+  for (const GstStructure* s : posted.learn) gst_structure_get_int(s, "frames-collected", &collected);
+  EXPECT_EQ(collected, 8);
+  EXPECT_STREQ(gst_structure_get_string(posted.learn.back(), "phase"), "failed");
+  EXPECT_NE(posted.all_warnings().find("Learning failed: cannot write"), std::string::npos) << posted.all_warnings();
+  ASSERT_FALSE(posted.errors.empty());
+  EXPECT_NE(posted.errors.front().find("Learning ended without a model"), std::string::npos) << posted.errors.front();
+  gst_harness_teardown(h);
+  gst_object_unref(bus);
+}
