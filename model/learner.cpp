@@ -6,7 +6,6 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <random>
@@ -87,11 +86,8 @@ Recipe make_recipe(const LearnOptions& o) {
   ModelConfig& c = r.preset.config;
   TrainOptions& t = r.preset.train;
   // input-size first: the scales follow it as fractions
-  if (auto it = o.settings.find("input-size"); it != o.settings.end()) {
-    const int preset_size = c.input_size;
-    c.input_size = static_cast<int>(parse_int("input-size", it->second, 32, 4096));
-    for (int& s : c.scales) s = c.input_size / (preset_size / s);
-  }
+  if (auto it = o.settings.find("input-size"); it != o.settings.end())
+    set_input_size(c, static_cast<int>(parse_int("input-size", it->second, 32, 4096)));
   for (const auto& [key, v] : o.settings) {
     if (key == "input-size") continue;
     else if (key == "backbone") c.backbone = v;
@@ -102,11 +98,7 @@ Recipe make_recipe(const LearnOptions& o) {
       c.standardize = v == "yes" || v == "true";
     }
     else if (key == "flow-width") c.flow.width = static_cast<int>(parse_int(key, v, 1, 65536));
-    else if (key == "flow-blocks") {
-      c.flow.blocks = static_cast<int>(parse_int(key, v, 1, 64));
-      c.flow.permutation_seeds.resize(static_cast<size_t>(c.flow.blocks));
-      for (int k = 0; k < c.flow.blocks; ++k) c.flow.permutation_seeds[k] = k;
-    }
+    else if (key == "flow-blocks") set_flow_blocks(c, static_cast<int>(parse_int(key, v, 1, 64)));
     else if (key == "epochs") t.epochs = static_cast<int>(parse_int(key, v, 1, 100000));
     else if (key == "batch-size") t.batch_size = static_cast<int>(parse_int(key, v, 1, 100000));
     else if (key == "feature-cache") t.feature_cache = static_cast<int>(parse_int(key, v, 0, 4096));
@@ -134,7 +126,6 @@ struct Learner::Impl {
   std::unique_ptr<Backbone> backbone;  // loaded at construction (a bad name fails there)
 
   mutable std::mutex mutex;
-  std::condition_variable finished;
   LearnStatus status;
   std::vector<at::Tensor> frames;      // [1,3,S,S] uint8 each
   std::vector<at::Tensor> thumbnails;  // [32,32] float each
@@ -258,14 +249,6 @@ void Learner::train() {
 
 void Learner::finish_early() { impl_->stop = true; }
 
-void Learner::wait() {
-  std::unique_lock<std::mutex> lock(impl_->mutex);
-  impl_->finished.wait(lock, [&] {
-    return impl_->status.phase == LearnPhase::Done || impl_->status.phase == LearnPhase::Failed ||
-           impl_->status.phase == LearnPhase::Collecting;
-  });
-}
-
 LearnStatus Learner::status() const {
   std::lock_guard<std::mutex> guard(impl_->mutex);
   return impl_->status;
@@ -345,7 +328,6 @@ void Learner::Impl::run() {
     status.error = without_backtrace(e.what());
     status.phase = LearnPhase::Failed;
   }
-  finished.notify_all();
 }
 
 }  // namespace differnet

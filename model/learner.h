@@ -71,8 +71,6 @@ class Learner {
   // Training: stop after the current step and write the model of the last finished epoch
   // (at least one epoch runs). Collecting: nothing (call train()).
   void finish_early();
-  // Blocks until the run is Done or Failed (training must have started).
-  void wait();
   LearnStatus status() const;
   const LearnOptions& options() const;
   int input_size() const;

@@ -43,4 +43,16 @@ Preset preset(const std::string& name) {
   throw Error("unknown preset '" + name + "' (known: fast, accurate, paper, fast-last-layer)");
 }
 
+void set_input_size(ModelConfig& c, int size) {
+  const int old_size = c.input_size;
+  c.input_size = size;
+  for (int& s : c.scales) s = c.input_size / (old_size / s);
+}
+
+void set_flow_blocks(ModelConfig& c, int blocks) {
+  c.flow.blocks = blocks;
+  c.flow.permutation_seeds.resize(static_cast<size_t>(blocks));
+  for (int k = 0; k < blocks; ++k) c.flow.permutation_seeds[static_cast<size_t>(k)] = k;
+}
+
 }  // namespace differnet

@@ -20,4 +20,10 @@ struct Preset {
 // Throws Error for an unknown name.
 Preset preset(const std::string& name);
 
+// Sets the network input side; the pooled scales keep their fractions of it (448,224,112 at 448 ->
+// 128,64,32 at 128). Used by differnet-train's --input-size and learn mode's input-size.
+void set_input_size(ModelConfig& config, int size);
+// Sets the number of coupling blocks, with their permutation seeds 0..N-1 (--flow-blocks).
+void set_flow_blocks(ModelConfig& config, int blocks);
+
 }  // namespace differnet

@@ -76,6 +76,28 @@ region_fits (const differnet::Region & r, int width, int height)
   return r.fits (width, height);
 }
 
+gboolean
+differnet_filter_parse_region (GstDifferNetFilter * self, const char *name, const char *text,
+    differnet::Region & region, std::string & rejected)
+{
+  Settings & s = *self->settings;
+  try {
+    const differnet::Region r = differnet::Region::parse (text ? text : "");
+    if (self->state && self->state->width > 0 && !region_fits (r, self->state->width, self->state->height)) {
+      rejected = std::string (name) + " '" + text + "' does not lie inside the " + std::to_string (self->state->width) +
+          "x" + std::to_string (self->state->height) + " frame";
+    } else {
+      region = r;
+      s.invalid.erase (name);
+      return TRUE;
+    }
+  } catch (const differnet::Error & e) {
+    rejected = e.what ();
+  }
+  s.invalid[name] = rejected;
+  return FALSE;
+}
+
 /* Properties that need a restart to take effect refuse changes while the element runs. */
 static gboolean
 check_stopped (GstDifferNetFilter * self, const char *name)
@@ -186,24 +208,9 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
     case PROP_INFERENCE_INTERVAL:
       s.inference_interval = g_value_get_int (value);
       break;
-    case PROP_ROI:{
-      const char *text = g_value_get_string (value);
-      try {
-        differnet::Region r = differnet::Region::parse (text ? text : "");
-        if (self->state && self->state->width > 0 && !region_fits (r, self->state->width, self->state->height)) {
-          rejected = "roi '" + std::string (text) + "' does not lie inside the " + std::to_string (self->state->width) +
-              "x" + std::to_string (self->state->height) + " frame";
-          s.invalid["roi"] = rejected;
-        } else {
-          s.roi = r;
-          s.invalid.erase ("roi");
-        }
-      } catch (const differnet::Error & e) {
-        rejected = e.what ();
-        s.invalid["roi"] = rejected;
-      }
+    case PROP_ROI:
+      differnet_filter_parse_region (self, "roi", g_value_get_string (value), s.roi, rejected);
       break;
-    }
     case PROP_TILES:{
       const char *text = g_value_get_string (value);
       const std::string t = text ? text : "";
@@ -471,9 +478,7 @@ prepare_scoring (GstDifferNetFilter * self, differnet::FrameJob & job, GstBuffer
             gst_buffer_get_size (buffer)));
     return FALSE;
   }
-  const differnet::FrameView view {static_cast<const uint8_t *>(GST_VIDEO_FRAME_PLANE_DATA (&frame, 0)),
-    GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame), GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
-    st.format};
+  const differnet::FrameView view = differnet_filter_frame_view (&frame, st.format);
   try {
     job.upload = st.detector->upload (view, job.request);
     job.region = job.upload.region ();
@@ -526,7 +531,11 @@ gst_differnet_filter_submit_input_buffer (GstBaseTransform * trans, gboolean is_
       }
     }
   }
-  ret = differnet_filter_learn_step (self, trans->queued_buf);
+  /* The settings, once per frame: for learn mode and for scoring. */
+  GST_OBJECT_LOCK (self);
+  const Settings s = *self->settings;
+  GST_OBJECT_UNLOCK (self);
+  ret = differnet_filter_learn_step (self, trans->queued_buf, s);
   if (ret != GST_FLOW_OK || !st.detector) {
     /* No model yet (learn mode): the frame leaves as it came, but for the learning banner. */
     GstBuffer *buf = trans->queued_buf;
@@ -542,10 +551,6 @@ gst_differnet_filter_submit_input_buffer (GstBaseTransform * trans, gboolean is_
   auto job = std::make_unique<differnet::FrameJob> ();
   job->buffer = trans->queued_buf;
   trans->queued_buf = NULL;
-
-  GST_OBJECT_LOCK (self);
-  const Settings s = *self->settings;
-  GST_OBJECT_UNLOCK (self);
   job->number = st.frame++;
   const bool due = job->number % static_cast<guint64>(s.inference_interval) == 0;
   job->score = !st.scored_any || due;

@@ -189,12 +189,9 @@ collect (GstDifferNetFilter * self, GstBuffer * buffer, const Settings & s)
         (NULL));
     return FALSE;
   }
-  const differnet::FrameView view {static_cast<const uint8_t *>(GST_VIDEO_FRAME_PLANE_DATA (&frame, 0)),
-    GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame), GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
-    st.format};
   gboolean ok = TRUE;
   try {
-    st.learner->add (view, s.learn_roi_set ? s.learn_roi : s.roi);
+    st.learner->add (differnet_filter_frame_view (&frame, st.format), s.learn_roi_set ? s.learn_roi : s.roi);
   } catch (const std::exception & e) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not learn from frame %" G_GUINT64_FORMAT, st.frame),
         ("%s", differnet::without_backtrace (e.what ()).c_str ()));
@@ -277,21 +274,8 @@ differnet_filter_set_learn_property (GstDifferNetFilter * self, guint prop_id, c
       return TRUE;
     case PROP_LEARN_ROI:{
       const char *text = g_value_get_string (value);
-      try {
-        const differnet::Region r = differnet::Region::parse (text ? text : "");
-        if (self->state && self->state->width > 0 && !r.fits (self->state->width, self->state->height)) {
-          rejected = "learn-roi '" + std::string (text) + "' does not lie inside the " +
-              std::to_string (self->state->width) + "x" + std::to_string (self->state->height) + " frame";
-          s.invalid["learn-roi"] = rejected;
-        } else {
-          s.learn_roi = r;
-          s.learn_roi_set = text && *text;
-          s.invalid.erase ("learn-roi");
-        }
-      } catch (const differnet::Error & e) {
-        rejected = std::string ("learn-roi: ") + e.what ();
-        s.invalid["learn-roi"] = rejected;
-      }
+      if (differnet_filter_parse_region (self, "learn-roi", text, s.learn_roi, rejected))
+        s.learn_roi_set = text && *text;
       return TRUE;
     }
     case PROP_LEARN_OUTPUT:
@@ -371,12 +355,9 @@ differnet_filter_learn_start (GstDifferNetFilter * self, const Settings & s, Run
 }
 
 GstFlowReturn
-differnet_filter_learn_step (GstDifferNetFilter * self, GstBuffer * buffer)
+differnet_filter_learn_step (GstDifferNetFilter * self, GstBuffer * buffer, const Settings & s)
 {
   RunState & st = *self->state;
-  GST_OBJECT_LOCK (self);
-  const Settings s = *self->settings;
-  GST_OBJECT_UNLOCK (self);
 
   if (s.learn_requests != st.learn_requests_seen) {   /* mode set to learn while playing */
     st.learn_requests_seen = s.learn_requests;
@@ -426,10 +407,12 @@ GstBuffer *
 differnet_filter_learn_draw (GstDifferNetFilter * self, GstBuffer * buffer)
 {
   RunState & st = *self->state;
+  if (!st.learner)
+    return buffer;
   GST_OBJECT_LOCK (self);
   const bool draw = self->settings->overlay != GST_DIFFERNET_OVERLAY_NONE;
   GST_OBJECT_UNLOCK (self);
-  if (!st.learner || !draw)
+  if (!draw)
     return buffer;
   const differnet::LearnStatus status = st.learner->status ();
   char text[96];
@@ -459,9 +442,7 @@ differnet_filter_learn_draw (GstDifferNetFilter * self, GstBuffer * buffer)
   GstVideoFrame frame;
   if (!gst_video_frame_map (&frame, &GST_VIDEO_FILTER (self)->in_info, buffer, GST_MAP_READWRITE))
     return buffer;              /* the banner is a courtesy: the frame goes on without it */
-  const differnet::overlay::Canvas canvas {static_cast<uint8_t *>(GST_VIDEO_FRAME_PLANE_DATA (&frame, 0)),
-    GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame), GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0), st.format};
-  differnet::overlay::draw_progress (canvas, text, fraction);
+  differnet::overlay::draw_progress (differnet_filter_canvas (&frame, st.format), text, fraction);
   gst_video_frame_unmap (&frame);
   return buffer;
 }

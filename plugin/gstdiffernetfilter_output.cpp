@@ -141,9 +141,7 @@ differnet_filter_finish_frame (GstDifferNetFilter * self, std::unique_ptr<differ
     return NULL;
   }
   if (s.overlay != GST_DIFFERNET_OVERLAY_NONE) {
-    differnet::overlay::Canvas canvas {static_cast<uint8_t *>(GST_VIDEO_FRAME_PLANE_DATA (&frame, 0)),
-      GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame), GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
-      st.format};
+    const differnet::overlay::Canvas canvas = differnet_filter_canvas (&frame, st.format);
     differnet::overlay::Result result {d.score, d.threshold, static_cast<bool>(d.anomaly), !job->score,
       d.heatmap.values.empty ()? nullptr : d.heatmap.values.data (), d.heatmap.width, d.heatmap.height, r.region,
       d.worst_tile >= 0 ? d.tiles[static_cast<size_t>(d.worst_tile)] : differnet::Region {}};

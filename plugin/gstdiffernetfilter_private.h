@@ -18,6 +18,7 @@
 #include "gstdiffernetfilter.h"
 #include "learner.h"
 #include "model_loader.h"
+#include "overlay.h"
 #include "scoring_queue.h"
 #include "snapshots.h"
 
@@ -183,7 +184,27 @@ struct _GstDifferNetFilter {
   RunState* state;  // null while stopped
 };
 
+/* A mapped frame's pixels as the model library and the overlay take them. */
+inline differnet::FrameView
+differnet_filter_frame_view (const GstVideoFrame * f, differnet::PixelFormat format)
+{
+  return differnet::FrameView {static_cast<const uint8_t *>(GST_VIDEO_FRAME_PLANE_DATA (f, 0)),
+    GST_VIDEO_FRAME_WIDTH (f), GST_VIDEO_FRAME_HEIGHT (f), GST_VIDEO_FRAME_PLANE_STRIDE (f, 0), format};
+}
+inline differnet::overlay::Canvas
+differnet_filter_canvas (GstVideoFrame * f, differnet::PixelFormat format)
+{
+  return differnet::overlay::Canvas {static_cast<uint8_t *>(GST_VIDEO_FRAME_PLANE_DATA (f, 0)),
+    GST_VIDEO_FRAME_WIDTH (f), GST_VIDEO_FRAME_HEIGHT (f), GST_VIDEO_FRAME_PLANE_STRIDE (f, 0), format};
+}
+
 /* Shared between the element's files. Each runs on the streaming thread unless it says otherwise. */
+
+/* gstdiffernetfilter.cpp: a region property (roi, learn-roi) set to `text`, under the object lock:
+ * parsed, and checked against the negotiated frame while running. FALSE with `rejected` and the
+ * settings' invalid entry set when it cannot be used. */
+gboolean differnet_filter_parse_region (GstDifferNetFilter * self, const char *name, const char *text,
+    differnet::Region & region, std::string & rejected);
 
 /* gstdiffernetfilter.cpp: sends every held frame on, in order. */
 GstFlowReturn differnet_filter_drain (GstDifferNetFilter * self);
@@ -209,7 +230,7 @@ gboolean differnet_filter_get_learn_property (GstDifferNetFilter * self, guint p
 /* start(): learn mode makes a missing model file acceptable; FALSE after posting an error. */
 gboolean differnet_filter_learn_start (GstDifferNetFilter * self, const Settings & s, RunState & state);
 /* Per frame, before it is scored: starts, stops and finishes learning runs, collects the frame. */
-GstFlowReturn differnet_filter_learn_step (GstDifferNetFilter * self, GstBuffer * buffer);
+GstFlowReturn differnet_filter_learn_step (GstDifferNetFilter * self, GstBuffer * buffer, const Settings & s);
 /* Draws the learning banner on a frame leaving while a run is active (overlay != none). */
 GstBuffer *differnet_filter_learn_draw (GstDifferNetFilter * self, GstBuffer * buffer);
 /* EOS: trains on what was collected and waits for the model before EOS goes on. */

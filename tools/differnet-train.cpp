@@ -128,11 +128,7 @@ int main(int argc, char** argv) {
     TrainOptions& t = p.train;
     const int seed = args.integer("seed", 0, 0, 1 << 30);
     t.seed = static_cast<uint64_t>(seed);
-    {
-      const int preset_size = c.input_size;  // the preset's scales, as fractions of a new input size
-      c.input_size = args.integer("input-size", c.input_size, 32, 4096);
-      for (int& s : c.scales) s = c.input_size / (preset_size / s);
-    }
+    set_input_size(c, args.integer("input-size", c.input_size, 32, 4096));
     if (args.has("scales")) {
       c.scales.clear();
       for (const auto& v : args.list("scales", "")) {
@@ -145,9 +141,7 @@ int main(int argc, char** argv) {
       }
       if (c.scales.empty()) throw cli::UsageError("--scales needs at least one side");
     }
-    c.flow.blocks = args.integer("flow-blocks", c.flow.blocks, 1, 64);
-    c.flow.permutation_seeds.resize(static_cast<size_t>(c.flow.blocks));
-    for (int k = 0; k < c.flow.blocks; ++k) c.flow.permutation_seeds[k] = k;
+    set_flow_blocks(c, args.integer("flow-blocks", c.flow.blocks, 1, 64));
     c.flow.width = args.integer("flow-width", c.flow.width, 1, 65536);
     c.flow.hidden_layers = args.integer("flow-hidden", c.flow.hidden_layers, 0, 16);
     c.flow.clamp_alpha = args.number("clamp-alpha", c.flow.clamp_alpha, 1e-3, 100);
