@@ -91,17 +91,13 @@ UploadedFrame Detector::upload(const FrameView& frame, const DetectRequest& requ
 }
 
 Detection Detector::score(const UploadedFrame& frame, const DetectRequest& request) {
-  if (frame.empty()) throw Error("score() was given an empty UploadedFrame");
-  std::lock_guard<std::mutex> lock(impl_->scoring);
-  try {
-    return score_checked(frame, request);
-  } catch (const c10::Error& e) {  // LibTorch's own failures (out of memory, ...) become our Error
-    throw Error("inference failed: " + without_backtrace(e.what()));
-  }
-}
-
-Detection Detector::detect(const FrameView& frame, const DetectRequest& request) {
-  return score(upload(frame, request), request);
+  BatchItem item;
+  item.frame = &frame;
+  item.request = request;
+  std::vector<BatchItem*> items{&item};
+  score_batch(items);
+  if (!item.error.empty()) throw Error(item.error);
+  return std::move(item.detection);
 }
 
 namespace {
@@ -112,7 +108,58 @@ TileGrid resolve_grid(const DetectRequest& request, const ModelConfig& config, c
   if (tiles == "auto") return auto_grid(area.width, area.height, config.input_size, overlap);
   return TileGrid::parse(tiles, overlap);
 }
+}  // namespace
 
+void Detector::score_batch(std::vector<BatchItem*>& items) {
+  std::lock_guard<std::mutex> lock(impl_->scoring);
+  // Checks each item and scores the tiled ones alone; the others wait in `plain` for their group.
+  std::vector<BatchItem*> plain;
+  for (BatchItem* item : items) {
+    item->error.clear();
+    item->batch_frames = 1;
+    try {
+      if (!item->frame || item->frame->empty()) throw Error("score() was given an empty UploadedFrame");
+      const DetectRequest& r = item->request;
+      if (r.heatmap_size < 0 || r.heatmap_size > 4096)
+        throw Error("heatmap size must be in 0..4096, got " + std::to_string(r.heatmap_size));
+      test_time_angles(r.transforms);  // throws for T < 1
+      const TileGrid grid = resolve_grid(r, impl_->model.config, item->frame->impl_->region);
+      if (grid.tiled())
+        item->detection = score_tiled(*item->frame, r, grid);
+      else
+        plain.push_back(item);
+    } catch (const c10::Error& e) {  // LibTorch's own failures (out of memory, ...) become our Error
+      item->error = "inference failed: " + without_backtrace(e.what());
+    } catch (const std::exception& e) {
+      item->error = e.what();
+    }
+  }
+  // Groups of the same T and localization, in arrival order of their first item.
+  std::vector<bool> taken(plain.size(), false);
+  for (size_t i = 0; i < plain.size(); ++i) {
+    if (taken[i]) continue;
+    std::vector<BatchItem*> group;
+    for (size_t j = i; j < plain.size(); ++j)
+      if (!taken[j] && plain[j]->request.transforms == plain[i]->request.transforms &&
+          plain[j]->request.localize == plain[i]->request.localize) {
+        taken[j] = true;
+        group.push_back(plain[j]);
+      }
+    try {
+      score_group(group);
+    } catch (const c10::Error& e) {
+      for (BatchItem* item : group) item->error = "inference failed: " + without_backtrace(e.what());
+    } catch (const std::exception& e) {
+      for (BatchItem* item : group) item->error = e.what();
+    }
+  }
+}
+
+Detection Detector::detect(const FrameView& frame, const DetectRequest& request) {
+  return score(upload(frame, request), request);
+}
+
+namespace {
 void check_finite_score(double score) {
   if (!std::isfinite(score))  // fail closed: a NaN would compare as "not anomalous"
     throw Error("the model gave a non-finite score (" + std::to_string(score) +
@@ -208,49 +255,63 @@ Detection Detector::score_tiled(const UploadedFrame& frame, const DetectRequest&
   return d;
 }
 
-Detection Detector::score_checked(const UploadedFrame& frame, const DetectRequest& request) {
-  if (request.heatmap_size < 0 || request.heatmap_size > 4096)
-    throw Error("heatmap size must be in 0..4096, got " + std::to_string(request.heatmap_size));
-  const TileGrid grid = resolve_grid(request, impl_->model.config, frame.impl_->region);
-  if (grid.tiled()) return score_tiled(frame, request, grid);
+void Detector::score_group(const std::vector<BatchItem*>& items) {
   const auto t0 = Clock::now();
-  const std::vector<double> angles = test_time_angles(request.transforms);
+  const DetectRequest& first = items[0]->request;
+  const std::vector<double> angles = test_time_angles(first.transforms);
   const ModelConfig& config = impl_->model.config;
-  at::Tensor copies;
+  std::vector<at::Tensor> copies;  // per frame: [T,3,S,S]
   {
     at::NoGradGuard no_grad;
-    at::Tensor rgb = pixels_to_rgb(frame.impl_->pixels, frame.impl_->format);
-    copies = make_copies(resize_antialiased(rgb, config.input_size), angles, config);
+    for (const BatchItem* item : items)
+      copies.push_back(make_copies(resize_antialiased(pixels_to_rgb(item->frame->impl_->pixels, item->frame->impl_->format),
+                                                      config.input_size),
+                                   angles, config));
   }
   if (impl_->synchronize_stages) synchronize(impl_->summary.device);
-  Detection d;
-  d.times.upload_ms = frame.impl_->upload_ms;
-  d.times.preprocess_ms = ms_between(t0, Clock::now());
-  ScoreResult r = score_copies(impl_->model, copies, angles, request.localize, impl_->synchronize_stages);
-  check_finite_score(r.score);
-  d.score = r.score;
-  d.threshold = request.threshold >= 0 ? request.threshold : impl_->summary.threshold;
-  d.anomaly = !std::isnan(d.threshold) && d.score >= d.threshold;
-  d.times.backbone_ms = r.backbone_ms;
-  d.times.flow_ms = r.flow_ms;
-  d.times.localization_ms = r.localization_ms;
-  const bool localize = request.localize || (request.localize_on_anomaly && d.anomaly);
-  if (localize && !request.localize) {  // on-anomaly: the gradient pass now, on the same copies
-    ScoreResult again = score_copies(impl_->model, copies, angles, true, impl_->synchronize_stages);
-    r.map = again.map;
-    d.times.localization_ms = again.backbone_ms + again.flow_ms + again.localization_ms;
+  const double preprocess_ms = ms_between(t0, Clock::now());
+  const int64_t n = static_cast<int64_t>(items.size());
+  std::vector<ScoreResult> results = score_copies_batch(impl_->model, n == 1 ? copies[0] : at::cat(copies, 0), angles,
+                                                        n, first.localize, impl_->synchronize_stages);
+  for (size_t i = 0; i < items.size(); ++i) {
+    BatchItem& item = *items[i];
+    const DetectRequest& request = item.request;
+    ScoreResult& r = results[i];
+    item.batch_frames = static_cast<int>(n);
+    try {
+      check_finite_score(r.score);
+      Detection d;
+      d.times.upload_ms = item.frame->impl_->upload_ms;
+      d.times.preprocess_ms = preprocess_ms;
+      d.score = r.score;
+      d.threshold = request.threshold >= 0 ? request.threshold : impl_->summary.threshold;
+      d.anomaly = !std::isnan(d.threshold) && d.score >= d.threshold;
+      d.times.backbone_ms = r.backbone_ms;
+      d.times.flow_ms = r.flow_ms;
+      d.times.localization_ms = r.localization_ms;
+      const bool localize = request.localize || (request.localize_on_anomaly && d.anomaly);
+      if (localize && !request.localize) {  // on-anomaly: the gradient pass now, on the same copies
+        ScoreResult again = score_copies(impl_->model, copies[i], angles, true, impl_->synchronize_stages);
+        r.map = again.map;
+        d.times.localization_ms = again.backbone_ms + again.flow_ms + again.localization_ms;
+      }
+      if (localize) {
+        at::Tensor map = r.map;
+        if (request.heatmap_size > 0 && request.heatmap_size != map.size(0))
+          map = at::adaptive_avg_pool2d(map.unsqueeze(0).unsqueeze(0), {request.heatmap_size, request.heatmap_size})[0][0];
+        map = map.to(at::kCPU, at::kFloat).contiguous();
+        d.heatmap.height = static_cast<int>(map.size(0));
+        d.heatmap.width = static_cast<int>(map.size(1));
+        d.heatmap.values.assign(map.data_ptr<float>(), map.data_ptr<float>() + map.numel());
+      }
+      d.times.total_ms = item.frame->impl_->upload_ms + ms_between(t0, Clock::now());
+      item.detection = std::move(d);
+    } catch (const c10::Error& e) {
+      item.error = "inference failed: " + without_backtrace(e.what());
+    } catch (const std::exception& e) {
+      item.error = e.what();
+    }
   }
-  if (localize) {
-    at::Tensor map = r.map;
-    if (request.heatmap_size > 0 && request.heatmap_size != map.size(0))
-      map = at::adaptive_avg_pool2d(map.unsqueeze(0).unsqueeze(0), {request.heatmap_size, request.heatmap_size})[0][0];
-    map = map.to(at::kCPU, at::kFloat).contiguous();
-    d.heatmap.height = static_cast<int>(map.size(0));
-    d.heatmap.width = static_cast<int>(map.size(1));
-    d.heatmap.values.assign(map.data_ptr<float>(), map.data_ptr<float>() + map.numel());
-  }
-  d.times.total_ms = frame.impl_->upload_ms + ms_between(t0, Clock::now());
-  return d;
 }
 
 void Detector::warm_up(const DetectRequest& request) {

@@ -88,6 +88,16 @@ class UploadedFrame {
   std::unique_ptr<Impl> impl_;
 };
 
+// One frame of a batch (Detector::score_batch): in, the uploaded frame and its request; out, its
+// detection, or the reason it could not be scored (the other frames of the batch are unaffected).
+struct BatchItem {
+  const UploadedFrame* frame = nullptr;
+  DetectRequest request;
+  Detection detection;          // valid when error is empty
+  std::string error;
+  int batch_frames = 0;         // how many frames shared its backbone and flow pass (1: scored alone)
+};
+
 class Detector {
  public:
   // Loads, checks and moves the model to its device. Throws differnet::Error with a message that
@@ -106,13 +116,22 @@ class Detector {
   UploadedFrame upload(const FrameView& frame, const DetectRequest& request) const;
   Detection score(const UploadedFrame& frame, const DetectRequest& request);
 
+  // Scores several uploaded frames (of one element or of several sharing this model) in as few
+  // passes as they allow: the frames scored as one image with the same T and the same localization
+  // go through the backbone as one batch (in the extractor's chunks) and through the flow as one
+  // batch, their gradient maps in one pass; tiled frames are scored one at a time. Each frame's score
+  // is the one score() gives it (up to the rounding of batched kernels); its stage times are those of
+  // the whole batch (what the frame waited). Never throws for one frame's failure: see BatchItem.
+  void score_batch(std::vector<BatchItem*>& items);
+
   // One pass on a gray frame, so that the first real frame is not slow (allocators, kernels,
   // cuDNN's autotuning for the request's T: the network always sees the same shapes).
   void warm_up(const DetectRequest& request);
   const ModelSummary& summary() const;
 
  private:
-  Detection score_checked(const UploadedFrame& frame, const DetectRequest& request);
+  // Scores items that are all untiled with the same T and localize flag, in one batch.
+  void score_group(const std::vector<BatchItem*>& items);
   Detection score_tiled(const UploadedFrame& frame, const DetectRequest& request, const TileGrid& grid);
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 #include <torch/csrc/autograd/autograd.h>
 
@@ -76,54 +77,86 @@ at::Tensor gaussian_smooth(const at::Tensor& maps, double sigma, double truncate
 
 ScoreResult score_copies(const Model& model, const at::Tensor& copies, const std::vector<double>& angles_deg,
                          bool localize, bool synchronize_stages) {
-  ScoreResult r;
+  return score_copies_batch(model, copies, angles_deg, 1, localize, synchronize_stages)[0];
+}
+
+std::vector<ScoreResult> score_copies_batch(const Model& model, const at::Tensor& copies,
+                                            const std::vector<double>& angles_deg, int64_t images, bool localize,
+                                            bool synchronize_stages) {
+  const int64_t per_image = static_cast<int64_t>(angles_deg.size());
+  if (images < 1 || copies.size(0) != images * per_image)
+    throw std::invalid_argument("score_copies_batch: " + std::to_string(copies.size(0)) + " copies for " +
+                                std::to_string(images) + " images of " + std::to_string(per_image));
+  std::vector<ScoreResult> results(static_cast<size_t>(images));
+  ScoreResult times;
   const std::string device = copies.device().str();
   // With the device's queue drained before each clock read, the stage times are real durations.
   auto ms_since = [&](std::chrono::steady_clock::time_point t) {
     if (synchronize_stages) synchronize(device);
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
   };
+  auto with_times = [&]() {
+    for (ScoreResult& r : results) {
+      r.backbone_ms = times.backbone_ms;
+      r.flow_ms = times.flow_ms;
+      r.localization_ms = times.localization_ms;
+    }
+    return results;
+  };
   auto t0 = std::chrono::steady_clock::now();
   if (!localize) {
     at::NoGradGuard no_grad;
     at::Tensor features = model.extractor.features(copies);  // T=64 as one batch on a GPU
-    r.backbone_ms = ms_since(t0);
+    times.backbone_ms = ms_since(t0);
     auto t1 = std::chrono::steady_clock::now();
-    r.score = model.flow.forward(features).z.pow(2).mean().item<double>();
-    r.flow_ms = ms_since(t1);
-    return r;
+    const at::Tensor z2 = model.flow.forward(features).z.pow(2);
+    if (images == 1) {
+      results[0].score = z2.mean().item<double>();
+    } else {
+      const at::Tensor per = z2.view({images, -1}).mean(1).to(at::kCPU, at::kDouble).contiguous();
+      for (int64_t i = 0; i < images; ++i) results[static_cast<size_t>(i)].score = per.data_ptr<double>()[i];
+    }
+    times.flow_ms = ms_since(t1);
+    return with_times();
   }
   // The loss is a batch mean and each copy's gradient depends on that copy alone, so the copies go
-  // through in chunks (bounded memory), each chunk's loss weighted by its share of the batch.
+  // through in chunks (bounded memory), each chunk's loss weighted so that every copy's gradient is
+  // the one it has in its own image's batch of `per_image` copies.
   const int64_t kChunk = copies.is_cuda() ? 64 : 8;
   const int64_t n = copies.size(0);
-  std::vector<at::Tensor> grads;
-  double z2_sum = 0;
+  std::vector<at::Tensor> grads, z2s;
   for (int64_t start = 0; start < n; start += kChunk) {
     at::AutoGradMode grad_on(true);
     at::Tensor input = copies.slice(0, start, std::min(n, start + kChunk)).detach().clone().set_requires_grad(true);
     auto ta = std::chrono::steady_clock::now();
     at::Tensor features = model.extractor.features(input);
-    r.backbone_ms += ms_since(ta);
+    times.backbone_ms += ms_since(ta);
     auto tb = std::chrono::steady_clock::now();
     FlowOutput out = model.flow.forward(features);
-    z2_sum += out.z.detach().pow(2).sum().item<double>();
-    r.flow_ms += ms_since(tb);
+    z2s.push_back(out.z.detach().pow(2).sum(1).to(at::kDouble));
+    times.flow_ms += ms_since(tb);
     auto tc = std::chrono::steady_clock::now();
-    const double share = static_cast<double>(input.size(0)) / static_cast<double>(n);
+    const double share = static_cast<double>(input.size(0)) / static_cast<double>(per_image);
     grads.push_back(torch::autograd::grad({nll_loss(out) * share}, {input})[0]);
-    r.localization_ms += ms_since(tc);
+    times.localization_ms += ms_since(tc);
   }
-  r.score = z2_sum / (static_cast<double>(n) * model.config.feature_dim());
+  const at::Tensor z2 = (z2s.size() == 1 ? z2s[0] : at::cat(z2s, 0)).view({images, per_image}).sum(1).to(at::kCPU).contiguous();
   auto t2 = std::chrono::steady_clock::now();
   at::NoGradGuard no_grad;
   at::Tensor grad = grads.size() == 1 ? grads[0] : at::cat(grads, 0);
   std::vector<double> back_angles;
-  for (double a : angles_deg) back_angles.push_back(-a);
+  for (int64_t i = 0; i < images; ++i)
+    for (double a : angles_deg) back_angles.push_back(-a);
   at::Tensor back = gaussian_smooth(rotate_bilinear(grad, back_angles));
-  r.map = back.abs().mean(at::IntArrayRef{0, 1}).pow(2);
-  r.localization_ms += ms_since(t2);
-  return r;
+  const at::Tensor maps = back.abs().view({images, per_image * back.size(1), back.size(2), back.size(3)}).mean(1).pow(2);
+  times.localization_ms += ms_since(t2);
+  const double dim = static_cast<double>(model.config.feature_dim());
+  for (int64_t i = 0; i < images; ++i) {
+    ScoreResult& r = results[static_cast<size_t>(i)];
+    r.score = z2.data_ptr<double>()[i] / (static_cast<double>(per_image) * dim);
+    r.map = maps[i];
+  }
+  return with_times();
 }
 
 }  // namespace differnet

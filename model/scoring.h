@@ -28,6 +28,14 @@ struct ScoreResult {
 ScoreResult score_copies(const Model& model, const at::Tensor& copies, const std::vector<double>& angles_deg,
                          bool localize, bool synchronize_stages = false);
 
+// The same for several images at once: `copies` holds `images` groups of angles_deg.size() copies,
+// image after image; one backbone batch (in the extractor's chunks) and one flow batch for all of
+// them, and with `localize` one gradient pass. Each image's result is the one score_copies gives it
+// alone (up to the rounding of batched kernels); the stage times are the whole batch's.
+std::vector<ScoreResult> score_copies_batch(const Model& model, const at::Tensor& copies,
+                                            const std::vector<double>& angles_deg, int64_t images, bool localize,
+                                            bool synchronize_stages = false);
+
 // Scores one resized image (levels 0..255, [1,3,S,S]) at the T fixed angles 360*i/T.
 ScoreResult score_image(const Model& model, const at::Tensor& levels, int transforms, bool localize);
 

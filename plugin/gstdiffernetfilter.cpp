@@ -30,6 +30,7 @@
 #include <glib/gstdio.h>
 #include <gst/video/video.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -174,6 +175,14 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
       if (check_stopped (self, "frames-in-flight"))
         s.frames_in_flight = g_value_get_int (value);
       break;
+    case PROP_BATCH_SIZE:
+      if (check_stopped (self, "batch-size"))
+        s.batch_size = g_value_get_int (value);
+      break;
+    case PROP_BATCH_TIMEOUT:
+      if (check_stopped (self, "batch-timeout"))
+        s.batch_timeout_us = g_value_get_uint (value);
+      break;
     case PROP_SHARE_MODEL:
       if (check_stopped (self, "share-model"))
         s.share_model = g_value_get_boolean (value);
@@ -288,6 +297,11 @@ gst_differnet_filter_get_property (GObject * object, guint prop_id, GValue * val
     case PROP_WHEN_BUSY: g_value_set_enum (value, s.when_busy); break;
     case PROP_FRAMES_PASSED: g_value_set_uint64 (value, st.passed); break;
     case PROP_SHARE_MODEL: g_value_set_boolean (value, s.share_model); break;
+    case PROP_BATCH_SIZE: g_value_set_int (value, s.batch_size); break;
+    case PROP_BATCH_TIMEOUT: g_value_set_uint (value, s.batch_timeout_us); break;
+    case PROP_MEAN_BATCH_FRAMES:
+      g_value_set_double (value, st.scored ? static_cast<double>(st.batch_frames) / st.scored : 0.0);
+      break;
     case PROP_MODEL_USERS:
       g_value_set_int (value, self->state ? static_cast<int>(self->state->detector.use_count ()) : 0);
       break;
@@ -341,6 +355,8 @@ gst_differnet_filter_start (GstBaseTransform * trans)
     return FALSE;
   }
   auto state = std::make_unique<RunState> ();
+  state->batch.max_frames = s.batch_size;
+  state->batch.timeout = std::chrono::microseconds (s.batch_timeout_us);
   /* Learn mode needs no model yet: frames pass unscored until the learnt one takes over. */
   if (learn && (s.model.empty () || !g_file_test (s.model.c_str (), G_FILE_TEST_EXISTS))) {
     if (!differnet_filter_learn_start (self, s, *state))
@@ -375,10 +391,10 @@ gst_differnet_filter_start (GstBaseTransform * trans)
         ("Scores at different T are not on the same scale, so the model's threshold may miss defects or raise "
          "false alarms. Set transforms=%d, or recalibrate: differnet-calibrate --transforms %d MODEL GOOD_IMAGES",
          m.calibrated_transforms, s.transforms));
-  state->queue = std::make_unique<differnet::ScoringQueue> (*state->detector);
+  state->queue = std::make_unique<differnet::ScoringQueue> (*state->detector, state->batch);
   state->frames_in_flight = s.when_busy == GST_DIFFERNET_WHEN_BUSY_PASS ? 1 : s.frames_in_flight;
   if (s.when_busy == GST_DIFFERNET_WHEN_BUSY_PASS)
-    state->background = std::make_unique<differnet::ScoringQueue> (*state->detector);
+    state->background = std::make_unique<differnet::ScoringQueue> (*state->detector, state->batch);
   state->model_id = m.model_id;
   state->model_path = s.model;
   state->active_device = m.device;
@@ -647,8 +663,9 @@ gst_differnet_filter_sink_event (GstBaseTransform * trans, GstEvent * event)
   return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 }
 
-/* Frames held in flight delay the stream by up to frames-in-flight - 1 frame durations: say so
- * in the latency query, so that live sinks wait for them instead of dropping them as late. */
+/* Frames held in flight delay the stream by up to frames-in-flight - 1 frame durations, and a frame
+ * waiting for its batch to fill by up to batch-timeout: say so in the latency query, so that live
+ * sinks wait for them instead of dropping them as late. */
 static gboolean
 gst_differnet_filter_query (GstBaseTransform * trans, GstPadDirection direction, GstQuery * query)
 {
@@ -657,12 +674,17 @@ gst_differnet_filter_query (GstBaseTransform * trans, GstPadDirection direction,
     return FALSE;
   if (direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
     GST_OBJECT_LOCK (self);
-    const int held = self->settings->when_busy == GST_DIFFERNET_WHEN_BUSY_PASS ? 0 : self->settings->frames_in_flight - 1;
+    const bool pass = self->settings->when_busy == GST_DIFFERNET_WHEN_BUSY_PASS;
+    const int held = pass ? 0 : self->settings->frames_in_flight - 1;
+    /* In pass mode no frame waits for the scorer, so neither for a batch. */
+    const GstClockTime batch_wait = !pass && self->settings->batch_size > 1 ?
+        self->settings->batch_timeout_us * GST_USECOND : 0;
     GST_OBJECT_UNLOCK (self);
     const GstVideoInfo *info = &GST_VIDEO_FILTER (self)->in_info;
-    if (held > 0 && GST_VIDEO_INFO_FPS_N (info) > 0) {
-      const GstClockTime extra = gst_util_uint64_scale (held * GST_SECOND, GST_VIDEO_INFO_FPS_D (info),
-          GST_VIDEO_INFO_FPS_N (info));
+    GstClockTime extra = batch_wait;
+    if (held > 0 && GST_VIDEO_INFO_FPS_N (info) > 0)
+      extra += gst_util_uint64_scale (held * GST_SECOND, GST_VIDEO_INFO_FPS_D (info), GST_VIDEO_INFO_FPS_N (info));
+    if (extra > 0) {
       gboolean live;
       GstClockTime min, max;
       gst_query_parse_latency (query, &live, &min, &max);
@@ -796,6 +818,20 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
       g_param_spec_boolean ("share-model", "Share model", "Share the loaded model with the other elements of the "
           "process that name the same model file, device, precision and threads (loaded once, scoring one frame "
           "at a time); false: this element loads a copy of its own", TRUE, ready));
+  g_object_class_install_property (gobject_class, PROP_BATCH_SIZE,
+      g_param_spec_int ("batch-size", "Batch size", "Cross-stream batching, as nvinfer's batch-size: frames of "
+          "the elements sharing this model (share-model) and frames held by this one (frames-in-flight) are "
+          "scored together, up to this many in one backbone and one flow pass; each frame still leaves its own "
+          "element in order with its own meta. 1 = every frame scored as it comes, never waiting for others",
+          1, 64, DEFAULT_PROP_BATCH_SIZE, ready));
+  g_object_class_install_property (gobject_class, PROP_BATCH_TIMEOUT,
+      g_param_spec_uint ("batch-timeout", "Batch timeout", "With batch-size > 1: the longest a frame waits, in "
+          "microseconds, for other frames to fill its batch before the batch is scored as it is (as "
+          "nvstreammux's batched-push-timeout); adds up to this much latency", 0, 10000000,
+          DEFAULT_PROP_BATCH_TIMEOUT, ready));
+  g_object_class_install_property (gobject_class, PROP_MEAN_BATCH_FRAMES,
+      g_param_spec_double ("mean-batch-frames", "Mean batch frames", "Mean number of frames scored in one pass "
+          "with each of this element's scored frames (1 = none batched), since start", 0.0, 64.0, 0.0, ro));
   g_object_class_install_property (gobject_class, PROP_MODEL_USERS,
       g_param_spec_int ("model-users", "Model users", "Elements in this process that share the loaded model "
           "(those naming the same model file, device, precision and threads load it once); 0 while stopped",

@@ -8,6 +8,8 @@
 #include <gst/differnet/differnetmeta.h>
 #include "error.h"
 #include "gstdiffernetfilter_private.h"
+
+#include <algorithm>
 #include "overlay.h"
 #include "result_json.h"
 
@@ -56,6 +58,7 @@ differnet_filter_keep_result (GstDifferNetFilter * self, differnet::FrameJob & j
   self->state->last = std::move (last);
   GST_OBJECT_LOCK (self);
   self->stats->scored++;
+  self->stats->batch_frames += static_cast<guint64>(std::max (1, job.batch_frames));
   self->stats->total_ms += ms;
   self->stats->last_ms = ms;
   GST_OBJECT_UNLOCK (self);

@@ -53,6 +53,9 @@ enum {
   PROP_WHEN_BUSY,
   PROP_MEAN_INFERENCE_MS,
   PROP_LAST_INFERENCE_MS,
+  PROP_BATCH_SIZE,
+  PROP_BATCH_TIMEOUT,
+  PROP_MEAN_BATCH_FRAMES,
   /* learn mode (gstdiffernetfilter_learn.cpp) */
   PROP_MODE,
   PROP_LEARN_FRAMES,
@@ -68,6 +71,8 @@ enum {
 #define DEFAULT_PROP_THREADS 0
 #define DEFAULT_PROP_PRECISION "fp32"
 #define DEFAULT_PROP_FRAMES_IN_FLIGHT 1
+#define DEFAULT_PROP_BATCH_SIZE 1
+#define DEFAULT_PROP_BATCH_TIMEOUT 40000
 #define DEFAULT_PROP_THRESHOLD -1.0
 #define DEFAULT_PROP_TRANSFORMS 1
 #define DEFAULT_PROP_LOCALIZATION GST_DIFFERNET_LOCALIZATION_ON
@@ -91,6 +96,8 @@ struct Settings {
   std::string precision = DEFAULT_PROP_PRECISION;
   int threads = DEFAULT_PROP_THREADS;
   int frames_in_flight = DEFAULT_PROP_FRAMES_IN_FLIGHT;
+  int batch_size = DEFAULT_PROP_BATCH_SIZE;
+  guint batch_timeout_us = DEFAULT_PROP_BATCH_TIMEOUT;
   GstDifferNetWhenBusy when_busy = GST_DIFFERNET_WHEN_BUSY_WAIT;
   bool share_model = true;
   double threshold = DEFAULT_PROP_THRESHOLD;
@@ -128,6 +135,7 @@ struct Stats {
   guint64 scored = 0, reused = 0;
   guint64 passed = 0;  // when-busy=pass: frames due for scoring that went on because the scorer was busy
   double total_ms = 0, last_ms = 0;
+  guint64 batch_frames = 0;  // sum over scored frames of the frames in their batch
 };
 
 // The last scored result, carried by the frames that reuse it.
@@ -149,6 +157,7 @@ struct RunState {
   // detector, so that it is destroyed (its loading thread joined) before them.
   std::unique_ptr<differnet::ModelLoader> loader;
   int frames_in_flight = 1;
+  differnet::BatchPolicy batch;  // batch-size and batch-timeout, for every queue of the run
   std::string model_id, active_device;
   FILE* results = nullptr;
   guint64 results_lost = 0;  // lines that could not be written

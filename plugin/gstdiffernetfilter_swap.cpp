@@ -45,12 +45,12 @@ differnet_filter_switch_model (GstDifferNetFilter * self, differnet::ModelLoader
   st.background.reset ();
   st.queue.reset ();
   st.detector = std::move (result.detector);
-  st.queue = std::make_unique<differnet::ScoringQueue> (*st.detector);
+  st.queue = std::make_unique<differnet::ScoringQueue> (*st.detector, st.batch);
   GST_OBJECT_LOCK (self);
   const bool pass = self->settings->when_busy == GST_DIFFERNET_WHEN_BUSY_PASS;
   GST_OBJECT_UNLOCK (self);
   if (pass)
-    st.background = std::make_unique<differnet::ScoringQueue> (*st.detector);
+    st.background = std::make_unique<differnet::ScoringQueue> (*st.detector, st.batch);
   const differnet::ModelSummary & m = st.detector->summary ();
   st.model_path = result.path;
   st.model_id = m.model_id;

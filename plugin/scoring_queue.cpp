@@ -1,8 +1,11 @@
 #include "scoring_queue.h"
 
+#include <algorithm>
+
 namespace differnet {
 
-ScoringQueue::ScoringQueue (Detector & detector):detector_ (detector), worker_ ([this] { run (); })
+ScoringQueue::ScoringQueue (Detector & detector, BatchPolicy policy):scheduler_ (BatchScheduler::of (detector)),
+policy_ (policy), worker_ ([this] { run (); })
 {
 }
 
@@ -70,7 +73,7 @@ ScoringQueue::run ()
 {
   std::unique_lock<std::mutex> lock (mutex_);
   for (;;) {
-    // Skip the jobs that need no scoring; take the next that does.
+    // Skip the jobs that need no scoring; take the next ones that do (up to a batch).
     while (next_to_score_ < entries_.size () && entries_[next_to_score_].done)
       next_to_score_++;
     if (quit_)
@@ -79,25 +82,38 @@ ScoringQueue::run ()
       changed_.wait (lock);
       continue;
     }
-    FrameJob *job = entries_[next_to_score_].job.get ();
+    std::vector<FrameJob *> jobs;
+    for (size_t i = next_to_score_; i < entries_.size ()
+        && jobs.size () < static_cast<size_t>(std::max (1, policy_.max_frames)); ++i)
+      if (!entries_[i].done)
+        jobs.push_back (entries_[i].job.get ());
     busy_ = true;
     lock.unlock ();
-    try {
-      job->detection = detector_.score (job->upload, job->request);
-    } catch (const std::exception & e) {
-      job->error = e.what ();
+    std::vector<BatchItem> items (jobs.size ());
+    std::vector<BatchItem *> pointers;
+    for (size_t i = 0; i < jobs.size (); ++i) {
+      items[i].frame = &jobs[i]->upload;
+      items[i].request = jobs[i]->request;
+      pointers.push_back (&items[i]);
     }
-    job->upload = UploadedFrame ();   // frees the device copy now, not when the frame leaves
+    scheduler_->score (pointers, policy_);
+    for (size_t i = 0; i < jobs.size (); ++i) {
+      jobs[i]->detection = std::move (items[i].detection);
+      jobs[i]->error = std::move (items[i].error);
+      jobs[i]->batch_frames = items[i].batch_frames;
+      jobs[i]->upload = UploadedFrame ();       // frees the device copy now, not when the frame leaves
+    }
     lock.lock ();
     busy_ = false;
-    // Done frames before this one may have left meanwhile, so find it again; it is still there
-    // (pop_oldest waits for it to be done, clear() for busy_ to drop).
-    for (size_t i = 0; i < entries_.size (); ++i)
-      if (entries_[i].job.get () == job) {
-        entries_[i].done = true;
-        next_to_score_ = i + 1;
-        break;
-      }
+    // Done frames before these may have left meanwhile, so find them again; they are still there
+    // (pop_oldest waits for them to be done, clear() for busy_ to drop).
+    for (FrameJob *job : jobs)
+      for (size_t i = 0; i < entries_.size (); ++i)
+        if (entries_[i].job.get () == job) {
+          entries_[i].done = true;
+          next_to_score_ = std::max (next_to_score_, i + 1);
+          break;
+        }
     changed_.notify_all ();
   }
 }

@@ -1,6 +1,8 @@
 /* The frames differnetfilter holds between taking them in and sending them on: a bounded FIFO
  * whose scoring runs on one worker thread, so that the streaming thread can upload frame N+1 and
- * draw and push frame N while frame N+1 is scored. Frames always leave in the order they came. */
+ * draw and push frame N while frame N+1 is scored. The worker hands the frames waiting for a score
+ * (up to the batch policy's max_frames at once) to the model's BatchScheduler, which may score them
+ * together with other elements' frames. Frames always leave in the order they came. */
 #pragma once
 #include <gst/gst.h>
 
@@ -11,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "batch_scheduler.h"
 #include "detector.h"
 
 namespace differnet {
@@ -26,6 +29,7 @@ struct FrameJob {
   // Set by the worker when `done`:
   Detection detection;
   std::string error;              // non-empty when scoring failed
+  int batch_frames = 0;           // frames scored in the same batch (1: alone)
   FrameJob () = default;
   FrameJob (const FrameJob &) = delete;
   FrameJob & operator= (const FrameJob &) = delete;
@@ -37,7 +41,8 @@ struct FrameJob {
 
 class ScoringQueue {
  public:
-  explicit ScoringQueue (Detector & detector);
+  // Scores on `detector` through its shared BatchScheduler, batching as `policy` says.
+  explicit ScoringQueue (Detector & detector, BatchPolicy policy = BatchPolicy ());
   ~ScoringQueue ();               // finishes the job being scored, drops the rest
   ScoringQueue (const ScoringQueue &) = delete;
   ScoringQueue & operator= (const ScoringQueue &) = delete;
@@ -56,7 +61,8 @@ class ScoringQueue {
     std::unique_ptr<FrameJob> job;
     bool done;
   };
-  Detector & detector_;
+  std::shared_ptr<BatchScheduler> scheduler_;
+  BatchPolicy policy_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<Entry> entries_;     // in arrival order

@@ -6,6 +6,7 @@
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -925,6 +926,76 @@ TEST_F(Element, SharedModel) {
   gst_harness_teardown(b);
   EXPECT_EQ(users(a), 1);
   gst_harness_teardown(a);
+}
+
+// Cross-stream batching (issue 11): two elements sharing a model with batch-size=2 and a long
+// timeout score each pair of frames (one from each stream) in one pass, with localization; every
+// frame comes back to its own element, in order, with its own timestamp and the score and heatmap
+// it gets unbatched. A lone element with a 1 ms timeout scores alone and does not stall.
+TEST_F(Element, CrossStreamBatching) {
+  constexpr int kFrames = 5;
+  auto image = [&](int stream, int i) { return stream == 0 ? (i % 2 ? defective(i) : good(i)) : good(40 + i); };
+  std::vector<double> reference[2];
+  std::vector<float> reference_peak[2];
+  {
+    GstHarness* h = harness("overlay=none post-messages=false");
+    for (int stream = 0; stream < 2; ++stream)
+      for (int i = 0; i < kFrames; ++i) {
+        GstBuffer* out = gst_harness_push_and_pull(h, frame(image(stream, i)));
+        reference[stream].push_back(meta(out)->score);
+        GstDifferNetMeta* m = meta(out);
+        ASSERT_GT(m->heatmap_width, 0u);
+        reference_peak[stream].push_back(*std::max_element(m->heatmap, m->heatmap + m->heatmap_width * m->heatmap_height));
+        gst_buffer_unref(out);
+      }
+    gst_harness_teardown(h);
+  }
+  ASSERT_NE(reference[0][0], reference[1][0]);
+  const std::string props = "overlay=none post-messages=false batch-size=2 batch-timeout=10000000";
+  GstHarness* hs[2] = {harness(props), harness(props)};
+  std::vector<GstBuffer*> outs[2];
+  auto run = [&](int stream) {
+    for (int i = 0; i < kFrames; ++i) {
+      GstBuffer* in = frame(image(stream, i));
+      GST_BUFFER_PTS(in) = i * GST_SECOND / 30;
+      GST_BUFFER_DURATION(in) = GST_SECOND / 30;
+      outs[stream].push_back(gst_harness_push_and_pull(hs[stream], in));
+    }
+  };
+  std::thread t0(run, 0), t1(run, 1);
+  t0.join();
+  t1.join();
+  for (int stream = 0; stream < 2; ++stream) {
+    ASSERT_EQ(outs[stream].size(), static_cast<size_t>(kFrames));
+    for (int i = 0; i < kFrames; ++i) {
+      SCOPED_TRACE("stream " + std::to_string(stream) + " frame " + std::to_string(i));
+      GstBuffer* out = outs[stream][i];
+      EXPECT_EQ(GST_BUFFER_PTS(out), static_cast<GstClockTime>(i * GST_SECOND / 30));
+      GstDifferNetMeta* m = meta(out);
+      ASSERT_NE(m, nullptr);
+      EXPECT_NEAR(m->score, reference[stream][i], 1e-5 * reference[stream][i]);
+      ASSERT_GT(m->heatmap_width, 0u);
+      const float peak = *std::max_element(m->heatmap, m->heatmap + m->heatmap_width * m->heatmap_height);
+      EXPECT_NEAR(peak, reference_peak[stream][i], 1e-4 * reference_peak[stream][i]);
+      gst_buffer_unref(out);
+    }
+    gdouble mean_batch = 0;
+    g_object_get(filter(hs[stream]), "mean-batch-frames", &mean_batch, nullptr);
+    EXPECT_DOUBLE_EQ(mean_batch, 2.0) << "every frame shared its pass with the other stream's";
+  }
+  gst_harness_teardown(hs[1]);
+  gst_harness_teardown(hs[0]);
+
+  GstHarness* lone = harness("overlay=none post-messages=false batch-size=4 batch-timeout=1000");
+  for (int i = 0; i < 3; ++i) {
+    GstBuffer* out = gst_harness_push_and_pull(lone, frame(image(0, i)));
+    EXPECT_NEAR(meta(out)->score, reference[0][i], 1e-5 * reference[0][i]);
+    gst_buffer_unref(out);
+  }
+  gdouble mean_batch = 0;
+  g_object_get(filter(lone), "mean-batch-frames", &mean_batch, nullptr);
+  EXPECT_DOUBLE_EQ(mean_batch, 1.0);
+  gst_harness_teardown(lone);
 }
 
 // Tiled scoring of a wide strip (issue 15): six 96-px textures side by side, a spot in the fifth;

@@ -3,6 +3,8 @@
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "error.h"
 #include "scoring_queue.h"
 #include "test_support.h"
@@ -83,4 +85,37 @@ TEST_F(ScoringQueueTest, ClearAndDestroyWhileScoring) {
     for (guint64 n = 7; n < 12; ++n) queue.push(job(n, n % 2 == 0));
   }  // destroyed with frames held: finishes the one being scored, unrefs every buffer
   SUCCEED();
+}
+
+// BatchScheduler: calls from three threads (three elements' workers) become one batch of three,
+// each frame with the score it gets alone; a lone caller with a 1 ms timeout is scored alone.
+TEST_F(ScoringQueueTest, SchedulerGathersCallersIntoBatches) {
+  std::shared_ptr<BatchScheduler> scheduler = BatchScheduler::of(detector());
+  EXPECT_EQ(BatchScheduler::of(detector()), scheduler);  // one per model
+  const uint64_t batches_before = scheduler->batches();
+  std::vector<Image> images;
+  std::vector<UploadedFrame> uploads;
+  for (uint32_t k = 0; k < 3; ++k) {
+    images.push_back(fixtures::make_texture(64, 48, 20 + k));
+    uploads.push_back(detector().upload(images.back().view(), {}));
+  }
+  std::vector<BatchItem> items(3);
+  std::vector<std::thread> callers;
+  for (size_t k = 0; k < 3; ++k) {
+    items[k].frame = &uploads[k];
+    callers.emplace_back([&, k] { scheduler->score({&items[k]}, BatchPolicy{3, std::chrono::seconds(10)}); });
+  }
+  for (std::thread& t : callers) t.join();
+  EXPECT_EQ(scheduler->batches() - batches_before, 1u);
+  for (size_t k = 0; k < 3; ++k) {
+    ASSERT_TRUE(items[k].error.empty()) << items[k].error;
+    EXPECT_EQ(items[k].batch_frames, 3);
+    const double alone = detector().detect(images[k].view(), {}).score;
+    EXPECT_NEAR(items[k].detection.score, alone, 1e-5 * alone) << k;
+  }
+  BatchItem single;
+  single.frame = &uploads[0];
+  scheduler->score({&single}, BatchPolicy{3, std::chrono::milliseconds(1)});
+  EXPECT_EQ(single.batch_frames, 1);
+  EXPECT_TRUE(single.error.empty()) << single.error;
 }

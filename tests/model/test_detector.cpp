@@ -167,6 +167,60 @@ TEST_F(DetectorTest, UploadThenScoreOnAnotherThread) {
   EXPECT_THROW(detector().score(UploadedFrame(), r), Error);
 }
 
+// score_batch: frames of several requests (different sizes, T, localization, a tiled one, a bad
+// one) each get what score() gives them alone; those that share T and localization share one pass.
+TEST_F(DetectorTest, BatchedFramesScoreAsAlone) {
+  std::vector<Image> images;
+  std::vector<DetectRequest> requests;
+  auto add = [&](int w, int h, uint32_t seed, int T, bool localize, const std::string& tiles = "") {
+    images.push_back(fixtures::make_texture(w, h, seed));
+    DetectRequest r;
+    r.transforms = T;
+    r.localize = localize;
+    r.tiles = tiles;
+    r.heatmap_size = localize ? 8 : 0;
+    requests.push_back(r);
+  };
+  add(64, 48, 1, 1, false);
+  add(90, 70, 2, 2, true);
+  add(50, 50, 3, 1, false);
+  add(128, 32, 4, 1, false, "4x1");  // tiled: scored on its own
+  add(70, 90, 5, 2, true);
+  add(40, 40, 6, 1, false);
+  std::vector<UploadedFrame> uploads;
+  for (size_t i = 0; i < images.size(); ++i) uploads.push_back(detector().upload(images[i].view(), requests[i]));
+  std::vector<BatchItem> items(images.size() + 1);
+  std::vector<BatchItem*> pointers;
+  for (size_t i = 0; i < images.size(); ++i) {
+    items[i].frame = &uploads[i];
+    items[i].request = requests[i];
+    pointers.push_back(&items[i]);
+  }
+  UploadedFrame empty;
+  items.back().frame = &empty;  // a bad item fails alone
+  pointers.push_back(&items.back());
+  detector().score_batch(pointers);
+  EXPECT_NE(items.back().error.find("empty"), std::string::npos) << items.back().error;
+  const int expected_batch[] = {3, 2, 3, 1, 2, 3};
+  for (size_t i = 0; i < images.size(); ++i) {
+    SCOPED_TRACE("frame " + std::to_string(i));
+    ASSERT_TRUE(items[i].error.empty()) << items[i].error;
+    EXPECT_EQ(items[i].batch_frames, expected_batch[i]);
+    const Detection alone = detector().detect(images[i].view(), requests[i]);
+    const Detection& d = items[i].detection;
+    EXPECT_NEAR(d.score, alone.score, 1e-5 * alone.score);
+    EXPECT_EQ(d.anomaly, alone.anomaly);
+    EXPECT_EQ(d.tile_scores.size(), alone.tile_scores.size());
+    ASSERT_EQ(d.heatmap.values.size(), alone.heatmap.values.size());
+    ASSERT_EQ(d.heatmap.width, alone.heatmap.width);
+    if (!alone.heatmap.values.empty()) {
+      const float peak = *std::max_element(alone.heatmap.values.begin(), alone.heatmap.values.end());
+      for (size_t k = 0; k < d.heatmap.values.size(); ++k)
+        ASSERT_NEAR(d.heatmap.values[k], alone.heatmap.values[k], 1e-4 * peak) << "pixel " << k;
+    }
+  }
+}
+
 // The test device (CUDA under scripts/gpu-check.sh) agrees with the CPU in fp32 to 1e-4 of the
 // score; reduced backbone precision (fp16 on CUDA, bf16 on the CPU) stays within 5 %, the flow
 // being fp32; fp16 on the CPU and unknown precisions are refused with the reason.
