@@ -40,10 +40,11 @@ struct Detector::Impl {
 Detector::Detector(const DetectorOptions& options) try {
   const std::string device_name = resolve_device(options.device);  // before the (slow) load
   const Precision precision = parse_precision(options.precision);
+  const FlowPrecision flow_precision = parse_flow_precision(options.flow_precision);
   check_precision(device_name, precision);
   set_threads(options.threads);
   Model model = load_model(options.model_path);
-  model.prepare_for_inference(device_name, precision);
+  model.prepare_for_inference(device_name, precision, flow_precision);
   const at::Device device(device_name);
   ModelSummary s;
   s.path = options.model_path;
@@ -51,6 +52,7 @@ Detector::Detector(const DetectorOptions& options) try {
   s.backbone = model.config.backbone;
   s.device = device_name;
   s.precision = precision_name(precision);
+  s.flow_precision = flow_precision_name(flow_precision);
   s.input_size = model.config.input_size;
   s.feature_dim = model.config.feature_dim();
   s.flow_blocks = model.config.flow.blocks;

@@ -15,6 +15,7 @@ struct DetectorOptions {
   std::string device = "auto";  // auto, cpu, cuda, cuda:N
   int threads = 0;              // 0 = one per core
   std::string precision = "fp32";  // of the backbone: fp32, fp16 (CUDA only) or bf16; flow and score stay fp32
+  std::string flow_precision = "fp32";  // of the flow's linear layers: fp32, bf16 or int8 (CPU only); device_name.h
   // Wait for the device before each clock read, so that StageTimes on CUDA are the stages' real
   // durations rather than their launch times (costs a little; for benchmarks).
   bool synchronize_stages = false;
@@ -62,7 +63,7 @@ struct Detection {
 };
 
 struct ModelSummary {
-  std::string path, model_id, backbone, device, precision;
+  std::string path, model_id, backbone, device, precision, flow_precision;
   int input_size = 0, feature_dim = 0, flow_blocks = 0, flow_width = 0;
   bool calibrated = false;
   double threshold = 0.0;       // NaN when uncalibrated

@@ -47,4 +47,19 @@ const char* precision_name(Precision precision) {
   }
 }
 
+FlowPrecision parse_flow_precision(const std::string& name) {
+  if (name == "fp32") return FlowPrecision::FP32;
+  if (name == "bf16") return FlowPrecision::BF16;
+  if (name == "int8") return FlowPrecision::INT8;
+  throw Error("flow precision '" + name + "' is not one of fp32, bf16, int8");
+}
+
+const char* flow_precision_name(FlowPrecision precision) {
+  switch (precision) {
+    case FlowPrecision::BF16: return "bf16";
+    case FlowPrecision::INT8: return "int8";
+    default: return "fp32";
+  }
+}
+
 }  // namespace differnet

@@ -23,4 +23,15 @@ enum class Precision { FP32, FP16, BF16 };
 Precision parse_precision(const std::string& name);
 const char* precision_name(Precision precision);
 
+// The arithmetic of the flow's linear layers (the subnets' weights; the coupling, the clamp and the
+// score stay fp32): fp32 (the method), bf16 (weights and activations in bfloat16), int8 (weights
+// quantized per output channel, activations quantized per batch on the fly, CPU only). The flow reads
+// its whole weight set for every frame (688 MB at the paper's width 2048), so smaller weights are
+// faster; measured for speed and ROC AUC in README.md. The gradient pass (localization) runs int8
+// flows with their fp32 weights (int8 layers have no gradient); their score still comes from int8.
+enum class FlowPrecision { FP32, BF16, INT8 };
+// "fp32", "bf16" or "int8"; throws Error on anything else.
+FlowPrecision parse_flow_precision(const std::string& name);
+const char* flow_precision_name(FlowPrecision precision);
+
 }  // namespace differnet

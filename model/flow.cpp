@@ -1,5 +1,9 @@
 #include "flow.h"
 
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/native/quantized/PackedParams.h>
+
+#include <algorithm>
 #include <cmath>
 
 #include "error.h"
@@ -50,7 +54,27 @@ Flow::Flow(const FlowConfig& config, int dim, std::optional<uint64_t> seed)
 
 at::Tensor Flow::soft_clamp(const at::Tensor& a, double alpha) { return (alpha * kClampConstant) * at::atan(a / alpha); }
 
-at::Tensor Flow::run(const Subnet& net, const at::Tensor& x) {
+struct Flow::PackedLinear {
+  c10::intrusive_ptr<LinearPackedParamsBase> params;
+};
+
+at::Tensor Flow::run(const Subnet& net, const at::Tensor& x) const {
+  if (precision_ == FlowPrecision::INT8 && !at::GradMode::is_enabled()) {
+    at::Tensor h = x.contiguous();
+    for (size_t i = 0; i < net.size(); ++i) {
+      h = net[i].packed->params->apply_dynamic(h);
+      if (i + 1 < net.size()) h = at::relu(h);
+    }
+    return h;
+  }
+  if (precision_ == FlowPrecision::BF16) {
+    at::Tensor h = x.to(at::kBFloat16);
+    for (size_t i = 0; i < net.size(); ++i) {
+      h = at::linear(h, net[i].weight_bf16, net[i].bias_bf16);
+      if (i + 1 < net.size()) h = at::relu(h);
+    }
+    return h.to(at::kFloat);
+  }
   at::Tensor h = x;
   for (size_t i = 0; i < net.size(); ++i) {
     h = at::linear(h, net[i].weight, net[i].bias);
@@ -153,6 +177,44 @@ void Flow::to(const at::Device& device) {
     b.perm = b.perm.to(device);
     b.inverse_perm = b.inverse_perm.to(device);
   }
+}
+
+void Flow::set_inference_precision(FlowPrecision precision) {
+  const bool cpu = dim_ == 0 || blocks_.empty() || blocks_[0].s1[0].weight.device().is_cpu();
+  if (precision == FlowPrecision::INT8) {
+    if (!cpu) throw Error("flow precision int8 runs on the CPU only (use bf16 on a GPU)");
+    // The best quantized engine this LibTorch has (Debian's: oneDNN, then QNNPACK; no FBGEMM).
+    const auto& engines = at::globalContext().supportedQEngines();
+    bool chosen = false;
+    for (at::QEngine e : {at::QEngine::FBGEMM, at::QEngine::ONEDNN, at::QEngine::QNNPACK})
+      if (std::find(engines.begin(), engines.end(), e) != engines.end()) {
+        at::globalContext().setQEngine(e);
+        chosen = true;
+        break;
+      }
+    if (!chosen) throw Error("flow precision int8 needs a quantized engine (FBGEMM, oneDNN or QNNPACK) this LibTorch lacks");
+  }
+  static const auto prepack = c10::Dispatcher::singleton()
+                                  .findSchemaOrThrow("quantized::linear_prepack", "")
+                                  .typed<c10::intrusive_ptr<LinearPackedParamsBase>(at::Tensor, c10::optional<at::Tensor>)>();
+  for (Block& b : blocks_)
+    for (Subnet* net : {&b.s1, &b.s2})
+      for (Linear& l : *net) {
+        l.weight_bf16 = l.bias_bf16 = at::Tensor();
+        l.packed.reset();
+        if (precision == FlowPrecision::BF16) {
+          l.weight_bf16 = l.weight.detach().to(at::kBFloat16);
+          l.bias_bf16 = l.bias.detach().to(at::kBFloat16);
+        } else if (precision == FlowPrecision::INT8) {
+          // Symmetric per output channel: scale = max |w| / 127, zero point 0.
+          const at::Tensor w = l.weight.detach().contiguous();
+          const at::Tensor scales = (w.abs().amax(1).to(at::kDouble) / 127.0).clamp_min(1e-12);
+          const at::Tensor zeros = at::zeros({w.size(0)}, at::kLong);
+          const at::Tensor q = at::quantize_per_channel(w, scales, zeros, 0, at::kQInt8);
+          l.packed = std::make_shared<PackedLinear>(PackedLinear{prepack.call(q, l.bias.detach().contiguous())});
+        }
+      }
+  precision_ = precision;
 }
 
 void Flow::set_requires_grad(bool on) {

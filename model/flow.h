@@ -7,11 +7,13 @@
 #include <ATen/ATen.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "config.h"
+#include "device_name.h"
 #include "tensor_io.h"
 
 namespace differnet {
@@ -34,6 +36,11 @@ class Flow {
   TensorMap named_tensors() const;              // "flow.block{k}.subnet{1,2}.fc{j}.{weight,bias}"
   void load(const TensorMap& tensors);          // throws Error on a missing or misshapen tensor
   void to(const at::Device& device);
+  // For scoring: the linear layers' arithmetic (device_name.h). bf16 keeps bfloat16 copies of the
+  // weights, int8 packed quantized copies (CPU only: Error elsewhere, or without a quantized engine);
+  // the fp32 weights stay (training, the gradient pass of int8). Call after to().
+  void set_inference_precision(FlowPrecision precision);
+  FlowPrecision inference_precision() const { return precision_; }
   void set_requires_grad(bool on);
   int dim() const { return dim_; }
   const FlowConfig& config() const { return config_; }
@@ -43,17 +50,23 @@ class Flow {
   static at::Tensor soft_clamp(const at::Tensor& a, double alpha);
 
  private:
-  struct Linear { at::Tensor weight, bias; };
+  struct PackedLinear;  // int8 weights, packed for the quantized engine (flow.cpp)
+  struct Linear {
+    at::Tensor weight, bias;
+    at::Tensor weight_bf16, bias_bf16;      // FlowPrecision::BF16
+    std::shared_ptr<PackedLinear> packed;   // FlowPrecision::INT8
+  };
   using Subnet = std::vector<Linear>;
   struct Block {
     at::Tensor perm, inverse_perm;  // long [D]
     Subnet s1, s2;                  // s1: len1 -> 2*len2 (acts on y1), s2: len2 -> 2*len1 (acts on x2)
   };
-  static at::Tensor run(const Subnet& net, const at::Tensor& x);
+  at::Tensor run(const Subnet& net, const at::Tensor& x) const;
   std::vector<std::pair<std::string, at::Tensor*>> named_slots();
 
   FlowConfig config_;
   int dim_, len1_, len2_;
+  FlowPrecision precision_ = FlowPrecision::FP32;
   std::vector<Block> blocks_;
 };
 

@@ -42,10 +42,11 @@ void Model::to(const at::Device& device, Precision precision) {
   flow.to(device);
 }
 
-void Model::prepare_for_inference(const std::string& device_name, Precision precision) {
+void Model::prepare_for_inference(const std::string& device_name, Precision precision, FlowPrecision flow_precision) {
   check_precision(device_name, precision);
   configure_device(device_name, /*allow_tf32=*/precision != Precision::FP32);
   to(at::Device(device_name), precision);
+  flow.set_inference_precision(flow_precision);
 }
 
 at::Device Model::device() const { return flow.parameters().front().device(); }

@@ -27,7 +27,9 @@ struct Model {
   void to(const at::Device& device, Precision precision = Precision::FP32);
   // to() for scoring: refuses a precision the device cannot run and sets the device up for it
   // (cuDNN autotuning; TF32 only when the precision is reduced anyway).
-  void prepare_for_inference(const std::string& device, Precision precision);
+  // `flow_precision`: the flow's linear layers (device_name.h; int8 on the CPU only).
+  void prepare_for_inference(const std::string& device, Precision precision,
+                             FlowPrecision flow_precision = FlowPrecision::FP32);
   at::Device device() const;
 };
 

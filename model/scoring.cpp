@@ -133,7 +133,12 @@ std::vector<ScoreResult> score_copies_batch(const Model& model, const at::Tensor
     times.backbone_ms += ms_since(ta);
     auto tb = std::chrono::steady_clock::now();
     FlowOutput out = model.flow.forward(features);
-    z2s.push_back(out.z.detach().pow(2).sum(1).to(at::kDouble));
+    if (model.flow.inference_precision() == FlowPrecision::INT8) {  // the score from int8, as without localization
+      at::NoGradGuard no_grad;
+      z2s.push_back(model.flow.forward(features.detach()).z.pow(2).sum(1).to(at::kDouble));
+    } else {
+      z2s.push_back(out.z.detach().pow(2).sum(1).to(at::kDouble));
+    }
     times.flow_ms += ms_since(tb);
     auto tc = std::chrono::steady_clock::now();
     const double share = static_cast<double>(input.size(0)) / static_cast<double>(per_image);

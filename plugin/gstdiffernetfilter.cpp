@@ -131,7 +131,7 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
          * between two frames once it is ready (or warns and keeps the old model). */
         if (!self->state->loader)
           self->state->loader = std::make_unique<differnet::ModelLoader> ();
-        self->state->loader->request (differnet::DetectorOptions {path, s.device, s.threads, s.precision},
+        self->state->loader->request (differnet::DetectorOptions {path, s.device, s.threads, s.precision, s.flow_precision},
             differnet_filter_warm_request (s), s.share_model);
         s.model = path;
       } else {
@@ -168,6 +168,20 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
       } catch (const differnet::Error & e) {
         rejected = e.what ();
         s.invalid["precision"] = rejected;
+      }
+      break;
+    }
+    case PROP_FLOW_PRECISION:{
+      const char *text = g_value_get_string (value);
+      if (!check_stopped (self, "flow-precision"))
+        break;
+      try {
+        differnet::parse_flow_precision (text ? text : "");
+        s.flow_precision = text;
+        s.invalid.erase ("flow-precision");
+      } catch (const differnet::Error & e) {
+        rejected = e.what ();
+        s.invalid["flow-precision"] = rejected;
       }
       break;
     }
@@ -293,6 +307,7 @@ gst_differnet_filter_get_property (GObject * object, guint prop_id, GValue * val
       break;
     case PROP_THREADS: g_value_set_int (value, s.threads); break;
     case PROP_PRECISION: g_value_set_string (value, s.precision.c_str ()); break;
+    case PROP_FLOW_PRECISION: g_value_set_string (value, s.flow_precision.c_str ()); break;
     case PROP_FRAMES_IN_FLIGHT: g_value_set_int (value, s.frames_in_flight); break;
     case PROP_WHEN_BUSY: g_value_set_enum (value, s.when_busy); break;
     case PROP_FRAMES_PASSED: g_value_set_uint64 (value, st.passed); break;
@@ -368,7 +383,7 @@ gst_differnet_filter_start (GstBaseTransform * trans)
     return TRUE;
   }
   try {
-    const differnet::DetectorOptions options { s.model, s.device, s.threads, s.precision};
+    const differnet::DetectorOptions options { s.model, s.device, s.threads, s.precision, s.flow_precision};
     state->detector = s.share_model ? differnet::ModelCache::acquire (options)
         : std::make_shared<differnet::Detector> (options);
   } catch (const std::exception & e) {
@@ -744,6 +759,12 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
           "Arithmetic of the backbone CNN: fp32, fp16 (CUDA only: the GPU's half-precision units) or bf16. "
           "The flow and the score always stay fp32. fp32 also turns TF32 off on CUDA, so that scores agree "
           "with the CPU", DEFAULT_PROP_PRECISION, ready));
+  g_object_class_install_property (gobject_class, PROP_FLOW_PRECISION,
+      g_param_spec_string ("flow-precision", "Flow precision",
+          "Arithmetic of the flow's linear layers: fp32 (the method), bf16 or int8 (CPU only: weights quantized "
+          "per channel). The flow reads all its weights for every frame, so smaller weights score faster; the "
+          "coupling, the clamp and the score stay fp32 (README: speed and ROC AUC of each). With int8 the "
+          "gradient pass of localization uses the fp32 weights", DEFAULT_PROP_FLOW_PRECISION, ready));
   g_object_class_install_property (gobject_class, PROP_FRAMES_IN_FLIGHT,
       g_param_spec_int ("frames-in-flight", "Frames in flight",
           "Frames held at once. 1: each frame leaves before the next is taken. N > 1: frame N+1 is scored "
@@ -816,7 +837,7 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
           gst_differnet_when_busy_get_type (), GST_DIFFERNET_WHEN_BUSY_WAIT, ready));
   g_object_class_install_property (gobject_class, PROP_SHARE_MODEL,
       g_param_spec_boolean ("share-model", "Share model", "Share the loaded model with the other elements of the "
-          "process that name the same model file, device, precision and threads (loaded once, scoring one frame "
+          "process that name the same model file, device, precisions and threads (loaded once, scoring one frame "
           "at a time); false: this element loads a copy of its own", TRUE, ready));
   g_object_class_install_property (gobject_class, PROP_BATCH_SIZE,
       g_param_spec_int ("batch-size", "Batch size", "Cross-stream batching, as nvinfer's batch-size: frames of "
@@ -834,7 +855,7 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
           "with each of this element's scored frames (1 = none batched), since start", 0.0, 64.0, 0.0, ro));
   g_object_class_install_property (gobject_class, PROP_MODEL_USERS,
       g_param_spec_int ("model-users", "Model users", "Elements in this process that share the loaded model "
-          "(those naming the same model file, device, precision and threads load it once); 0 while stopped",
+          "(those naming the same model file, device, precisions and threads load it once); 0 while stopped",
           0, G_MAXINT, 0, ro));
   g_object_class_install_property (gobject_class, PROP_FRAMES_PASSED,
       g_param_spec_uint64 ("frames-passed", "Frames passed", "when-busy=pass: frames due for scoring that went on "

@@ -160,7 +160,7 @@ poll_training (GstDifferNetFilter * self, bool at_eos)
         GST_OBJECT_UNLOCK (self);
         if (!st.loader)
           st.loader = std::make_unique<differnet::ModelLoader> ();
-        st.loader->request (differnet::DetectorOptions {path, s.device, s.threads, s.precision},
+        st.loader->request (differnet::DetectorOptions {path, s.device, s.threads, s.precision, s.flow_precision},
             differnet_filter_warm_request (s), s.share_model);
       }
       end_run (self, path);

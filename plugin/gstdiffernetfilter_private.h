@@ -31,6 +31,7 @@ enum {
   PROP_ACTIVE_DEVICE,
   PROP_THREADS,
   PROP_PRECISION,
+  PROP_FLOW_PRECISION,
   PROP_FRAMES_IN_FLIGHT,
   PROP_THRESHOLD,
   PROP_TRANSFORMS,
@@ -70,6 +71,7 @@ enum {
 #define DEFAULT_PROP_DEVICE "auto"
 #define DEFAULT_PROP_THREADS 0
 #define DEFAULT_PROP_PRECISION "fp32"
+#define DEFAULT_PROP_FLOW_PRECISION "fp32"
 #define DEFAULT_PROP_FRAMES_IN_FLIGHT 1
 #define DEFAULT_PROP_BATCH_SIZE 1
 #define DEFAULT_PROP_BATCH_TIMEOUT 40000
@@ -94,6 +96,7 @@ namespace differnet::filter {
 struct Settings {
   std::string model, device = DEFAULT_PROP_DEVICE, results_file, snapshot_dir;
   std::string precision = DEFAULT_PROP_PRECISION;
+  std::string flow_precision = DEFAULT_PROP_FLOW_PRECISION;
   int threads = DEFAULT_PROP_THREADS;
   int frames_in_flight = DEFAULT_PROP_FRAMES_IN_FLIGHT;
   int batch_size = DEFAULT_PROP_BATCH_SIZE;

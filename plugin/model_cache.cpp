@@ -27,7 +27,7 @@ std::string key_of (const DetectorOptions & o)
   if (stat (o.model_path.c_str (), &st) == 0)
     key += "|" + std::to_string (st.st_size) + "|" + std::to_string (st.st_mtim.tv_sec) + "." +
         std::to_string (st.st_mtim.tv_nsec);
-  key += "|" + o.device + "|" + o.precision + "|" + std::to_string (o.threads) + "|" +
+  key += "|" + o.device + "|" + o.precision + "|" + o.flow_precision + "|" + std::to_string (o.threads) + "|" +
       (o.synchronize_stages ? "sync" : "");
   return key;
 }

@@ -46,6 +46,8 @@ options:
   --device NAME       auto, cpu, cuda, cuda:N (default cpu)
   --precision LIST    backbone precisions for the per-frame path: fp32, fp16 (CUDA), bf16
                       (default fp32)
+  --flow-precision LIST  the flow's linear layers: fp32 (the method), bf16, int8 (CPU only) (default
+                      fp32); each is timed at batch 1 and 64 and on the per-frame path
   --batch N           frames per batch for the batched T=1 row (default 16; 0 skips it)
   --threads N         CPU threads, 0 = one per core (default 0)
   --quick             1 iteration, T=1,8 only, one width: a smoke run
@@ -128,7 +130,7 @@ int main(int argc, char** argv) {
     cli::Args args(argc, argv,
                    {{"backbones", true}, {"flow-widths", true}, {"transforms", true}, {"localize-transforms", true},
                     {"iterations", true}, {"warmup", true}, {"device", true}, {"threads", true}, {"quick", false},
-                    {"precision", true}, {"batch", true}},
+                    {"precision", true}, {"flow-precision", true}, {"batch", true}},
                    kHelp);
     const bool quick = args.has("quick");
     const std::string device_name = resolve_device(args.text("device", "cpu"));
@@ -141,6 +143,8 @@ int main(int argc, char** argv) {
     auto loc_transforms = ints(args.list("localize-transforms", "1,8"));
     const auto precisions = args.list("precision", "fp32");
     for (const auto& p : precisions) parse_precision(p);  // a typo fails now, not after minutes
+    const auto flow_precisions = args.list("flow-precision", "fp32");
+    for (const auto& p : flow_precisions) parse_flow_precision(p);
     const int batch = args.integer("batch", quick ? 4 : 16, 0, 1024);
 
     std::printf("differnet-bench: device %s, %d threads, %d iterations after %d warm-up (median)\n",
@@ -210,10 +214,20 @@ int main(int argc, char** argv) {
         int64_t params = 0;
         for (const auto& p : model.flow.parameters()) params += p.numel();
         std::printf(" flow width %d (%.1f M parameters)\n", width, params / 1e6);
-        for (int b : {1, 64}) {
-          at::Tensor f = at::rand({b, c.feature_dim()}).to(device);
-          row("flow forward, batch " + std::to_string(b), timer.median_ms([&] { model.flow.forward(f); }));
+        for (const auto& fp : flow_precisions) {
+          try {
+            model.flow.set_inference_precision(parse_flow_precision(fp));
+          } catch (const Error& e) {
+            std::printf("  flow %s skipped: %s\n", fp.c_str(), e.what());
+            continue;
+          }
+          for (int b : {1, 64}) {
+            at::Tensor f = at::rand({b, c.feature_dim()}).to(device);
+            row("flow forward, batch " + std::to_string(b) + (fp == "fp32" ? "" : ", " + fp),
+                timer.median_ms([&] { model.flow.forward(f); }));
+          }
         }
+        model.flow.set_inference_precision(FlowPrecision::FP32);
         {
           at::NoGradGuard inner;
           model.flow.set_requires_grad(true);
@@ -230,15 +244,20 @@ int main(int argc, char** argv) {
         const std::string model_file =
             (std::filesystem::temp_directory_path() / ("differnet-bench-" + std::to_string(::getpid()) + ".model")).string();
         save_model(model, model_file);
-        for (const auto& precision : precisions) {
+        for (const auto& backbone_precision : precisions)
+        for (const auto& flow_precision : flow_precisions) {
+          const std::string precision =
+              flow_precision == "fp32" ? backbone_precision : backbone_precision + "/" + flow_precision;
           std::unique_ptr<Detector> detector;
           try {
-            detector = std::make_unique<Detector>(DetectorOptions{model_file, device_name, threads, precision, true});
+            detector = std::make_unique<Detector>(
+                DetectorOptions{model_file, device_name, threads, backbone_precision, flow_precision, true});
           } catch (const Error& e) {
-            std::printf("  backbone %s skipped: %s\n", precision.c_str(), e.what());
+            std::printf("  backbone %s, flow %s skipped: %s\n", backbone_precision.c_str(), flow_precision.c_str(), e.what());
             continue;
           }
-          std::printf(" per-frame path, 640x480 RGB frame, backbone %s (median ms per stage)\n", precision.c_str());
+          std::printf(" per-frame path, 640x480 RGB frame, backbone %s, flow %s (median ms per stage)\n",
+                      backbone_precision.c_str(), flow_precision.c_str());
           auto path_row = [&](int T, bool localize) {
             DetectRequest request;
             request.transforms = T;
@@ -248,7 +267,7 @@ int main(int argc, char** argv) {
             const StageTimes t = median_times(timer, [&] { return detector->detect(frame, request).times; });
             stage_row(label, t);
             char line[200];
-            std::snprintf(line, sizeof line, "%-22s %-5s w%-5d %-28s %9.2f ms %9.2f frames/s", item.c_str(),
+            std::snprintf(line, sizeof line, "%-22s %-9s w%-5d %-28s %9.2f ms %9.2f frames/s", item.c_str(),
                           precision.c_str(), width, label.c_str(), t.total_ms, 1000.0 / t.total_ms);
             g_summary.push_back(line);
           };
@@ -258,7 +277,8 @@ int main(int argc, char** argv) {
             // T=1 for `batch` frames at once: each frame uploaded and preprocessed, one backbone batch,
             // one flow batch, one score per frame.
             Model batched = load_model(model_file);
-            batched.prepare_for_inference(device_name, parse_precision(precision));
+            batched.prepare_for_inference(device_name, parse_precision(backbone_precision),
+                                          parse_flow_precision(flow_precision));
             const double ms = timer.median_ms([&] {
               at::NoGradGuard guard;
               std::vector<at::Tensor> copies;
@@ -273,7 +293,7 @@ int main(int argc, char** argv) {
             std::printf("  %-30s %8.2f ms per batch = %8.2f ms per frame  %8.2f frames/s\n", label.c_str(), ms, ms / batch,
                         1000.0 * batch / ms);
             char line[200];
-            std::snprintf(line, sizeof line, "%-22s %-5s w%-5d %-28s %9.2f ms %9.2f frames/s (latency %.2f ms)",
+            std::snprintf(line, sizeof line, "%-22s %-9s w%-5d %-28s %9.2f ms %9.2f frames/s (latency %.2f ms)",
                           item.c_str(), precision.c_str(), width, label.c_str(), ms / batch,
                           1000.0 * batch / ms, ms);
             g_summary.push_back(line);

@@ -64,6 +64,7 @@ sub-folders are classes, the good one named by --good. Images are found recursiv
   --threads N, --device NAME
   --precision P     the backbone's arithmetic: fp32 (default), fp16 (CUDA only) or bf16; the flow
                     and the score stay fp32
+  --flow-precision P  the flow's linear layers: fp32 (default, the method), bf16 or int8 (CPU only)
 
 example (Magnetic Tile, the paper's split):
   differnet-eval mt.model DATA --ext jpg --good MT_Free --exclude DATA/train_good.txt --report r.json
@@ -179,7 +180,7 @@ int main(int argc, char** argv) {
   return cli::run_tool("differnet-eval", [&] {
     cli::Args args(argc, argv,
                    {{"report", true}, {"good", true}, {"ext", true}, {"exclude", true}, {"transforms", true},
-                    {"threshold", true}, {"out-dir", true}, {"pictures", true}, {"threads", true}, {"device", true}, {"precision", true},
+                    {"threshold", true}, {"out-dir", true}, {"pictures", true}, {"threads", true}, {"device", true}, {"precision", true}, {"flow-precision", true},
                     {"gaussian-baseline", true}, {"pixel-auroc", false}, {"baseline-include", true}, {"baseline-rotations", true},
                     {"tiles", true}, {"tile-overlap", true}},
                    kHelp);
@@ -194,6 +195,7 @@ int main(int argc, char** argv) {
     const std::string device = resolve_device(args.text("device", "auto"));
     const Precision precision = parse_precision(args.text("precision", "fp32"));
     check_precision(device, precision);
+    const FlowPrecision flow_precision = parse_flow_precision(args.text("flow-precision", "fp32"));
     const int threads = set_threads(args.integer("threads", 0, 0, 1024));
     Model model = load_model(model_path);
     const std::string tiles = args.text("tiles", model.config.tiles);
@@ -218,7 +220,7 @@ int main(int argc, char** argv) {
     if (std::count(labels.begin(), labels.end(), 0) == 0 || std::count(labels.begin(), labels.end(), 1) == 0)
       throw Error("the test folder needs both good and defective images (found " + std::to_string(samples.size()) + ")");
 
-    model.prepare_for_inference(device, precision);
+    model.prepare_for_inference(device, precision, flow_precision);
     GaussianBaseline gaussian;
     if (args.has("gaussian-baseline")) {
       auto paths = select_images({args.text("gaussian-baseline", "")}, args.list("ext", "png,jpg,jpeg,bmp"),
@@ -237,8 +239,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "differnet-eval: Gaussian baseline on %zu images x %zu rotations, Ledoit-Wolf shrinkage %.4f\n",
                    paths.size(), angles.size(), gaussian.shrinkage());
     }
-    std::fprintf(stderr, "differnet-eval: %zu images, T=%d, %s, %s, %d threads\n", samples.size(), T, device.c_str(),
-                 precision_name(precision), threads);
+    std::fprintf(stderr, "differnet-eval: %zu images, T=%d, %s, %s, flow %s, %d threads\n", samples.size(), T,
+                 device.c_str(), precision_name(precision), flow_precision_name(flow_precision), threads);
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<double> scores, gaussian_scores;
     const auto angles = test_time_angles(T);
@@ -277,7 +279,8 @@ int main(int argc, char** argv) {
                              {"model", model_path}, {"model_id", sha256_file_hex(model_path).substr(0, 12)},
                              {"images_good", std::count(labels.begin(), labels.end(), 0)},
                              {"images_defective", std::count(labels.begin(), labels.end(), 1)},
-                             {"seconds", seconds}, {"device", device}, {"precision", precision_name(precision)}};
+                             {"seconds", seconds}, {"device", device}, {"precision", precision_name(precision)},
+                             {"flow_precision", flow_precision_name(flow_precision)}};
     std::printf("ROC AUC %.4f over %zu images (T=%d, %.1f s)\n", auc, samples.size(), T, seconds);
     for (const auto& cls : classes) std::printf("  %-24s %.4f\n", cls.c_str(), per_class[cls].get<double>());
     {

@@ -253,3 +253,36 @@ TEST_F(DetectorTest, DevicesAndPrecisionsAgree) {
   EXPECT_THROW(parse_precision("half"), Error);
   EXPECT_EQ(precision_name(parse_precision("bf16")), std::string("bf16"));
 }
+
+// The flow's precision: bf16 and int8 (CPU) score within a few % of fp32, with and without
+// localization (int8's score comes from its int8 pass either way: the same score both ways); int8
+// on CUDA and unknown names are refused.
+TEST_F(DetectorTest, FlowPrecisions) {
+  Detector fp32(DetectorOptions{path_, "cpu", 2, "fp32"});
+  for (const std::string name : {"bf16", "int8"}) {
+    SCOPED_TRACE(name);
+    Detector low(DetectorOptions{path_, "cpu", 2, "fp32", name});
+    EXPECT_EQ(low.summary().flow_precision, name);
+    for (int i = 0; i < 2; ++i) {
+      Image img = fixtures::make_texture(96, 96, 40 + i, i == 1 ? std::optional<fixtures::Spot>({{40, 40, 6}}) : std::nullopt);
+      DetectRequest r;
+      const double exact = fp32.detect(img.view(), r).score;
+      const double reduced = low.detect(img.view(), r).score;
+      EXPECT_NEAR(reduced, exact, 0.05 * exact) << "image " << i;
+      r.localize = true;
+      const Detection localized = low.detect(img.view(), r);
+      EXPECT_FALSE(localized.heatmap.values.empty());
+      EXPECT_NEAR(localized.score, reduced, (name == "int8" ? 1e-6 : 0.02) * reduced) << "image " << i;
+    }
+  }
+  if (resolve_device(fixtures::test_device()) != "cpu") {
+    try {
+      Detector bad(DetectorOptions{path_, fixtures::test_device(), 2, "fp32", "int8"});
+      FAIL() << "int8 on CUDA was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("CPU only"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(Detector(DetectorOptions{path_, "cpu", 2, "fp32", "int4"}), Error);
+  EXPECT_EQ(flow_precision_name(parse_flow_precision("int8")), std::string("int8"));
+}

@@ -101,7 +101,7 @@ const std::string& texture_model() {
 // the largest, the spotted tile is the worst, and the strip without a spot stays below it; the
 // stitched heatmap has the strip's shape and is hottest in the spotted tile.
 TEST(Tiling, DetectorScoresEveryTileAndFindsTheSpot) {
-  Detector detector(DetectorOptions{texture_model(), fixtures::test_device(), 2, "fp32", false});
+  Detector detector(DetectorOptions{texture_model(), fixtures::test_device(), 2, "fp32", "fp32", false});
   EXPECT_EQ(detector.summary().tiles, "1x1");  // trained on whole images
   DetectRequest request;
   request.tiles = "6x1";
@@ -141,7 +141,7 @@ TEST(Tiling, DetectorScoresEveryTileAndFindsTheSpot) {
 
 // Overlapping tiles are averaged where they meet; a region (roi) is tiled, not the frame.
 TEST(Tiling, OverlapAndRegion) {
-  Detector detector(DetectorOptions{texture_model(), fixtures::test_device(), 2, "fp32", false});
+  Detector detector(DetectorOptions{texture_model(), fixtures::test_device(), 2, "fp32", "fp32", false});
   const Image bad = strip(700, true);
   DetectRequest request;
   request.tiles = "3x1";
