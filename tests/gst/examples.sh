@@ -22,14 +22,25 @@ diff <(grep -o 'score [0-9.e+-]*' "$work/c.txt") <(grep -o 'score [0-9.e+-]*' "$
   || { echo "C and Python read different scores"; exit 1; }
 echo "examples: C and Python read the meta of all 12 buffers"
 
-# The multi-camera application: 4 test sources, one shared model, a tiled MP4, per-stream counts.
-TILE=96x72 "$multi_camera" "$work/model.safetensors" "$work/tiled.mp4" \
+# The multi-camera application: 4 test sources, one shared model, cross-stream batching of 4, a
+# tiled MP4, per-stream counts.
+TILE=96x72 FILTER_PROPS="batch-size=4" "$multi_camera" "$work/model.safetensors" "$work/tiled.mp4" \
   "videotestsrc num-buffers=8 pattern=smpte" "videotestsrc num-buffers=8 pattern=ball" \
   "videotestsrc num-buffers=8 pattern=snow" "videotestsrc num-buffers=8 pattern=checkers-8" > "$work/multi.txt"
 cat "$work/multi.txt"
 grep -q "loaded once for 4 element(s)" "$work/multi.txt" || { echo "multi-camera: the model was not shared"; exit 1; }
 [ "$(grep -c '^stream [0-3]: 8 frames' "$work/multi.txt")" -eq 4 ] || { echo "multi-camera: not 8 frames per stream"; exit 1; }
 [ -s "$work/tiled.mp4" ] || { echo "multi-camera: no MP4 written"; exit 1; }
+grep -q '^stream 0: .* [2-4]\.[0-9]* frames per scoring pass' "$work/multi.txt" \
+  || { echo "multi-camera: frames were not batched across streams"; exit 1; }
+
+# The thread policy the plugin sets before LibTorch loads (plugin/plugin.cpp), and the user's choice winning.
+# (The output is kept first: grep -q closing the pipe early would fail the pipeline under pipefail.)
+GST_DEBUG=differnet:4 gst-inspect-1.0 differnetfilter > "$work/policy.txt" 2>&1
+grep -q 'OMP_WAIT_POLICY=PASSIVE' "$work/policy.txt" || { echo "plugin: OMP_WAIT_POLICY=PASSIVE was not set"; exit 1; }
+OMP_WAIT_POLICY=ACTIVE GST_DEBUG=differnet:4 gst-inspect-1.0 differnetfilter > "$work/policy.txt" 2>&1
+grep -q 'left as the environment says' "$work/policy.txt" || { echo "plugin: the user's OMP_WAIT_POLICY did not win"; exit 1; }
+echo "examples: thread policy set, and left to the user's OMP_WAIT_POLICY"
 
 # The scale-out recipe: two pipelines (two lines) -> differnetpublish -> a mosquitto broker started
 # here -> collect_results.py into SQLite, with per-line counts.
