@@ -757,7 +757,7 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
   g_object_class_install_property (gobject_class, PROP_PRECISION,
       g_param_spec_string ("precision", "Precision",
           "Arithmetic of the backbone CNN: fp32, fp16 (CUDA only: the GPU's half-precision units) or bf16. "
-          "The flow and the score always stay fp32. fp32 also turns TF32 off on CUDA, so that scores agree "
+          "The flow follows flow-precision and the score stays fp32. fp32 also turns TF32 off on CUDA, so that scores agree "
           "with the CPU", DEFAULT_PROP_PRECISION, ready));
   g_object_class_install_property (gobject_class, PROP_FLOW_PRECISION,
       g_param_spec_string ("flow-precision", "Flow precision",
