@@ -30,6 +30,8 @@ the Q quantile of their scores; the model is rewritten atomically (or written to
   --threads N, --device NAME
   --precision P     the backbone's arithmetic: fp32 (default), fp16 (CUDA only) or bf16; the flow
                     and the score stay fp32
+  --flow-precision P  the flow's linear layers: fp32 (default), bf16 or int8 (CPU only): calibrate
+                    at the flow precision the element will score with (its flow-precision)
 
 example:
   differnet-calibrate parts.model fresh_good_parts/
@@ -40,7 +42,7 @@ int main(int argc, char** argv) {
   return cli::run_tool("differnet-calibrate", [&] {
     cli::Args args(argc, argv,
                    {{"transforms", true}, {"quantile", true}, {"ext", true}, {"exclude", true}, {"o", true},
-                    {"threads", true}, {"device", true}, {"precision", true}, {"tiles", true}, {"tile-overlap", true}},
+                    {"threads", true}, {"device", true}, {"precision", true}, {"flow-precision", true}, {"tiles", true}, {"tile-overlap", true}},
                    kHelp);
     if (args.positionals().size() < 2) throw cli::UsageError("give a model and good images (see --help)");
     const std::string path = args.positionals()[0];
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
     const std::string device = resolve_device(args.text("device", "auto"));
     const Precision precision = parse_precision(args.text("precision", "fp32"));
     check_precision(device, precision);
+    const FlowPrecision flow_precision = parse_flow_precision(args.text("flow-precision", "fp32"));
     set_threads(args.integer("threads", 0, 0, 1024));
     Model model = load_model(path);
     model.config.tiles = args.text("tiles", model.config.tiles);
@@ -61,7 +64,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> inputs(args.positionals().begin() + 1, args.positionals().end());
     auto paths = select_images(inputs, args.list("ext", "png,jpg,jpeg,bmp"), "", args.text("exclude", ""));
     if (paths.size() < 2) throw Error("calibration needs at least 2 good images, found " + std::to_string(paths.size()));
-    model.prepare_for_inference(device, precision);
+    model.prepare_for_inference(device, precision, flow_precision);
     std::vector<double> scores;
     for (const auto& p : paths) {
       // an image's score: its worst tile's
