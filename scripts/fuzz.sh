@@ -3,7 +3,7 @@
 # libFuzzer (clang, AddressSanitizer and UndefinedBehaviorSanitizer):
 #   fuzz_model_file  the safetensors container, __metadata__, configuration and calibration JSON,
 #                    the tensor digest (tests/fuzz/fuzz_model_file.cpp)
-#   fuzz_strings     the roi text and the region's bounds check, the device and precision names
+#   fuzz_strings     the roi text and the region's bounds check, the device and (flow) precision names
 #                    (tests/fuzz/fuzz_strings.cpp)
 # Usage: scripts/fuzz.sh SECONDS [RUNS]   each target runs SECONDS (or RUNS executions, when given)
 # The seed corpus is made from real model files: a tiny model trained by build/tests/make-test-model

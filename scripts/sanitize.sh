@@ -16,7 +16,7 @@ else
 fi
 targets=(tests/model-tests tests/element-tests)
 # The plugin and the PyTorch parity reference, where this build has them.
-for t in plugin/libgstdiffernet.so tests/reference.safetensors tests/publish-tests; do
+for t in plugin/libgstdiffernet.so plugin/libgstdiffernet-core.impl tests/reference.safetensors tests/publish-tests; do
   if ninja -C "$builddir" -t targets all | grep -q "^$t:"; then targets+=("$t"); fi
 done
 ninja -C "$builddir" -j 2 "${targets[@]}"

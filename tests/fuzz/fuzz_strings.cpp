@@ -1,8 +1,9 @@
 // libFuzzer target: the strings the element and the tools parse from users: the region of interest
 // ("x,y,w,h"), which must then be checked against a frame without overflow; the device ("auto",
-// "cpu", "cuda", "cuda:N") and the precision ("fp32", "fp16", "bf16"): accepted names must read
-// back as themselves, anything else must be an Error, never a crash or a default; the tiles
-// ("COLSxROWS"): a parsed grid cuts any region into that many tiles inside it, or says it cannot.
+// "cpu", "cuda", "cuda:N"), the precision ("fp32", "fp16", "bf16") and the flow precision ("fp32",
+// "bf16", "int8"): accepted names must read back as themselves, anything else must be an Error,
+// never a crash or a default; the tiles ("COLSxROWS"): a parsed grid cuts any region into that many
+// tiles inside it, or says it cannot.
 #include <cstdint>
 #include <string>
 
@@ -32,6 +33,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const differnet::Precision p = differnet::parse_precision(text);
     if (text != differnet::precision_name(p)) __builtin_trap();  // only the three exact names
+  } catch (const differnet::Error&) {
+  }
+  try {
+    const differnet::FlowPrecision p = differnet::parse_flow_precision(text);
+    if (text != differnet::flow_precision_name(p)) __builtin_trap();  // only the three exact names
   } catch (const differnet::Error&) {
   }
   try {

@@ -931,7 +931,8 @@ TEST_F(Element, SharedModel) {
 // Cross-stream batching (issue 11): two elements sharing a model with batch-size=2 and a long
 // timeout score each pair of frames (one from each stream) in one pass, with localization; every
 // frame comes back to its own element, in order, with its own timestamp and the score and heatmap
-// it gets unbatched. A lone element with a 1 ms timeout scores alone and does not stall.
+// it gets unbatched. A lone element with a 1 ms timeout reports it in the latency query, scores
+// alone and does not stall.
 TEST_F(Element, CrossStreamBatching) {
   constexpr int kFrames = 5;
   auto image = [&](int stream, int i) { return stream == 0 ? (i % 2 ? defective(i) : good(i)) : good(40 + i); };
@@ -987,6 +988,8 @@ TEST_F(Element, CrossStreamBatching) {
   gst_harness_teardown(hs[0]);
 
   GstHarness* lone = harness("overlay=none post-messages=false batch-size=4 batch-timeout=1000");
+  gst_harness_set_upstream_latency(lone, 0);
+  EXPECT_EQ(gst_harness_query_latency(lone), 1000 * GST_USECOND);  // a frame may wait that long for its batch
   for (int i = 0; i < 3; ++i) {
     GstBuffer* out = gst_harness_push_and_pull(lone, frame(image(0, i)));
     EXPECT_NEAR(meta(out)->score, reference[0][i], 1e-5 * reference[0][i]);
