@@ -7,7 +7,9 @@
 #      relative, and the reduced precision (fp16 on CUDA, bf16 on the CPU) within 0.5 AUROC points,
 #      on generated images and, when MT_DATA and MT_MODEL are given, on the Magnetic Tile test set;
 #   4. runs differnet-bench (T=1 batch 1 and batched, T=64, localization; fp32 and the reduced
-#      precision) while sampling the GPU's memory with nvidia-smi;
+#      precision; the flow in fp32 and bf16, and int8 on the CPU) while sampling the GPU's memory
+#      with nvidia-smi; with MT_DATA (not --quick), scripts/bench-streams.sh on the device: 1, 2 and 4
+#      streams with separate models, one shared and cross-stream batching;
 #   5. prints a short table last. Everything it wrote is in OUT_DIR.
 #
 # usage: scripts/gpu-check.sh [--quick]      (--quick: a smoke run, as CI does it)
@@ -202,8 +204,11 @@ printf '%s\n' "${agreement[@]}"
 
 # ---- 4. Speed and memory --------------------------------------------------------------------------
 iterations=${BENCH_ITERATIONS:-20}
+flow_precisions=fp32,bf16  # int8 is CPU only
+[ "$reduced" = bf16 ] && flow_precisions=fp32,bf16,int8
 bench=(--backbones squeezenet1_1,alexnet --flow-widths 512,2048 --transforms 1,64 --localize-transforms 1
-       --precision fp32,$reduced --iterations "$iterations" --warmup 3 --batch 64 --device "$device")
+       --precision fp32,$reduced --flow-precision "$flow_precisions" --iterations "$iterations" --warmup 3
+       --batch 64 --device "$device")
 [ "$quick" = 1 ] && bench=(--quick --backbones squeezenet1_1 --transforms 1 --localize-transforms 1
                            --precision fp32,$reduced --batch 4 --device "$device")
 sampler=
@@ -216,12 +221,22 @@ fi
 run_bench() { "$bin/differnet-bench" "${bench[@]}" > "$out/bench.txt" 2>&1 || { tail "$out/bench.txt"; return 1; }; }
 check "differnet-bench" run_bench
 [ -z "$sampler" ] || kill "$sampler" 2>/dev/null
+# Many streams on the device: separate models, one shared, cross-stream batching (issue 11).
+streams_ok=0
+if [ "$quick" = 0 ] && [ -d "$builddir/plugin" ] && [ -n "${MT_MODEL:-}" ] && [ -s "${MT_MODEL:-}" ]; then
+  run_streams() {
+    BUILD_DIR=$builddir scripts/bench-streams.sh "$MT_MODEL" 20 1,2,4 device="$device" localization=off \
+      > "$out/streams.txt" 2>&1 || { tail "$out/streams.txt"; return 1; }
+  }
+  check "bench-streams" run_streams && streams_ok=1
+fi
 
 # ---- 5. The table ---------------------------------------------------------------------------------
 echo
 echo "==== gpu-check: $device ($(cat "$out/gpu.txt" 2>/dev/null || echo "no nvidia-smi")), LibTorch ${libtorch:-Debian}"
 echo "command: DIFFERNET_TEST_DEVICE=$device scripts/gpu-check.sh${1:+ $1}    (logs: $out)"
 sed -n '/^summary/,$p' "$out/bench.txt"
+[ "$streams_ok" = 0 ] || { echo "streams (scripts/bench-streams.sh MODEL 20 1,2,4 device=$device localization=off):"; cat "$out/streams.txt"; }
 if [ -s "${out}/gpu-memory.csv" ]; then
   base=$(head -1 "$out/gpu-memory.csv"); peak=$(sort -n "$out/gpu-memory.csv" | tail -1)
   echo "GPU memory (nvidia-smi, whole device): $base MiB before the bench, peak $peak MiB during it"
