@@ -253,7 +253,8 @@ int main(int argc, char** argv) {
             detector = std::make_unique<Detector>(
                 DetectorOptions{model_file, device_name, threads, backbone_precision, flow_precision, true});
           } catch (const Error& e) {
-            std::printf("  backbone %s, flow %s skipped: %s\n", backbone_precision.c_str(), flow_precision.c_str(), e.what());
+            std::printf("  backbone %s%s skipped: %s\n", backbone_precision.c_str(),
+                        flow_precision == "fp32" ? "" : (", flow " + flow_precision).c_str(), e.what());
             continue;
           }
           std::printf(" per-frame path, 640x480 RGB frame, backbone %s, flow %s (median ms per stage)\n",
