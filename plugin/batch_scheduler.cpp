@@ -35,19 +35,51 @@ BatchScheduler::~BatchScheduler ()
 }
 
 void
+BatchScheduler::submit (const std::vector<BatchItem *> &items, const BatchPolicy & policy, std::function<void ()> done)
+{
+  if (items.empty ()) {
+    done ();
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    auto submission = std::make_shared<Submission> (Submission {items.size (), items.size (), std::move (done)});
+    const auto now = std::chrono::steady_clock::now ();
+    BatchPolicy p = policy;
+    p.max_frames = std::max (1, p.max_frames);
+    for (BatchItem *item : items)
+      waiting_.push_back (Waiting {item, p, now, submission});
+  }
+  arrived_.notify_all ();
+}
+
+bool
+BatchScheduler::withdraw (BatchItem * item)
+{
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    auto it = std::find_if (waiting_.begin (), waiting_.end (), [&](const Waiting & w) { return w.item == item; });
+    if (it == waiting_.end () || it->submission->total != 1)
+      return false;
+    waiting_.erase (it);
+  }
+  arrived_.notify_all ();       // the oldest waiting item (and its deadline) may have changed
+  return true;
+}
+
+void
 BatchScheduler::score (const std::vector<BatchItem *> &items, const BatchPolicy & policy)
 {
-  if (items.empty ())
-    return;
-  std::unique_lock<std::mutex> lock (mutex_);
-  size_t remaining = items.size ();
-  const auto now = std::chrono::steady_clock::now ();
-  BatchPolicy p = policy;
-  p.max_frames = std::max (1, p.max_frames);
-  for (BatchItem *item : items)
-    waiting_.push_back (Waiting {item, p, now, &remaining});
-  arrived_.notify_all ();
-  finished_.wait (lock, [&] { return remaining == 0; });
+  std::mutex m;
+  std::condition_variable cv;
+  bool finished = false;
+  submit (items, policy, [&] {
+        std::lock_guard<std::mutex> lock (m);
+        finished = true;
+        cv.notify_all ();
+      });
+  std::unique_lock<std::mutex> lock (m);
+  cv.wait (lock, [&] { return finished; });
 }
 
 uint64_t
@@ -72,10 +104,14 @@ BatchScheduler::run ()
     arrived_.wait (lock, [this] { return quit_ || !waiting_.empty (); });
     if (waiting_.empty ())
       return;                   // quit_, and nothing left to score
-    // The oldest frame decides: score when its batch is full or its time is up (or at shutdown).
+    // The oldest frame decides: score when its batch is full or its time is up (or at shutdown);
+    // until then every arrival or withdrawal looks again.
     const size_t want = static_cast<size_t>(waiting_.front ().policy.max_frames);
     const auto deadline = waiting_.front ().arrived + waiting_.front ().policy.timeout;
-    arrived_.wait_until (lock, deadline, [&] { return quit_ || waiting_.size () >= want; });
+    if (!quit_ && waiting_.size () < want && std::chrono::steady_clock::now () < deadline) {
+      arrived_.wait_until (lock, deadline);
+      continue;
+    }
     const size_t n = std::min (want, waiting_.size ());
     std::vector<Waiting> batch (waiting_.begin (), waiting_.begin () + static_cast<std::ptrdiff_t>(n));
     waiting_.erase (waiting_.begin (), waiting_.begin () + static_cast<std::ptrdiff_t>(n));
@@ -92,9 +128,15 @@ BatchScheduler::run ()
     lock.lock ();
     batches_++;
     frames_ += n;
-    for (const Waiting & w : batch)
-      (*w.remaining)--;
-    finished_.notify_all ();
+    std::vector<std::function<void ()>> finished;
+    for (Waiting & w : batch)
+      if (--w.submission->remaining == 0)
+        finished.push_back (std::move (w.submission->done));
+    batch.clear ();
+    lock.unlock ();
+    for (auto & done : finished)        // without the scheduler's lock: they take their callers' locks
+      done ();
+    lock.lock ();
   }
 }
 

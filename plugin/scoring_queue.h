@@ -1,8 +1,8 @@
-/* The frames differnetfilter holds between taking them in and sending them on: a bounded FIFO
- * whose scoring runs on one worker thread, so that the streaming thread can upload frame N+1 and
- * draw and push frame N while frame N+1 is scored. The worker hands the frames waiting for a score
- * (up to the batch policy's max_frames at once) to the model's BatchScheduler, which may score them
- * together with other elements' frames. Frames always leave in the order they came. */
+/* The frames differnetfilter holds between taking them in and sending them on: a bounded FIFO.
+ * Each frame due for scoring is handed to the model's BatchScheduler as it comes (push() does not
+ * wait), whose thread scores it, alone or batched with other frames of this element and of the
+ * elements sharing the model; meanwhile the streaming thread uploads frame N+1 and draws and pushes
+ * frame N. Frames always leave in the order they came. */
 #pragma once
 #include <gst/gst.h>
 
@@ -11,14 +11,13 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "batch_scheduler.h"
 #include "detector.h"
 
 namespace differnet {
 
-// One frame in flight. The streaming thread fills the first part; the worker the second.
+// One frame in flight. The streaming thread fills the first part; the scheduler the second.
 struct FrameJob {
   GstBuffer *buffer = nullptr;    // a reference, handed on (or dropped) when the job leaves
   guint64 number = 0;             // frame counter since start
@@ -26,10 +25,11 @@ struct FrameJob {
   DetectRequest request;
   UploadedFrame upload;           // the region's pixels on the model's device (scored jobs only)
   Region region;                  // the scored rectangle in frame pixels (scored jobs only)
-  // Set by the worker when `done`:
+  // Set when `done`:
   Detection detection;
   std::string error;              // non-empty when scoring failed
-  int batch_frames = 0;           // frames scored in the same batch (1: alone)
+  int batch_frames = 0;           // frames scored in the same pass (1: alone)
+  BatchItem item;                 // what the scheduler scores (points at `upload`)
   FrameJob () = default;
   FrameJob (const FrameJob &) = delete;
   FrameJob & operator= (const FrameJob &) = delete;
@@ -43,20 +43,21 @@ class ScoringQueue {
  public:
   // Scores on `detector` through its shared BatchScheduler, batching as `policy` says.
   explicit ScoringQueue (Detector & detector, BatchPolicy policy = BatchPolicy ());
-  ~ScoringQueue ();               // finishes the job being scored, drops the rest
+  ~ScoringQueue ();               // as clear()
   ScoringQueue (const ScoringQueue &) = delete;
   ScoringQueue & operator= (const ScoringQueue &) = delete;
 
-  void push (std::unique_ptr<FrameJob> job);  // scored jobs go to the worker; others are done at once
+  void push (std::unique_ptr<FrameJob> job);  // scored jobs go to the scheduler; others are done at once
   size_t size () const;
   bool oldest_done () const;
-  // The oldest job, once it is done (waits for the worker); null when the queue is empty.
+  // The oldest job, once it is done (waits for its score); null when the queue is empty.
   std::unique_ptr<FrameJob> pop_oldest ();
-  // Drops every job (their buffers are unreffed), after the worker has finished its current one.
+  // Drops every job (their buffers are unreffed): those still waiting for a batch are taken back,
+  // those being scored are waited for.
   void clear ();
 
  private:
-  void run ();
+  void finished (FrameJob * job);  // the scheduler's callback
   struct Entry {
     std::unique_ptr<FrameJob> job;
     bool done;
@@ -66,9 +67,7 @@ class ScoringQueue {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<Entry> entries_;     // in arrival order
-  size_t next_to_score_ = 0;      // index in entries_ of the next job the worker takes
-  bool busy_ = false, quit_ = false;
-  std::thread worker_;
+  size_t in_flight_ = 0;          // jobs handed to the scheduler and not finished
 };
 
 }  // namespace differnet

@@ -1001,6 +1001,43 @@ TEST_F(Element, CrossStreamBatching) {
   gst_harness_teardown(lone);
 }
 
+// Batching the frames one element holds: with frames-in-flight=4 and batch-size=4, every four frames
+// held are scored in one pass (no frame waits for the timeout: the fourth fills the batch), and they
+// leave in order with the scores they get one at a time.
+TEST_F(Element, BatchesTheFramesInFlight) {
+  constexpr int kFrames = 8;
+  auto image = [&](int i) { return i % 3 ? good(60 + i) : defective(i); };
+  std::vector<double> reference;
+  {
+    GstHarness* h = harness("overlay=none post-messages=false localization=off");
+    for (int i = 0; i < kFrames; ++i) {
+      GstBuffer* out = gst_harness_push_and_pull(h, frame(image(i)));
+      reference.push_back(meta(out)->score);
+      gst_buffer_unref(out);
+    }
+    gst_harness_teardown(h);
+  }
+  GstHarness* h = harness("overlay=none post-messages=false localization=off frames-in-flight=4 batch-size=4 "
+                          "batch-timeout=10000000");
+  for (int i = 0; i < kFrames; ++i) {
+    GstBuffer* in = frame(image(i));
+    GST_BUFFER_PTS(in) = i * GST_SECOND / 30;
+    ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
+  }
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  for (int i = 0; i < kFrames; ++i) {
+    GstBuffer* out = gst_harness_pull(h);
+    ASSERT_NE(out, nullptr) << "frame " << i;
+    EXPECT_EQ(GST_BUFFER_PTS(out), static_cast<GstClockTime>(i * GST_SECOND / 30));
+    EXPECT_NEAR(meta(out)->score, reference[i], 1e-5 * reference[i]) << "frame " << i;
+    gst_buffer_unref(out);
+  }
+  gdouble mean_batch = 0;
+  g_object_get(filter(h), "mean-batch-frames", &mean_batch, nullptr);
+  EXPECT_DOUBLE_EQ(mean_batch, 4.0);
+  gst_harness_teardown(h);
+}
+
 // Tiled scoring of a wide strip (issue 15): six 96-px textures side by side, a spot in the fifth;
 // tiles=6x1 scores each, the meta carries the six scores and the worst tile (the spotted one), the
 // message and the JSON line carry them too; the heatmap has the strip's shape.
