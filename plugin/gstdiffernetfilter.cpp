@@ -9,9 +9,11 @@
  * timestamp, stream-time, running-time, duration, score, threshold, anomaly, frame, transforms,
  * reused, inference-ms, model-id and the scored region.
  *
- * Scoring runs on a worker thread. With #GstDifferNetFilter:frames-in-flight = 1 (the default) each
- * frame leaves before the next is taken; with N > 1 the element holds up to N frames, scoring one
- * while the ones before it are drawn and pushed on, and still sends every frame on in order.
+ * Scoring runs on the model's scheduler thread, shared by the elements that share the model. With
+ * #GstDifferNetFilter:frames-in-flight = 1 (the default) each frame leaves before the next is taken;
+ * with N > 1 the element holds up to N frames, scoring one while the ones before it are drawn and
+ * pushed on, and still sends every frame on in order. With #GstDifferNetFilter:batch-size > 1 the
+ * frames of the elements sharing the model (and those one element holds) are scored together.
  *
  * ## Example launch line
  * |[

@@ -40,7 +40,8 @@ post_result_message (GstDifferNetFilter * self, GstBuffer * buf, const GstDiffer
 }
 
 /* Frames travel in three steps. submit_input_buffer (streaming thread): the region's pixels are
- * copied onto the model's device and the frame joins the queue. The queue's worker scores it.
+ * copied onto the model's device and the frame joins the queue, which hands it to the model's
+ * BatchScheduler; the scheduler's thread scores it (alone or in a batch).
  * generate_output (streaming thread, in arrival order): a finished frame gets its meta, messages
  * and overlay and leaves. With frames-in-flight = N the streaming thread waits only when N frames
  * are held, so scoring overlaps the upload, drawing and pushing of the frames around it. */

@@ -149,7 +149,7 @@ struct LastResult {
 };
 
 // Per-run state: created in start(), dropped in stop(); touched by the streaming thread only
-// (start/stop and set_info run with the stream stopped; the queue's worker sees only its jobs).
+// (start/stop and set_info run with the stream stopped; the scheduler sees only the queue's jobs).
 struct RunState {
   std::shared_ptr<differnet::Detector> detector;  // shared with the elements that load the same model
   std::string model_path;  // the file `detector` was loaded from
