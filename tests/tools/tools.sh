@@ -91,6 +91,11 @@ head -c 1000 "$work/trained.model" > "$work/damaged.model"
 expect 1 "damaged.model" "$bin/differnet-info" "$work/damaged.model"
 expect 1 "precision fp16 needs a CUDA device" "$bin/differnet-eval" "$work/trained.model" "$work" --device cpu --precision fp16 --report "$work/r.json"
 expect 1 "precision 'half' is not one of" "$bin/differnet-calibrate" "$work/trained.model" "$work/fresh" --precision half
+# The flow in int8: the same separation (AUROC 1.0), the precision in the report; a bad name refused.
+expect 0 "flow int8" "$bin/differnet-eval" "$work/trained.model" "$work" --transforms 2 --flow-precision int8 --report "$work/int8.json"
+/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["flow_precision"]=="int8" and r["auroc"]==1.0, r["auroc"]' \
+  "$work/int8.json" || fail "int8 flow report"
+expect 1 "flow precision 'int4' is not one of fp32, bf16, int8" "$bin/differnet-calibrate" "$work/trained.model" "$work/fresh" --flow-precision int4
 expect 1 "damaged.model" "$bin/differnet-eval" "$work/damaged.model" "$work" --report "$work/r.json"
 expect 1 "no good class 'nothing'" "$bin/differnet-eval" "$work/trained.model" "$work" --good nothing --report "$work/r.json"
 expect 2 "--report REPORT.json is required" "$bin/differnet-eval" "$work/trained.model" "$work"
