@@ -194,9 +194,13 @@ void Flow::set_inference_precision(FlowPrecision precision) {
       }
     if (!chosen) throw Error("flow precision int8 needs a quantized engine (FBGEMM, oneDNN or QNNPACK) this LibTorch lacks");
   }
-  static const auto prepack = c10::Dispatcher::singleton()
-                                  .findSchemaOrThrow("quantized::linear_prepack", "")
-                                  .typed<c10::intrusive_ptr<LinearPackedParamsBase>(at::Tensor, c10::optional<at::Tensor>)>();
+  // Looked up only for int8: a LibTorch without quantized operators still runs fp32 and bf16.
+  auto prepack = [](const at::Tensor& q, const at::Tensor& bias) {
+    static const auto op = c10::Dispatcher::singleton()
+                               .findSchemaOrThrow("quantized::linear_prepack", "")
+                               .typed<c10::intrusive_ptr<LinearPackedParamsBase>(at::Tensor, c10::optional<at::Tensor>)>();
+    return op.call(q, bias);
+  };
   for (Block& b : blocks_)
     for (Subnet* net : {&b.s1, &b.s2})
       for (Linear& l : *net) {
@@ -211,7 +215,7 @@ void Flow::set_inference_precision(FlowPrecision precision) {
           const at::Tensor scales = (w.abs().amax(1).to(at::kDouble) / 127.0).clamp_min(1e-12);
           const at::Tensor zeros = at::zeros({w.size(0)}, at::kLong);
           const at::Tensor q = at::quantize_per_channel(w, scales, zeros, 0, at::kQInt8);
-          l.packed = std::make_shared<PackedLinear>(PackedLinear{prepack.call(q, l.bias.detach().contiguous())});
+          l.packed = std::make_shared<PackedLinear>(PackedLinear{prepack(q, l.bias.detach().contiguous())});
         }
       }
   precision_ = precision;
