@@ -111,6 +111,25 @@ check_stopped (GstDifferNetFilter * self, const char *name)
   return FALSE;
 }
 
+/* A NULL/READY property naming a choice (precision, flow-precision): kept when `parse` accepts it,
+ * else recorded as invalid (start() refuses to run) with the reason in `rejected`. Under the lock. */
+template <typename Parse>
+static void
+set_name_property (GstDifferNetFilter * self, const char *name, const char *text, Parse parse, std::string & field,
+    std::string & rejected)
+{
+  if (!check_stopped (self, name))
+    return;
+  try {
+    parse (text ? text : "");
+    field = text;
+    self->settings->invalid.erase (name);
+  } catch (const differnet::Error & e) {
+    rejected = e.what ();
+    self->settings->invalid[name] = rejected;
+  }
+}
+
 static void
 gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue * value, GParamSpec * pspec)
 {
@@ -159,34 +178,14 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
       if (check_stopped (self, "threads"))
         s.threads = g_value_get_int (value);
       break;
-    case PROP_PRECISION:{
-      const char *text = g_value_get_string (value);
-      if (!check_stopped (self, "precision"))
-        break;
-      try {
-        differnet::parse_precision (text ? text : "");
-        s.precision = text;
-        s.invalid.erase ("precision");
-      } catch (const differnet::Error & e) {
-        rejected = e.what ();
-        s.invalid["precision"] = rejected;
-      }
+    case PROP_PRECISION:
+      set_name_property (self, "precision", g_value_get_string (value), differnet::parse_precision, s.precision,
+          rejected);
       break;
-    }
-    case PROP_FLOW_PRECISION:{
-      const char *text = g_value_get_string (value);
-      if (!check_stopped (self, "flow-precision"))
-        break;
-      try {
-        differnet::parse_flow_precision (text ? text : "");
-        s.flow_precision = text;
-        s.invalid.erase ("flow-precision");
-      } catch (const differnet::Error & e) {
-        rejected = e.what ();
-        s.invalid["flow-precision"] = rejected;
-      }
+    case PROP_FLOW_PRECISION:
+      set_name_property (self, "flow-precision", g_value_get_string (value), differnet::parse_flow_precision,
+          s.flow_precision, rejected);
       break;
-    }
     case PROP_FRAMES_IN_FLIGHT:
       if (check_stopped (self, "frames-in-flight"))
         s.frames_in_flight = g_value_get_int (value);
