@@ -18,6 +18,7 @@ std::string ModelConfig::to_json() const {
             {"layers", layers},
             {"layer_channels", channels_per_layer()},
             {"standardize", standardize},
+            {"whiten", whiten},
             {"train_rotation_deg", train_rotation_deg},
             {"input_size", input_size},
             {"scales", scales},
@@ -44,6 +45,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     c.layers = j.value("layers", std::vector<std::string>{"last"});
     if (j.contains("layer_channels")) c.layer_channels = json_int_array<int>(j.at("layer_channels"), INT32_MIN, INT32_MAX);
     c.standardize = j.value("standardize", false);
+    c.whiten = j.value("whiten", false);  // absent in files written before whitening
     c.train_rotation_deg = j.value("train_rotation_deg", 180.0);
     c.input_size = json_int32(j.at("input_size"));
     c.scales = json_int_array<int>(j.at("scales"), INT32_MIN, INT32_MAX);
@@ -73,6 +75,10 @@ void ModelConfig::validate() const {
   if (channels_per_layer().size() != layers.size()) bad("layer_channels must give one count per layer");
   for (int ch : channels_per_layer())
     if (ch <= 0 || ch > 65536) bad("layer channels must be in 1..65536");
+  if (whiten && !standardize) bad("whiten needs standardize (whitening acts on the standardised features)");
+  if (whiten && feature_dim() > kMaxWhitenedDim)
+    bad("whiten needs a feature dimension of at most " + std::to_string(kMaxWhitenedDim) + " (its matrix is D x D), got " +
+        std::to_string(feature_dim()));
   if (!(train_rotation_deg >= 0 && train_rotation_deg <= 180)) bad("train_rotation_deg must be in 0..180");
   if (input_size < 32 || input_size > 4096) bad("input_size must be in 32..4096, got " + std::to_string(input_size));
   if (scales.empty() || scales.size() > 8) bad("scales must hold 1 to 8 sizes");

@@ -26,6 +26,11 @@ struct ModelConfig {
   // Features standardised per dimension (training mean and std, tensors "norm.mean"/"norm.std")
   // before the flow. Not in the method; the faithful configuration leaves it off.
   bool standardize = false;
+  // After standardising, the features are whitened: centred and multiplied by the inverse square root
+  // of their Ledoit-Wolf covariance (tensors "norm.whiten_mean" [D], "norm.whiten" [D,D]), so that the
+  // flow starts from the Gaussian yardstick's metric and learns what is not Gaussian. Needs
+  // standardize. Not in the method.
+  bool whiten = false;
   // The rotations the flow saw in training: angles uniform in +-train_rotation_deg (the method: 180).
   // With 0 the flow never saw a rotated part, and test-time rotations (T > 1) are out of its range.
   double train_rotation_deg = 180.0;
@@ -62,5 +67,6 @@ struct Calibration {
 };
 
 constexpr int kModelFormatVersion = 1;
+constexpr int kMaxWhitenedDim = 8192;  // a whitening matrix of at most 256 MiB
 
 }  // namespace differnet

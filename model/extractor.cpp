@@ -11,7 +11,8 @@ Extractor::Extractor(Backbone backbone, const ModelConfig& config)
       input_size_(config.input_size),
       scales_(config.scales),
       layers_(config.layers),
-      standardize_(config.standardize) {
+      standardize_(config.standardize),
+      whiten_(config.whiten) {
   if (backbone_.trunk_channels() != config.trunk_channels)
     throw Error("backbone '" + backbone_.architecture() + "' has " + std::to_string(backbone_.trunk_channels()) +
                 " trunk channels, the configuration says " + std::to_string(config.trunk_channels));
@@ -27,6 +28,11 @@ Extractor::Extractor(Backbone backbone, const ModelConfig& config)
     const int64_t d = config.feature_dim();
     mean_ = at::zeros({d}, at::kFloat);
     std_ = at::ones({d}, at::kFloat);
+  }
+  if (whiten_) {
+    const int64_t d = config.feature_dim();
+    whiten_centre_ = at::zeros({d}, at::kFloat);
+    whiten_matrix_ = at::eye(d, at::kFloat);
   }
   // The smallest scale must still leave a feature map after the trunk's pooling: check once, here,
   // rather than fail deep inside LibTorch on the first image.
@@ -51,17 +57,38 @@ void Extractor::set_standardization(const at::Tensor& mean, const at::Tensor& st
   std_ = s.to(std_.device()).contiguous();
 }
 
+void Extractor::set_whitening(const at::Tensor& centre, const at::Tensor& matrix) {
+  if (!whiten_) throw Error("this model's configuration does not whiten its features");
+  const int64_t d = whiten_centre_.size(0);
+  if (centre.dim() != 1 || centre.size(0) != d || matrix.dim() != 2 || matrix.size(0) != d || matrix.size(1) != d)
+    throw Error("feature whitening needs a centre of [" + std::to_string(d) + "] values and a [" + std::to_string(d) +
+                "," + std::to_string(d) + "] matrix");
+  at::Tensor c = centre.detach().to(at::kCPU, at::kFloat), m = matrix.detach().to(at::kCPU, at::kFloat);
+  if (!at::isfinite(c).all().item<bool>() || !at::isfinite(m).all().item<bool>())
+    throw Error("feature whitening: the centre and the matrix must be finite");
+  whiten_centre_ = c.to(whiten_centre_.device()).contiguous();
+  whiten_matrix_ = m.to(whiten_matrix_.device()).contiguous();
+}
+
 void Extractor::to(const at::Device& device, at::ScalarType dtype) {
   backbone_.to(device, dtype);
   if (standardize_) {
     mean_ = mean_.to(device);
     std_ = std_.to(device);
   }
+  if (whiten_) {
+    whiten_centre_ = whiten_centre_.to(device);
+    whiten_matrix_ = whiten_matrix_.to(device);
+  }
 }
 
 at::Tensor Extractor::features(const at::Tensor& input, int64_t chunk) const {
-  at::Tensor f = raw_features(input, chunk);
-  return standardize_ ? (f - mean_) / std_ : f;
+  return normalize(raw_features(input, chunk));
+}
+
+at::Tensor Extractor::normalize(const at::Tensor& raw) const {
+  at::Tensor f = standardize_ ? (raw - mean_) / std_ : raw;
+  return whiten_ ? at::matmul(f - whiten_centre_, whiten_matrix_) : f;
 }
 
 at::Tensor Extractor::raw_features(const at::Tensor& input, int64_t chunk) const {

@@ -2,7 +2,8 @@
 // subsamplings of the normalised input (448 -> 224 -> 112: x[..., ::2, ::2], x[..., ::4, ::4]), each map
 // global-average-pooled, concatenated in scale order into one vector of D = channels x scales.
 // With several layers (config.layers), each scale contributes the pooled maps of each layer, in the
-// configured order. With config.standardize, the vector is then standardised per dimension.
+// configured order. With config.standardize, the vector is then standardised per dimension, and with
+// config.whiten whitened (centred, times the inverse square root of its Ledoit-Wolf covariance).
 #pragma once
 #include <ATen/ATen.h>
 
@@ -30,6 +31,18 @@ class Extractor {
   // config.standardize. Throws Error on a wrong shape, a non-finite value or a std <= 0.
   void set_standardization(const at::Tensor& mean, const at::Tensor& std);
   bool standardizes() const { return standardize_; }
+
+  // With config.whiten: the centre ([D]) and the symmetric whitening matrix ([D,D], float) applied to
+  // the standardised features: (f - centre) x matrix. Identity until set. Throws Error on a wrong
+  // shape or a non-finite value.
+  void set_whitening(const at::Tensor& centre, const at::Tensor& matrix);
+  bool whitens() const { return whiten_; }
+  const at::Tensor& whitening_centre() const { return whiten_centre_; }
+  const at::Tensor& whitening_matrix() const { return whiten_matrix_; }
+
+  // Raw pooled features ([..., D]) -> what features() returns: standardised, then whitened, as
+  // configured (the trainer applies it to its cached features).
+  at::Tensor normalize(const at::Tensor& raw) const;
   const at::Tensor& feature_mean() const { return mean_; }
   const at::Tensor& feature_std() const { return std_; }
 
@@ -43,6 +56,8 @@ class Extractor {
   std::vector<std::string> layers_;
   bool standardize_ = false;
   at::Tensor mean_, std_;  // [D] float, on the backbone's device; defined only when standardising
+  bool whiten_ = false;
+  at::Tensor whiten_centre_, whiten_matrix_;  // [D] and [D,D] float; defined only when whitening
 };
 
 }  // namespace differnet

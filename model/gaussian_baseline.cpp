@@ -20,20 +20,45 @@ double ledoit_wolf_shrinkage(const at::Tensor& x) {
   return beta <= 0 || delta <= 0 ? 0.0 : beta / delta;
 }
 
-void GaussianBaseline::fit(const at::Tensor& features) {
-  if (features.dim() != 2 || features.size(0) < 2) throw Error("the Gaussian baseline needs at least 2 feature vectors");
+namespace {
+struct ShrunkCovariance {
+  at::Tensor mean, cov;  // double
+  double shrinkage;
+};
+
+ShrunkCovariance ledoit_wolf_covariance(const at::Tensor& features, const char* who) {
+  if (features.dim() != 2 || features.size(0) < 2) throw Error(std::string(who) + " needs at least 2 feature vectors");
   at::Tensor f = features.detach().to(at::kCPU, at::kDouble);
-  if (!at::isfinite(f).all().item<bool>()) throw Error("the Gaussian baseline was given non-finite features");
-  mean_ = f.mean(0);
-  at::Tensor centred = f - mean_;
+  if (!at::isfinite(f).all().item<bool>()) throw Error(std::string(who) + " was given non-finite features");
+  ShrunkCovariance r;
+  r.mean = f.mean(0);
+  at::Tensor centred = f - r.mean;
   const double n = static_cast<double>(f.size(0)), p = static_cast<double>(f.size(1));
-  shrinkage_ = ledoit_wolf_shrinkage(centred);
+  r.shrinkage = ledoit_wolf_shrinkage(centred);
   at::Tensor emp_cov = centred.t().mm(centred) / n;
   const double mu = emp_cov.trace().item<double>() / p;
-  at::Tensor cov = (1.0 - shrinkage_) * emp_cov;
-  cov.diagonal().add_(shrinkage_ * mu);
-  if (shrinkage_ == 0.0) cov.diagonal().add_(1e-9 * std::max(mu, 1e-300));  // a singular sample covariance
-  precision_ = at::linalg_inv(cov);
+  r.cov = (1.0 - r.shrinkage) * emp_cov;
+  r.cov.diagonal().add_(r.shrinkage * mu);
+  if (r.shrinkage == 0.0) r.cov.diagonal().add_(1e-9 * std::max(mu, 1e-300));  // a singular sample covariance
+  return r;
+}
+}  // namespace
+
+void GaussianBaseline::fit(const at::Tensor& features) {
+  ShrunkCovariance c = ledoit_wolf_covariance(features, "the Gaussian baseline");
+  mean_ = c.mean;
+  shrinkage_ = c.shrinkage;
+  precision_ = at::linalg_inv(c.cov);
+}
+
+Whitening ledoit_wolf_whitening(const at::Tensor& features) {
+  ShrunkCovariance c = ledoit_wolf_covariance(features, "feature whitening");
+  auto [eigenvalues, eigenvectors] = at::linalg_eigh(c.cov);
+  // The covariance is symmetric positive definite (shrunk, or given a tiny ridge); clamp rounding.
+  const double floor = std::max(1e-12 * eigenvalues.max().item<double>(), 1e-300);
+  at::Tensor inv_sqrt = eigenvalues.clamp_min(floor).rsqrt();
+  at::Tensor matrix = (eigenvectors * inv_sqrt).mm(eigenvectors.t());
+  return {c.mean.to(at::kFloat), matrix.to(at::kFloat), c.shrinkage};
 }
 
 at::Tensor GaussianBaseline::distances(const at::Tensor& features) const {

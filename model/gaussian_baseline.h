@@ -26,4 +26,13 @@ class GaussianBaseline {
 // The Ledoit-Wolf shrinkage coefficient of centred samples [N,D] (double).
 double ledoit_wolf_shrinkage(const at::Tensor& centred);
 
+// The whitening of features [N,D] (N >= 2): their mean, and the symmetric inverse square root of
+// their Ledoit-Wolf covariance (float, on the CPU), so that (f - mean) x matrix has, on these
+// samples, the identity as its shrunk covariance. Throws Error on non-finite features.
+struct Whitening {
+  at::Tensor mean, matrix;
+  double shrinkage = 0.0;
+};
+Whitening ledoit_wolf_whitening(const at::Tensor& features);
+
 }  // namespace differnet

@@ -97,6 +97,11 @@ Recipe make_recipe(const LearnOptions& o) {
         throw Error("learn setting standardize='" + v + "' is not yes or no");
       c.standardize = v == "yes" || v == "true";
     }
+    else if (key == "whiten") {
+      if (v != "yes" && v != "no" && v != "true" && v != "false")
+        throw Error("learn setting whiten='" + v + "' is not yes or no");
+      c.whiten = v == "yes" || v == "true";
+    }
     else if (key == "flow-width") c.flow.width = static_cast<int>(parse_int(key, v, 1, 65536));
     else if (key == "flow-blocks") set_flow_blocks(c, static_cast<int>(parse_int(key, v, 1, 64)));
     else if (key == "epochs") t.epochs = static_cast<int>(parse_int(key, v, 1, 100000));
@@ -110,7 +115,7 @@ Recipe make_recipe(const LearnOptions& o) {
     else if (key == "quantile") r.quantile = parse_double(key, v, 0.5, 1.0);
     else if (key == "calibration-transforms") r.calibration_transforms = static_cast<int>(parse_int(key, v, 1, 1024));
     else
-      throw Error("unknown learn setting '" + key + "' (known: backbone, input-size, layers, standardize, flow-width, "
+      throw Error("unknown learn setting '" + key + "' (known: backbone, input-size, layers, standardize, whiten, flow-width, "
                   "flow-blocks, epochs, batch-size, feature-cache, rotation, feature-noise, lr, seed, holdout, "
                   "quantile, calibration-transforms)");
   }

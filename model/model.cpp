@@ -76,13 +76,20 @@ Model load_model(const std::string& path) {
       if (name.rfind(kBackbonePrefix, 0) == 0) backbone_tensors[name.substr(kBackbonePrefix.size())] = t;
       else if (name.rfind("flow.", 0) == 0) flow_tensors[name] = t;
       else if (config.standardize && (name == "norm.mean" || name == "norm.std")) norm_tensors[name] = t;
+      else if (config.whiten && (name == "norm.whiten_mean" || name == "norm.whiten")) norm_tensors[name] = t;
       else throw Error("unexpected tensor '" + name + "'");
     }
     Backbone backbone = Backbone::from_tensors(config.backbone, backbone_tensors);
     Extractor extractor(std::move(backbone), config);
     if (config.standardize) {
-      if (norm_tensors.size() != 2) throw Error("the configuration standardises features but norm.mean/norm.std are missing");
+      if (!norm_tensors.count("norm.mean") || !norm_tensors.count("norm.std"))
+        throw Error("the configuration standardises features but norm.mean/norm.std are missing");
       extractor.set_standardization(norm_tensors.at("norm.mean"), norm_tensors.at("norm.std"));
+    }
+    if (config.whiten) {
+      if (!norm_tensors.count("norm.whiten_mean") || !norm_tensors.count("norm.whiten"))
+        throw Error("the configuration whitens features but norm.whiten_mean/norm.whiten are missing");
+      extractor.set_whitening(norm_tensors.at("norm.whiten_mean"), norm_tensors.at("norm.whiten"));
     }
     Flow flow(config.flow, config.feature_dim(), std::nullopt);
     flow.load(flow_tensors);
@@ -109,6 +116,10 @@ void save_model(const Model& model, const std::string& path) {
   if (model.extractor.standardizes()) {
     file.tensors["norm.mean"] = to_stored(model.extractor.feature_mean());
     file.tensors["norm.std"] = to_stored(model.extractor.feature_std());
+  }
+  if (model.extractor.whitens()) {
+    file.tensors["norm.whiten_mean"] = to_stored(model.extractor.whitening_centre());
+    file.tensors["norm.whiten"] = to_stored(model.extractor.whitening_matrix());
   }
   file.metadata = {{"format", kFormat},
                    {"format_version", std::to_string(kModelFormatVersion)},

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "error.h"
+#include "gaussian_baseline.h"
 #include "scoring.h"
 
 namespace differnet {
@@ -150,6 +151,7 @@ static TrainReport train_flow_checked(Model& model, const std::vector<at::Tensor
     }, stop, o.rotation_deg);
     if (!pool.defined()) return stopped_before_training();  // the flow is untouched
   }
+  double report_whitening_shrinkage = -1.0;
   if (model.config.standardize) {  // the statistics of the features the flow will see
     at::Tensor stats_source = pool;
     if (!pool.defined()) {
@@ -158,7 +160,13 @@ static TrainReport train_flow_checked(Model& model, const std::vector<at::Tensor
     }
     auto [mean, std] = feature_statistics(stats_source);
     model.extractor.set_standardization(mean, std);
-    if (pool.defined()) pool = (pool - model.extractor.feature_mean()) / model.extractor.feature_std();
+    if (model.config.whiten) {  // fitted to the same features, standardised
+      at::Tensor standardized = (stats_source - mean.to(stats_source.device())) / std.to(stats_source.device());
+      Whitening w = ledoit_wolf_whitening(standardized.reshape({-1, standardized.size(-1)}));
+      model.extractor.set_whitening(w.mean, w.matrix);
+      report_whitening_shrinkage = w.shrinkage;
+    }
+    if (pool.defined()) pool = model.extractor.normalize(pool);
   }
   at::Tensor heldout;  // [copies, D], standardised like the training features
   if (!o.heldout_images.empty()) {
@@ -176,6 +184,7 @@ static TrainReport train_flow_checked(Model& model, const std::vector<at::Tensor
   model.flow.set_requires_grad(true);
   Adam adam(model.flow.parameters(), o.lr, o.beta1, o.beta2, o.eps, o.weight_decay);
   TrainReport report;
+  report.whitening_shrinkage = report_whitening_shrinkage;
   std::vector<at::Tensor> last_good;  // parameters after the last finished epoch
   auto snapshot = [&] {
     last_good.clear();

@@ -52,6 +52,7 @@ struct TrainReport {
   int epochs_done = 0;
   bool stopped = false;             // stopped by the caller; the flow holds the last finished epoch
   double seconds = 0.0;
+  double whitening_shrinkage = -1.0;  // the Ledoit-Wolf coefficient of the whitening; -1 without it
 };
 
 // PyTorch's Adam (torch.optim.Adam, single-tensor path) with coupled L2 weight decay.

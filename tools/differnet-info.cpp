@@ -52,7 +52,9 @@ int main(int argc, char** argv) {
     std::printf("input        %d px, scales", c.input_size);
     for (int s : c.scales) std::printf(" %d", s);
     std::printf(", feature dim D=%d%s\n", c.feature_dim(),
-                c.standardize ? ", standardised per dimension (training mean and std)" : "");
+                c.whiten      ? ", standardised per dimension, then whitened (Ledoit-Wolf covariance)"
+                : c.standardize ? ", standardised per dimension (training mean and std)"
+                                : "");
     if (c.tiles != "1x1")
       std::printf("tiles        %s, overlap %g (each tile scored as an image; the frame's score is the largest)\n",
                   c.tiles.c_str(), c.tile_overlap);

@@ -68,6 +68,9 @@ configuration:
                       (the method's choice)
   --standardize yes|no  standardise each feature dimension by its training mean and std before
                       the flow (preset; not in the method)
+  --whiten yes|no     then whiten them: centre, and multiply by the inverse square root of their
+                      Ledoit-Wolf covariance (stored in the model, D x D), so that the flow starts
+                      from the Gaussian yardstick's metric (preset; needs --standardize yes)
   --feature-noise S   Gaussian noise of std S added to the standardised training features at every
                       step (preset; 0 = none, the method)
   --rotation DEG      training rotations uniform in +-DEG degrees (preset; the method: 180;
@@ -116,7 +119,7 @@ int main(int argc, char** argv) {
                     {"epochs", true}, {"batch-size", true}, {"rotations", true}, {"lr", true}, {"beta1", true},
                     {"beta2", true}, {"eps", true}, {"weight-decay", true}, {"feature-cache", true},
                     {"holdout", true}, {"calibration-transforms", true}, {"quantile", true}, {"threads", true},
-                    {"device", true}, {"layers", true}, {"standardize", true}, {"rotation", true},
+                    {"device", true}, {"layers", true}, {"standardize", true}, {"whiten", true}, {"rotation", true},
                     {"curve", true}, {"curve-every", true}, {"feature-noise", true}},
                    kHelp);
     const std::string out = args.text("o", args.text("output", ""));
@@ -171,6 +174,12 @@ int main(int argc, char** argv) {
       if (v != "yes" && v != "no") throw cli::UsageError("--standardize takes yes or no, not '" + v + "'");
       c.standardize = v == "yes";
     }
+    if (args.has("whiten")) {
+      const std::string v = args.text("whiten", "");
+      if (v != "yes" && v != "no") throw cli::UsageError("--whiten takes yes or no, not '" + v + "'");
+      c.whiten = v == "yes";
+    }
+    if (c.whiten && !c.standardize) throw cli::UsageError("--whiten yes needs --standardize yes");
     t.heldout_every = args.integer("curve-every", 4, 1, 100000);
     const std::string curve_path = args.text("curve", "");
     const int cal_T = args.integer("calibration-transforms", 1, 1, 1024);
@@ -264,7 +273,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "differnet-train: %zu training images, %d held out for calibration; backbone %s layers %s "
                  "(D=%d%s), rotations +-%g deg, flow %dx%d, %d epochs%s; %s, %d threads\n",
                  train.size(), holdout, c.backbone.c_str(), layer_list.c_str(), c.feature_dim(),
-                 c.standardize ? ", standardised" : "", t.rotation_deg, c.flow.blocks, c.flow.width, t.epochs,
+                 c.whiten ? ", standardised and whitened" : c.standardize ? ", standardised" : "", t.rotation_deg, c.flow.blocks, c.flow.width, t.epochs,
                  t.rotation_deg == 0 ? ", features of the unrotated images cached"
                  : t.feature_cache ? (", feature cache " + std::to_string(t.feature_cache) + " rotations").c_str() : "",
                  device.c_str(), threads);

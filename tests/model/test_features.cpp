@@ -126,3 +126,85 @@ TEST(Features, LedoitWolfShrinkage) {
   // Far from the data scores higher than the data.
   EXPECT_GT(g.distances(few + 10).min().item<double>(), g.distances(few).max().item<double>());
 }
+
+// The whitening is the yardstick's metric: |(f - mean) W|^2 / D equals the Ledoit-Wolf Gaussian's
+// Mahalanobis distance, and W^-2 is its shrunk covariance.
+TEST(Features, LedoitWolfWhiteningIsTheGaussianMetric) {
+  std::mt19937 rng(11);
+  std::normal_distribution<double> normal;
+  const int n = 12, p = 20;  // fewer samples than dimensions: the shrinkage carries it
+  at::Tensor x = at::empty({n, p}, at::kDouble);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < p; ++j) x[i][j] = normal(rng) * (1.0 + j % 5) + (j == 3 ? x[i][0].item<double>() : 0.0);
+  const Whitening w = ledoit_wolf_whitening(x);
+  EXPECT_GT(w.shrinkage, 0.0);
+  ASSERT_EQ(w.matrix.sizes(), (at::IntArrayRef{p, p}));
+  EXPECT_TRUE(at::allclose(w.matrix, w.matrix.t(), 0, 1e-6));
+  GaussianBaseline g;
+  g.fit(x);
+  const at::Tensor probe = at::cat({x, x * 1.5 + 2.0}, 0);
+  const at::Tensor whitened = at::matmul(probe.to(at::kFloat) - w.mean, w.matrix).to(at::kDouble);
+  EXPECT_TRUE(at::allclose(whitened.pow(2).sum(1) / p, g.distances(probe), 1e-4, 1e-6));
+  EXPECT_THROW(ledoit_wolf_whitening(x.slice(0, 0, 1)), Error);
+  at::Tensor bad = x.clone();
+  bad[2][2] = std::nan("");
+  EXPECT_THROW(ledoit_wolf_whitening(bad), Error);
+}
+
+// A whitened model: the whitening is fitted in training, centres the training features, is saved
+// and loaded with the model, and gives the same scores; bad configurations and tensors are refused.
+TEST(Features, WhitenedModelTrainsAndRoundTrips) {
+  ModelConfig c = layered_config({"fire6"}, true);
+  c.whiten = true;
+  Model m = Model::create(c, squeezenet(), 3);
+  ASSERT_TRUE(m.extractor.whitens());
+  std::vector<Image> good;
+  for (int i = 0; i < 6; ++i) good.push_back(fixtures::make_texture(96, 96, 300 + i));
+  TrainOptions o;
+  o.epochs = 2;
+  o.batch_size = 3;
+  o.rotation_deg = 0;
+  o.feature_cache = 1;
+  const auto images = fixtures::resized_for_training(good, 128);
+  TrainReport r = train_flow(m, images, o);
+  EXPECT_EQ(r.epochs_done, 2);
+  EXPECT_GT(r.whitening_shrinkage, 0.0);  // 6 vectors in D = 1152: shrunk hard
+  EXPECT_LE(r.whitening_shrinkage, 1.0);
+  EXPECT_FALSE(at::equal(m.extractor.whitening_matrix(), at::eye(c.feature_dim(), at::kFloat)));
+  {
+    at::NoGradGuard no_grad;
+    std::vector<at::Tensor> feats, raw;
+    for (const auto& im : images) {
+      const at::Tensor copies = make_copies(im, {0.0}, m.config);
+      feats.push_back(m.extractor.features(copies));
+      raw.push_back(m.extractor.raw_features(copies));
+    }
+    const at::Tensor f = at::cat(feats, 0);
+    EXPECT_LT(f.mean(0).abs().max().item<double>(), 1e-3);  // centred
+    // The same as the yardstick fitted to the standardised training features.
+    const at::Tensor standardized = (at::cat(raw, 0) - m.extractor.feature_mean()) / m.extractor.feature_std();
+    GaussianBaseline g;
+    g.fit(standardized);
+    EXPECT_TRUE(at::allclose(f.to(at::kDouble).pow(2).sum(1) / f.size(1), g.distances(standardized), 1e-3, 1e-5));
+  }
+  const std::string path = fixtures::temp_dir() + "/white.model";
+  save_model(m, path);
+  Model loaded = load_model(path);
+  EXPECT_TRUE(loaded.config.whiten);
+  EXPECT_TRUE(at::equal(loaded.extractor.whitening_matrix(), m.extractor.whitening_matrix()));
+  EXPECT_TRUE(at::equal(loaded.extractor.whitening_centre(), m.extractor.whitening_centre()));
+  {
+    at::NoGradGuard no_grad;
+    EXPECT_DOUBLE_EQ(score_image(loaded, images[0], 1, false).score, score_image(m, images[0], 1, false).score);
+  }
+  // Whitening needs standardisation; a non-finite or misshapen matrix is refused.
+  ModelConfig unstandardized = c;
+  unstandardized.standardize = false;
+  EXPECT_THROW(Model::create(unstandardized, squeezenet(), 1), Error);
+  at::Tensor nan_matrix = m.extractor.whitening_matrix().clone();
+  nan_matrix[0][0] = std::nan("");
+  EXPECT_THROW(m.extractor.set_whitening(m.extractor.whitening_centre(), nan_matrix), Error);
+  EXPECT_THROW(m.extractor.set_whitening(m.extractor.whitening_centre(), nan_matrix.slice(0, 1)), Error);
+  Model plain = Model::create(layered_config({"fire6"}, true), squeezenet(), 1);
+  EXPECT_THROW(plain.extractor.set_whitening(m.extractor.whitening_centre(), m.extractor.whitening_matrix()), Error);
+}
