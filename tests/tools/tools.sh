@@ -100,6 +100,15 @@ expect 1 "damaged.model" "$bin/differnet-eval" "$work/damaged.model" "$work" --r
 expect 1 "no good class 'nothing'" "$bin/differnet-eval" "$work/trained.model" "$work" --good nothing --report "$work/r.json"
 expect 2 "--report REPORT.json is required" "$bin/differnet-eval" "$work/trained.model" "$work"
 
+# Whitened features: trained, recorded, and still separating the spots; bad combinations refused.
+expect 0 "standardised and whitened" "$bin/differnet-train" "$work/train" "${tiny[@]}" --whiten yes --epochs 4 --holdout 4 -o "$work/white.model"
+expect 0 "then whitened (Ledoit-Wolf covariance)" "$bin/differnet-info" "$work/white.model"
+expect 0 "ROC AUC" "$bin/differnet-eval" "$work/white.model" "$work" --report "$work/white.json"
+/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["auroc"]>=0.9, r["auroc"]' "$work/white.json" \
+  || fail "whitened model report"
+expect 2 "--whiten yes needs --standardize yes" "$bin/differnet-train" "$work/train" "${tiny[@]}" --whiten yes --standardize no -o "$work/x.model"
+expect 2 "--whiten takes yes or no, not 'maybe'" "$bin/differnet-train" "$work/train" "${tiny[@]}" --whiten maybe -o "$work/x.model"
+
 # The default (accurate) preset trains ResNet50-v2 stage-3 features; tiles are recorded and used.
 expect 0 "wrote" "$bin/differnet-train" "$work/train" --input-size 128 --scales 128 --flow-width 16 --epochs 2 --holdout 4 \
   --tiles 2x1 --tile-overlap 0.25 -o "$work/tiled.model"
