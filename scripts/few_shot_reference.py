@@ -139,7 +139,7 @@ def main():
     for n in LAYERS[2:]:
         F_ = feats["plain"][n]
         row(f"Gaussian, {n}", lambda names: gaussian_scores(F_[[index[f] for f in names]], F_[test]))
-    for n in ("fire6", "fire8"):
+    for n in ("fire5", "fire6", "fire8", "fire9"):
         F_ = feats["per-image"][n]
         row(f"Gaussian, {n}, per-image intensity", lambda names: gaussian_scores(F_[[index[f] for f in names]], F_[test]))
     for n in ("fire6", "fire8", "fire9"):
@@ -151,7 +151,7 @@ def main():
         F_ = feats["plain"][n]
         row(f"1-NN distance, {n}", lambda names: nn_scores(F_[[index[f] for f in names]], F_[test]))
     F_ = feats["plain"]["fire6"]
-    row("Gaussian, fire6, all 761 images", lambda names: gaussian_scores(F_[[index[f] for f in names]], F_[test]),
+    row(f"Gaussian, fire6, all {len(train_names)} images", lambda names: gaussian_scores(F_[[index[f] for f in names]], F_[test]),
         n=len(train_names), draws=1)
 
 
