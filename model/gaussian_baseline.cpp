@@ -58,7 +58,8 @@ Whitening ledoit_wolf_whitening(const at::Tensor& features) {
   const double floor = std::max(1e-12 * eigenvalues.max().item<double>(), 1e-300);
   at::Tensor inv_sqrt = eigenvalues.clamp_min(floor).rsqrt();
   at::Tensor matrix = (eigenvectors * inv_sqrt).mm(eigenvectors.t());
-  return {c.mean.to(at::kFloat), matrix.to(at::kFloat), c.shrinkage};
+  const double log_det = -0.5 * eigenvalues.clamp_min(floor).log().sum().item<double>();
+  return {c.mean.to(at::kFloat), matrix.to(at::kFloat), c.shrinkage, log_det};
 }
 
 at::Tensor GaussianBaseline::distances(const at::Tensor& features) const {

@@ -53,6 +53,10 @@ struct TrainReport {
   bool stopped = false;             // stopped by the caller; the flow holds the last finished epoch
   double seconds = 0.0;
   double whitening_shrinkage = -1.0;  // the Ledoit-Wolf coefficient of the whitening; -1 without it
+  // log |det W| / D of the whitening W (0 without it). The losses above are per dimension of the
+  // features the flow sees; minus this, a whitened model's held-out loss is in the standardised
+  // space, comparable with an unwhitened model's (heldout_loss_standardised in the curve).
+  double whitening_log_det_per_dim = 0.0;
 };
 
 // PyTorch's Adam (torch.optim.Adam, single-tensor path) with coupled L2 weight decay.

@@ -356,12 +356,18 @@ int main(int argc, char** argv) {
     if (!curve_path.empty()) {
       std::FILE* f = std::fopen(curve_path.c_str(), "w");
       if (!f) throw Error("cannot write the learning curve to '" + curve_path + "'");
-      std::fprintf(f, "epoch,train_loss,heldout_loss\n");
+      // heldout_loss_standardised: the held-out loss of the features before whitening (the same as
+      // heldout_loss without whitening), so that whitened and unwhitened runs can be compared.
+      std::fprintf(f, "epoch,train_loss,heldout_loss,heldout_loss_standardised\n");
       size_t h = 0;
       for (int e = 1; e <= report.epochs_done; ++e) {
         std::fprintf(f, "%d,%.6f,", e, report.epoch_losses[e - 1]);
-        if (h < report.heldout_losses.size() && report.heldout_losses[h].first == e)
-          std::fprintf(f, "%.6f", report.heldout_losses[h++].second);
+        if (h < report.heldout_losses.size() && report.heldout_losses[h].first == e) {
+          const double loss = report.heldout_losses[h++].second;
+          std::fprintf(f, "%.6f,%.6f", loss, loss - report.whitening_log_det_per_dim);
+        } else {
+          std::fprintf(f, ",");
+        }
         std::fprintf(f, "\n");
       }
       if (std::fclose(f) != 0) throw Error("writing the learning curve to '" + curve_path + "' failed");

@@ -140,6 +140,8 @@ TEST(Features, LedoitWolfWhiteningIsTheGaussianMetric) {
   EXPECT_GT(w.shrinkage, 0.0);
   ASSERT_EQ(w.matrix.sizes(), (at::IntArrayRef{p, p}));
   EXPECT_TRUE(at::allclose(w.matrix, w.matrix.t(), 0, 1e-6));
+  // log |det W|, what turns a whitened density into one of the features themselves
+  EXPECT_NEAR(w.log_det, std::get<1>(at::linalg_slogdet(w.matrix.to(at::kDouble))).item<double>(), 1e-3 * std::abs(w.log_det) + 1e-6);
   GaussianBaseline g;
   g.fit(x);
   const at::Tensor probe = at::cat({x, x * 1.5 + 2.0}, 0);
@@ -171,6 +173,10 @@ TEST(Features, WhitenedModelTrainsAndRoundTrips) {
   EXPECT_GT(r.whitening_shrinkage, 0.0);  // 6 vectors in D = 1152: shrunk hard
   EXPECT_LE(r.whitening_shrinkage, 1.0);
   EXPECT_FALSE(at::equal(m.extractor.whitening_matrix(), at::eye(c.feature_dim(), at::kFloat)));
+  // Hard shrinkage of features with std 1: the whitening stretches, and reports by how much.
+  EXPECT_NEAR(r.whitening_log_det_per_dim,
+              std::get<1>(at::linalg_slogdet(m.extractor.whitening_matrix().to(at::kDouble))).item<double>() / c.feature_dim(), 1e-3);
+  EXPECT_GT(r.whitening_log_det_per_dim, 0.0);
   {
     at::NoGradGuard no_grad;
     std::vector<at::Tensor> feats, raw;
