@@ -32,7 +32,7 @@ double ledoit_wolf_shrinkage(const at::Tensor& centred);
 struct Whitening {
   at::Tensor mean, matrix;
   double shrinkage = 0.0;
-  double log_det = 0.0;  // log |det matrix|: a density of the whitened features minus this is one of the features
+  double log_det = 0.0;  // log |det matrix|: log p(features) = log p(whitened features) + log_det
 };
 Whitening ledoit_wolf_whitening(const at::Tensor& features);
 

@@ -15,7 +15,7 @@ the 392 defective ones):
   - local: fire6's 448-px map pooled to 14 x 14 cells; an image scores the largest distance from one
     of its cells to the nearest of the 16 images' 3136 cells (as PatchCore does), three draws;
   - the full 761 images, for comparison.
-Prints ROC AUC per draw and the mean. About 13 minutes on 2 cores (feature extraction ~8, local cells ~3).
+Prints ROC AUC per draw and the mean. About 12 minutes on 2 cores (feature extraction ~10, local cells ~1).
 
   /usr/bin/python3 scripts/few_shot_reference.py WEIGHTS_DIR DATA_DIR
   (WEIGHTS_DIR = ../shared/weights/squeezenet1_1/weights, DATA_DIR = ../shared/data/magnetic-tile)

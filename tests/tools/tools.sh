@@ -101,7 +101,18 @@ expect 1 "no good class 'nothing'" "$bin/differnet-eval" "$work/trained.model" "
 expect 2 "--report REPORT.json is required" "$bin/differnet-eval" "$work/trained.model" "$work"
 
 # Whitened features: trained, recorded, and still separating the spots; bad combinations refused.
-expect 0 "standardised and whitened" "$bin/differnet-train" "$work/train" "${tiny[@]}" --whiten yes --epochs 4 --holdout 4 -o "$work/white.model"
+expect 0 "standardised and whitened" "$bin/differnet-train" "$work/train" "${tiny[@]}" --whiten yes --epochs 4 --holdout 4 \
+  --curve "$work/white.csv" --curve-every 2 -o "$work/white.model"
+# The curve gives the held-out loss also before whitening: lower by log|det W|/D (> 0: the shrunk
+# covariance of standardised features has eigenvalues of mean <= 1), the same amount at each point.
+/usr/bin/python3 -c '
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert list(rows[0]) == ["epoch", "train_loss", "heldout_loss", "heldout_loss_standardised"], list(rows[0])
+held = [r for r in rows if r["heldout_loss"]]
+assert [r["epoch"] for r in held] == ["2", "4"], held
+gaps = [float(r["heldout_loss"]) - float(r["heldout_loss_standardised"]) for r in held]
+assert gaps[0] > 0 and abs(gaps[0] - gaps[1]) < 1e-5, gaps' "$work/white.csv" || fail "whitened learning curve"
 expect 0 "then whitened (Ledoit-Wolf covariance)" "$bin/differnet-info" "$work/white.model"
 expect 0 "ROC AUC" "$bin/differnet-eval" "$work/white.model" "$work" --report "$work/white.json"
 /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["auroc"]>=0.9, r["auroc"]' "$work/white.json" \
