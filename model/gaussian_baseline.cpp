@@ -56,9 +56,9 @@ Whitening ledoit_wolf_whitening(const at::Tensor& features) {
   auto [eigenvalues, eigenvectors] = at::linalg_eigh(c.cov);
   // The covariance is symmetric positive definite (shrunk, or given a tiny ridge); clamp rounding.
   const double floor = std::max(1e-12 * eigenvalues.max().item<double>(), 1e-300);
-  at::Tensor inv_sqrt = eigenvalues.clamp_min(floor).rsqrt();
-  at::Tensor matrix = (eigenvectors * inv_sqrt).mm(eigenvectors.t());
-  const double log_det = -0.5 * eigenvalues.clamp_min(floor).log().sum().item<double>();
+  const at::Tensor clamped = eigenvalues.clamp_min(floor);
+  at::Tensor matrix = (eigenvectors * clamped.rsqrt()).mm(eigenvectors.t());
+  const double log_det = -0.5 * clamped.log().sum().item<double>();
   return {c.mean.to(at::kFloat), matrix.to(at::kFloat), c.shrinkage, log_det};
 }
 

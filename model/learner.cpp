@@ -119,8 +119,6 @@ Recipe make_recipe(const LearnOptions& o) {
                   "flow-blocks, epochs, batch-size, feature-cache, rotation, feature-noise, lr, seed, holdout, "
                   "quantile, calibration-transforms)");
   }
-  // standardize=no without a whiten setting turns the preset's whitening off (it needs standardising)
-  if (!c.standardize && !o.settings.count("whiten")) c.whiten = false;
   return r;
 }
 

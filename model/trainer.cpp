@@ -151,7 +151,7 @@ static TrainReport train_flow_checked(Model& model, const std::vector<at::Tensor
     }, stop, o.rotation_deg);
     if (!pool.defined()) return stopped_before_training();  // the flow is untouched
   }
-  double report_whitening_shrinkage = -1.0, report_whitening_log_det = 0.0;
+  TrainReport report;
   if (model.config.standardize) {  // the statistics of the features the flow will see
     at::Tensor stats_source = pool;
     if (!pool.defined()) {
@@ -164,8 +164,8 @@ static TrainReport train_flow_checked(Model& model, const std::vector<at::Tensor
       at::Tensor standardized = (stats_source - mean.to(stats_source.device())) / std.to(stats_source.device());
       Whitening w = ledoit_wolf_whitening(standardized.reshape({-1, standardized.size(-1)}));
       model.extractor.set_whitening(w.mean, w.matrix);
-      report_whitening_shrinkage = w.shrinkage;
-      report_whitening_log_det = w.log_det / static_cast<double>(w.matrix.size(0));
+      report.whitening_shrinkage = w.shrinkage;
+      report.whitening_log_det_per_dim = w.log_det / static_cast<double>(w.matrix.size(0));
     }
     if (pool.defined()) pool = model.extractor.normalize(pool);
   }
@@ -184,9 +184,6 @@ static TrainReport train_flow_checked(Model& model, const std::vector<at::Tensor
 
   model.flow.set_requires_grad(true);
   Adam adam(model.flow.parameters(), o.lr, o.beta1, o.beta2, o.eps, o.weight_decay);
-  TrainReport report;
-  report.whitening_shrinkage = report_whitening_shrinkage;
-  report.whitening_log_det_per_dim = report_whitening_log_det;
   std::vector<at::Tensor> last_good;  // parameters after the last finished epoch
   auto snapshot = [&] {
     last_good.clear();

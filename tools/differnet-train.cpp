@@ -182,7 +182,6 @@ int main(int argc, char** argv) {
       if (v != "yes" && v != "no") throw cli::UsageError("--whiten takes yes or no, not '" + v + "'");
       c.whiten = v == "yes";
     }
-    if (!args.has("whiten") && !c.standardize) c.whiten = false;  // the preset's whitening needs standardising
     if (c.whiten && !c.standardize) throw cli::UsageError("--whiten yes needs --standardize yes");
     t.heldout_every = args.integer("curve-every", 4, 1, 100000);
     const std::string curve_path = args.text("curve", "");
