@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from few_shot_reference import auroc  # the same rank statistic as the pooled-feature reference
+
 CLASSES = ["MT_Free", "MT_Blowhole", "MT_Break", "MT_Crack", "MT_Fray", "MT_Uneven"]
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -82,15 +84,6 @@ def cells(g, proj, path, per_image):
     s3 = F.avg_pool2d(s3, 3, 1, 1)
     v = torch.cat([s2 / (s2.std() + 1e-8), s3 / (s3.std() + 1e-8)], 1)[0]
     return v.permute(1, 2, 0).reshape(-1, v.shape[0]) @ proj
-
-
-def auroc(scores, labels):
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
-    pos = labels == 1
-    npos, nneg = pos.sum(), (~pos).sum()
-    return (ranks[pos].sum() - npos * (npos + 1) / 2) / (npos * nneg)
 
 
 def main():
