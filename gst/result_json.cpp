@@ -43,6 +43,9 @@ std::string result_json(const GstDifferNetMeta& m, GstClockTime pts, const std::
     }
     line += "]";
   }
+  if (m.peak_x >= 0 && m.peak_y >= 0)  // the heatmap's hottest point, frame pixels
+    line += ",\"peak_x\":" + std::to_string(m.peak_x) + ",\"peak_y\":" + std::to_string(m.peak_y) +
+            json_member("heatmap_method", std::string(m.heatmap_method, strnlen(m.heatmap_method, sizeof m.heatmap_method)));
   line += extra;
   line += "}";
   return line;

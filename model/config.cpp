@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <algorithm>
+#include <cmath>
+#include <sstream>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
@@ -32,6 +34,11 @@ std::string ModelConfig::to_json() const {
               {"clamp_alpha", flow.clamp_alpha},
               {"permutation_seeds", flow.permutation_seeds}}},
             {"feature_dim", feature_dim()}};
+  if (local.enabled())
+    j["local"] = {{"layers", local.layers},       {"layer_channels", local.layer_channels},
+                  {"dim", local.dim},             {"neighbourhood", local.neighbourhood},
+                  {"sigma", local.sigma},         {"scales", local.scales},
+                  {"projection_seed", local.projection_seed}};
   return j.dump();
 }
 
@@ -60,6 +67,17 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     c.flow.hidden_layers = json_int32(f.at("hidden_layers"));
     c.flow.clamp_alpha = f.at("clamp_alpha").get<double>();
     c.flow.permutation_seeds = json_int_array<int>(f.at("permutation_seeds"), INT32_MIN, INT32_MAX);
+    if (j.contains("local")) {  // absent in files written before the local scorer
+      const json& l = j.at("local");
+      c.local.layers = l.at("layers").get<std::vector<std::string>>();
+      c.local.layer_channels = json_int_array<int>(l.at("layer_channels"), INT32_MIN, INT32_MAX);
+      c.local.dim = json_int32(l.at("dim"));
+      c.local.neighbourhood = json_int32(l.at("neighbourhood"));
+      c.local.sigma = l.at("sigma").get<double>();
+      c.local.scales = json_int_array<int>(l.at("scales"), INT32_MIN, INT32_MAX);
+      c.local.projection_seed = json_int32(l.at("projection_seed"));
+      if (!c.local.enabled()) throw Error("configuration: a local block must name at least one layer");
+    }
   } catch (const json::exception& e) {
     throw Error(std::string("configuration is malformed: ") + e.what());
   }
@@ -103,6 +121,33 @@ void ModelConfig::validate() const {
   if (static_cast<int>(flow.permutation_seeds.size()) != flow.blocks)
     bad("flow needs one permutation seed per block");
   if (feature_dim() < 2) bad("feature dimension must be at least 2");
+  if (local.enabled()) {
+    if (local.layers.size() > 8) bad("local layers must name 1 to 8 backbone layers");
+    if (local.layer_channels.size() != local.layers.size()) bad("local layer_channels must give one count per layer");
+    for (int ch : local.layer_channels)
+      if (ch <= 0 || ch > 65536) bad("local layer channels must be in 1..65536");
+    if (local.dim < 1 || local.dim > 4096) bad("local dim must be in 1..4096");
+    if (local.dim > local.channels()) bad("local dim " + std::to_string(local.dim) + " exceeds the layers' " +
+                                          std::to_string(local.channels()) + " channels");
+    if (local.neighbourhood < 1 || local.neighbourhood > 15 || local.neighbourhood % 2 == 0)
+      bad("local neighbourhood must be odd, in 1..15");
+    if (!(local.sigma >= 0 && local.sigma <= 64)) bad("local sigma must be in 0..64 px");
+    if (local.scales.empty() || local.scales.size() > scales.size()) bad("local scales must name 1 to " +
+                                                                         std::to_string(scales.size()) + " scales");
+    for (size_t i = 0; i < local.scales.size(); ++i) {
+      if (local.scales[i] < 0 || local.scales[i] >= static_cast<int>(scales.size()))
+        bad("local scale index " + std::to_string(local.scales[i]) + " is not one of the model's " +
+            std::to_string(scales.size()) + " scales");
+      for (size_t j = 0; j < i; ++j)
+        if (local.scales[j] == local.scales[i]) bad("local scales repeat index " + std::to_string(local.scales[i]));
+    }
+  }
+}
+
+int LocalConfig::channels() const {
+  int64_t sum = 0;
+  for (int ch : layer_channels) sum += ch;
+  return static_cast<int>(std::min<int64_t>(sum, 1 << 20));
 }
 
 std::vector<int> ModelConfig::channels_per_layer() const {
@@ -138,7 +183,38 @@ Calibration Calibration::from_json(const std::string& text) {
   } catch (const json::exception& e) {
     throw Error(std::string("calibration is malformed: ") + e.what());
   }
+  c.validate();
   return c;
+}
+
+void Calibration::validate() const {
+  if (!calibrated) return;  // the element refuses to run on it unless given a threshold
+  auto bad = [](const std::string& what) {
+    throw Error("calibration is inconsistent: " + what + " (recalibrate: differnet-calibrate MODEL GOOD_IMAGES)");
+  };
+  auto num = [](double v) {
+    std::ostringstream o;
+    o.precision(6);
+    o << v;
+    return o.str();
+  };
+  if (!std::isfinite(threshold) || threshold <= 0) bad("threshold " + num(threshold) + " is not a positive finite number");
+  if (transforms < 1) bad("it was computed at transforms=" + std::to_string(transforms) + " (T must be at least 1)");
+  if (good_count < 2) bad("it rests on " + std::to_string(good_count) + " good scores (at least 2 are needed)");
+  if (!std::isfinite(good_mean) || !std::isfinite(good_std) || !std::isfinite(good_max) || good_mean <= 0 ||
+      good_std < 0 || good_max <= 0)
+    bad("its good scores' mean " + num(good_mean) + ", std " + num(good_std) + " and max " + num(good_max) +
+        " are not positive finite numbers");
+  // Rounding slack of the stored decimal figures (JSON keeps 17 significant digits; 1e-9 is ample).
+  const double slack = 1e-9 * good_max;
+  if (good_mean > good_max + slack) bad("the good scores' mean " + num(good_mean) + " exceeds their max " + num(good_max));
+  // A quantile of the good scores lies at or below their largest; the quantile is at least the median,
+  // which lies within one standard deviation of the mean (Chebyshev-Cantelli: |median - mean| <= std).
+  if (threshold > good_max + slack)
+    bad("threshold " + num(threshold) + " is above the largest good score it was computed from (" + num(good_max) + ")");
+  if (threshold < good_mean - good_std - slack)
+    bad("threshold " + num(threshold) + " is below the good scores' median (mean " + num(good_mean) + ", std " +
+        num(good_std) + ")");
 }
 
 }  // namespace differnet

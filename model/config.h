@@ -15,6 +15,21 @@ struct FlowConfig {
   std::vector<int> permutation_seeds = {0, 1, 2, 3, 4, 5, 6, 7};  // numpy seed of block k's permutation
 };
 
+// The local scorer (model/local_scorer.h): a Gaussian over the cells of un-pooled feature maps, which
+// scores every cell of the frame in the same forward pass as the pooled score. Absent (no layers) in
+// files written before it and in the `paper` preset: those localize with the gradient.
+struct LocalConfig {
+  std::vector<std::string> layers;   // backbone layers read at each scale, shallow to deep; empty = none
+  std::vector<int> layer_channels;   // their channels
+  int dim = 256;                     // cells are projected (random Gaussian, seeded) to this many dimensions
+  int neighbourhood = 3;             // each cell is averaged over this many cells square (odd)
+  double sigma = 4.0;                // the map's Gaussian smoothing, in input pixels
+  std::vector<int> scales = {0, 1, 2};  // which of the model's scales (indices) contribute a map
+  int projection_seed = 0;
+  bool enabled() const { return !layers.empty(); }
+  int channels() const;              // sum of layer_channels
+};
+
 struct ModelConfig {
   std::string backbone = "squeezenet1_1";  // architecture name stored in the backbone weights
   int trunk_channels = 512;                // channels of the backbone's last feature map
@@ -43,6 +58,7 @@ struct ModelConfig {
   std::array<double, 3> mean = {0.485, 0.456, 0.406};
   std::array<double, 3> std = {0.229, 0.224, 0.225};
   FlowConfig flow;
+  LocalConfig local;
 
   std::vector<int> channels_per_layer() const;  // layer_channels, or {trunk_channels} for the default
   int pooled_channels() const;                  // their sum
@@ -63,7 +79,12 @@ struct Calibration {
   double good_mean = 0.0, good_std = 0.0, good_max = 0.0;
 
   std::string to_json() const;
+  // Parses and validates (see validate()); throws Error on a malformed or inconsistent block.
   static Calibration from_json(const std::string& text);
+  // For a calibrated block: a positive finite threshold at T >= 1, resting on at least 2 good scores
+  // with finite positive statistics, lying between their median's bound (mean - std) and their max,
+  // as calibrate_from_good_scores makes it. Throws Error naming what is wrong.
+  void validate() const;
 };
 
 constexpr int kModelFormatVersion = 1;

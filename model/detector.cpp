@@ -62,6 +62,7 @@ Detector::Detector(const DetectorOptions& options) try {
   s.tiles = model.config.tiles;
   s.tile_overlap = model.config.tile_overlap;
   s.calibrated_transforms = model.calibration.transforms;
+  s.local_scorer = model.extractor.local().enabled() && model.extractor.local().fitted();
   impl_.reset(new Impl{std::move(model), s, device, options.synchronize_stages, {}});
 } catch (const c10::Error& e) {
   throw Error("model '" + options.model_path + "' cannot be set up: " + without_backtrace(e.what()));
@@ -70,6 +71,21 @@ Detector::Detector(const DetectorOptions& options) try {
 Detector::~Detector() = default;
 
 const ModelSummary& Detector::summary() const { return impl_->summary; }
+
+const char* localization_name(Localization l) {
+  switch (l) {
+    case Localization::Gradient: return "gradient";
+    case Localization::Local: return "local";
+    default: return "auto";
+  }
+}
+
+Localization parse_localization(const std::string& name) {
+  if (name == "auto") return Localization::Auto;
+  if (name == "gradient") return Localization::Gradient;
+  if (name == "local") return Localization::Local;
+  throw Error("unknown localization '" + name + "' (auto, gradient or local)");
+}
 
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -104,6 +120,29 @@ Detection Detector::score(const UploadedFrame& frame, const DetectRequest& reque
 
 namespace {
 // The grid a request asks for over `area`: its own tiling, or the model's.
+MapMethod resolve_method(const DetectRequest& request, const ModelSummary& model) {
+  if (request.localization == Localization::Local && !model.local_scorer)
+    throw Error("localization 'local' needs a model with a local scorer; this model has none (train it with "
+                "differnet-train --local yes, or use localization 'gradient' or 'auto')");
+  return request.localization == Localization::Gradient || !model.local_scorer ? MapMethod::Gradient : MapMethod::Local;
+}
+
+// What decides whether two frames can share a pass: the gradient pass, the local map from the forward
+// pass, or the score alone.
+int pass_kind(const DetectRequest& r, const ModelSummary& model) {
+  const MapMethod m = resolve_method(r, model);
+  if (r.localize) return m == MapMethod::Local ? 1 : 2;
+  return m == MapMethod::Local && r.localize_on_anomaly ? 1 : 0;
+}
+
+// The hottest pixel of `map` ([H,W], covering `area`) as frame pixels: its centre.
+void set_peak(Detection& d, const at::Tensor& map, const Region& area) {
+  const int64_t h = map.size(0), w = map.size(1);
+  const int64_t i = map.reshape({-1}).argmax().item<int64_t>();
+  d.peak_x = area.x + static_cast<int>(std::min<double>(area.width - 1, ((i % w) + 0.5) * area.width / w));
+  d.peak_y = area.y + static_cast<int>(std::min<double>(area.height - 1, ((i / w) + 0.5) * area.height / h));
+}
+
 TileGrid resolve_grid(const DetectRequest& request, const ModelConfig& config, const Region& area) {
   const std::string tiles = request.tiles.empty() ? config.tiles : request.tiles;
   const double overlap = request.tile_overlap >= 0 ? request.tile_overlap : config.tile_overlap;
@@ -125,6 +164,7 @@ void Detector::score_batch(std::vector<BatchItem*>& items) {
       if (r.heatmap_size < 0 || r.heatmap_size > 4096)
         throw Error("heatmap size must be in 0..4096, got " + std::to_string(r.heatmap_size));
       test_time_angles(r.transforms);  // throws for T < 1
+      resolve_method(r, impl_->summary);  // throws for local without a local scorer
       const TileGrid grid = resolve_grid(r, impl_->model.config, item->frame->impl_->region);
       if (grid.tiled())
         item->detection = score_tiled(*item->frame, r, grid);
@@ -143,7 +183,7 @@ void Detector::score_batch(std::vector<BatchItem*>& items) {
     std::vector<BatchItem*> group;
     for (size_t j = i; j < plain.size(); ++j)
       if (!taken[j] && plain[j]->request.transforms == plain[i]->request.transforms &&
-          plain[j]->request.localize == plain[i]->request.localize) {
+          pass_kind(plain[j]->request, impl_->summary) == pass_kind(plain[i]->request, impl_->summary)) {
         taken[j] = true;
         group.push_back(plain[j]);
       }
@@ -212,17 +252,21 @@ Detection Detector::score_tiled(const UploadedFrame& frame, const DetectRequest&
   d.times.upload_ms = frame.impl_->upload_ms;
   d.times.preprocess_ms = ms_between(t0, Clock::now());
   std::vector<at::Tensor> maps;
+  const MapMethod method = resolve_method(request, impl_->summary);
+  // The local map comes with the forward pass: made for every tile when it may be wanted.
+  const bool forward_map = method == MapMethod::Local && (request.localize || request.localize_on_anomaly);
   auto localize_tiles = [&](StageTimes& times) {
     for (const at::Tensor& c : copies) {
-      ScoreResult r = score_copies(model, c, angles, true, impl_->synchronize_stages);
+      ScoreResult r = score_copies(model, c, angles, true, impl_->synchronize_stages, method);
       if (d.tile_scores.size() < copies.size()) d.tile_scores.push_back(r.score);
+      if (!std::isnan(r.local_score)) d.local_score = std::isnan(d.local_score) ? r.local_score : std::max(d.local_score, r.local_score);
       maps.push_back(r.map);
       times.backbone_ms += r.backbone_ms;
       times.flow_ms += r.flow_ms;
       times.localization_ms += r.localization_ms;
     }
   };
-  if (request.localize) {
+  if (request.localize || forward_map) {
     localize_tiles(d.times);
   } else {  // every tile's copies in one backbone batch and one flow batch
     at::NoGradGuard no_grad;
@@ -241,14 +285,16 @@ Detection Detector::score_tiled(const UploadedFrame& frame, const DetectRequest&
   d.tiles = tiles;
   d.threshold = request.threshold >= 0 ? request.threshold : impl_->summary.threshold;
   d.anomaly = !std::isnan(d.threshold) && d.score >= d.threshold;
-  if (!request.localize && request.localize_on_anomaly && d.anomaly) {  // the gradient pass now
+  if (!request.localize && request.localize_on_anomaly && d.anomaly && !forward_map) {  // the gradient pass now
     StageTimes extra;
     localize_tiles(extra);
     d.times.localization_ms = extra.backbone_ms + extra.flow_ms + extra.localization_ms;
   }
-  if (!maps.empty()) {
+  if (!maps.empty() && (request.localize || (request.localize_on_anomaly && d.anomaly))) {
     const int side = request.heatmap_size > 0 ? request.heatmap_size : config.input_size;
     const at::Tensor map = stitch(maps, d.tiles, area, side).to(at::kCPU).contiguous();
+    set_peak(d, map, area);
+    d.heatmap.local = method == MapMethod::Local;
     d.heatmap.height = static_cast<int>(map.size(0));
     d.heatmap.width = static_cast<int>(map.size(1));
     d.heatmap.values.assign(map.data_ptr<float>(), map.data_ptr<float>() + map.numel());
@@ -273,8 +319,10 @@ void Detector::score_group(const std::vector<BatchItem*>& items) {
   if (impl_->synchronize_stages) synchronize(impl_->summary.device);
   const double preprocess_ms = ms_between(t0, Clock::now());
   const int64_t n = static_cast<int64_t>(items.size());
+  const MapMethod method = resolve_method(first, impl_->summary);
+  const bool forward_map = method == MapMethod::Local && (first.localize || first.localize_on_anomaly);
   std::vector<ScoreResult> results = score_copies_batch(impl_->model, n == 1 ? copies[0] : at::cat(copies, 0), angles,
-                                                        n, first.localize, impl_->synchronize_stages);
+                                                        n, first.localize || forward_map, impl_->synchronize_stages, method);
   for (size_t i = 0; i < items.size(); ++i) {
     BatchItem& item = *items[i];
     const DetectRequest& request = item.request;
@@ -291,14 +339,17 @@ void Detector::score_group(const std::vector<BatchItem*>& items) {
       d.times.backbone_ms = r.backbone_ms;
       d.times.flow_ms = r.flow_ms;
       d.times.localization_ms = r.localization_ms;
+      d.local_score = r.local_score;
       const bool localize = request.localize || (request.localize_on_anomaly && d.anomaly);
-      if (localize && !request.localize) {  // on-anomaly: the gradient pass now, on the same copies
+      if (localize && !request.localize && !forward_map) {  // on-anomaly: the gradient pass now, on the same copies
         ScoreResult again = score_copies(impl_->model, copies[i], angles, true, impl_->synchronize_stages);
         r.map = again.map;
         d.times.localization_ms = again.backbone_ms + again.flow_ms + again.localization_ms;
       }
       if (localize) {
         at::Tensor map = r.map;
+        set_peak(d, map, item.frame->impl_->region);
+        d.heatmap.local = method == MapMethod::Local;
         if (request.heatmap_size > 0 && request.heatmap_size != map.size(0))
           map = at::adaptive_avg_pool2d(map.unsqueeze(0).unsqueeze(0), {request.heatmap_size, request.heatmap_size})[0][0];
         map = map.to(at::kCPU, at::kFloat).contiguous();

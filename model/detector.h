@@ -1,6 +1,7 @@
 // The interface the GStreamer element and the tools use to score frames. No LibTorch type appears
 // here, so code that includes it compiles in a second, not half a minute.
 #pragma once
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,11 +22,21 @@ struct DetectorOptions {
   bool synchronize_stages = false;
 };
 
+// How the heatmap is made. Gradient: the gradient of the pooled score with respect to the image (the
+// method's; a second, backward pass). Local: the model's local scorer, per-cell scores of the feature
+// maps from the same forward pass (model/local_scorer.h; models trained with it only). Auto: Local
+// when the model has a local scorer, else Gradient.
+enum class Localization { Auto, Gradient, Local };
+const char* localization_name(Localization l);  // "auto", "gradient", "local"
+// "auto", "gradient" or "local"; throws Error otherwise.
+Localization parse_localization(const std::string& name);
+
 struct DetectRequest {
   int transforms = 1;           // test-time rotations T (angles 360*i/T)
-  bool localize = false;        // compute the gradient heatmap
-  // With localize false: compute the heatmap only when the frame is judged anomalous (a second,
-  // gradient pass after the score; good frames cost the score alone).
+  bool localize = false;        // compute the heatmap
+  Localization localization = Localization::Auto;
+  // With localize false: compute the heatmap only when the frame is judged anomalous (with the
+  // gradient, a second pass after the score; good frames cost the score alone).
   bool localize_on_anomaly = false;
   Region region;                // empty = the whole frame
   double threshold = -1.0;      // < 0: the model's calibrated threshold
@@ -41,7 +52,10 @@ struct DetectRequest {
 struct Heatmap {
   int width = 0, height = 0;    // heatmap_size (or the model's input size); it covers the scored region
                                 // (tiled: the tiles' maps stitched, overlaps averaged, the region's shape)
-  std::vector<float> values;    // row-major, unnormalised (squared mean |gradient|)
+  // Row-major, unnormalised: the gradient map's squared mean |gradient|, or the local map's squared
+  // Mahalanobis distance per dimension (about 1 on good cells, larger on anomalous ones).
+  std::vector<float> values;
+  bool local = false;           // made by the local scorer (else by the gradient)
 };
 
 struct StageTimes {
@@ -54,6 +68,11 @@ struct Detection {
   double threshold = 0.0;       // the threshold used (NaN when the model is uncalibrated and none was given)
   bool anomaly = false;         // score >= threshold
   Heatmap heatmap;              // empty unless localize
+  // The hottest point of the heatmap, in frame pixels (the centre of its hottest heatmap pixel);
+  // -1 when no heatmap was made.
+  int peak_x = -1, peak_y = -1;
+  // The local map's largest value (the local image score), NaN when no local map was made.
+  double local_score = std::numeric_limits<double>::quiet_NaN();
   StageTimes times;
   // Tiled scoring only: each tile's score and rectangle (frame pixels), row-major, and the index of
   // the largest score (the frame's). Empty and -1 when the region was scored as one image.
@@ -68,6 +87,7 @@ struct ModelSummary {
   bool calibrated = false;
   double threshold = 0.0;       // NaN when uncalibrated
   int calibrated_transforms = 0;
+  bool local_scorer = false;    // the model has a local scorer (Localization::Local works)
   std::string tiles = "1x1";    // the tiling the model was trained with
   double tile_overlap = 0.0;
 };
@@ -119,7 +139,7 @@ class Detector {
 
   // Scores several uploaded frames (of one element or of several sharing this model) in as few
   // passes as they allow: the frames scored as one image with the same T and the same localization
-  // go through the backbone as one batch (in the extractor's chunks) and through the flow as one
+  // (whether, and how) go through the backbone as one batch (in the extractor's chunks) and through the flow as one
   // batch, their gradient maps in one pass; tiled frames are scored one at a time. Each frame's score
   // is the one score() gives it (up to the rounding of batched kernels); its stage times are those of
   // the whole batch (what the frame waited). Never throws for one frame's failure: see BatchItem.

@@ -11,6 +11,8 @@ Extractor::Extractor(Backbone backbone, const ModelConfig& config)
       input_size_(config.input_size),
       scales_(config.scales),
       layers_(config.layers),
+      tap_layers_(config.layers),
+      local_(config),
       standardize_(config.standardize),
       whiten_(config.whiten) {
   if (backbone_.trunk_channels() != config.trunk_channels)
@@ -24,6 +26,15 @@ Extractor::Extractor(Backbone backbone, const ModelConfig& config)
     if (backbone_.layer_channels(layers_[i]) != channels[i])
       throw Error("backbone layer '" + layers_[i] + "' has " + std::to_string(backbone_.layer_channels(layers_[i])) +
                   " channels, the configuration says " + std::to_string(channels[i]));
+  for (size_t i = 0; i < config.local.layers.size(); ++i) {
+    const std::string& layer = config.local.layers[i];
+    if (backbone_.layer_channels(layer) != config.local.layer_channels[i])
+      throw Error("backbone layer '" + layer + "' has " + std::to_string(backbone_.layer_channels(layer)) +
+                  " channels, the local scorer's configuration says " + std::to_string(config.local.layer_channels[i]));
+    auto it = std::find(tap_layers_.begin(), tap_layers_.end(), layer);
+    if (it == tap_layers_.end()) it = tap_layers_.insert(tap_layers_.end(), layer);
+    local_taps_.push_back(static_cast<size_t>(it - tap_layers_.begin()));
+  }
   if (standardize_) {  // identity until set_standardization (a new model before training)
     const int64_t d = config.feature_dim();
     mean_ = at::zeros({d}, at::kFloat);
@@ -39,7 +50,7 @@ Extractor::Extractor(Backbone backbone, const ModelConfig& config)
   const int smallest = *std::min_element(scales_.begin(), scales_.end());
   try {
     at::NoGradGuard no_grad;
-    backbone_.taps(at::zeros({1, 3, smallest, smallest}), layers_);
+    backbone_.taps(at::zeros({1, 3, smallest, smallest}), tap_layers_);
   } catch (const c10::Error&) {
     throw Error("input size " + std::to_string(input_size_) + " is too small for backbone '" + backbone_.architecture() +
                 "': its smallest scale (" + std::to_string(smallest) + " px) leaves no feature map");
@@ -72,6 +83,7 @@ void Extractor::set_whitening(const at::Tensor& centre, const at::Tensor& matrix
 
 void Extractor::to(const at::Device& device, at::ScalarType dtype) {
   backbone_.to(device, dtype);
+  local_.to(device);
   if (standardize_) {
     mean_ = mean_.to(device);
     std_ = std_.to(device);
@@ -82,8 +94,8 @@ void Extractor::to(const at::Device& device, at::ScalarType dtype) {
   }
 }
 
-at::Tensor Extractor::features(const at::Tensor& input, int64_t chunk) const {
-  return normalize(raw_features(input, chunk));
+at::Tensor Extractor::features(const at::Tensor& input, int64_t chunk, at::Tensor* local_map) const {
+  return normalize(raw_features(input, chunk, local_map));
 }
 
 at::Tensor Extractor::normalize(const at::Tensor& raw) const {
@@ -91,22 +103,76 @@ at::Tensor Extractor::normalize(const at::Tensor& raw) const {
   return whiten_ ? at::matmul(f - whiten_centre_, whiten_matrix_) : f;
 }
 
-at::Tensor Extractor::raw_features(const at::Tensor& input, int64_t chunk) const {
-  if (input.dim() != 4 || input.size(1) != 3 || input.size(2) != input_size_ || input.size(3) != input_size_)
-    throw Error("extractor input must be [N,3," + std::to_string(input_size_) + "," + std::to_string(input_size_) + "]");
+namespace {
+void check_input(const at::Tensor& input, int size) {
+  if (input.dim() != 4 || input.size(1) != 3 || input.size(2) != size || input.size(3) != size)
+    throw Error("extractor input must be [N,3," + std::to_string(size) + "," + std::to_string(size) + "]");
+}
+}  // namespace
+
+at::Tensor Extractor::raw_features(const at::Tensor& input, int64_t chunk, at::Tensor* local_map) const {
+  check_input(input, input_size_);
+  if (local_map && !local_.enabled()) throw Error("this model has no local scorer: it localizes with the gradient");
   if (chunk <= 0) chunk = input.is_cuda() ? 64 : std::max<int64_t>(1, 2 * 448 * 448 / (int64_t{input_size_} * input_size_));
+  std::vector<at::Tensor> parts, maps;
+  for (int64_t start = 0; start < input.size(0); start += chunk) {
+    at::Tensor x = input.slice(0, start, std::min(start + chunk, input.size(0)));
+    std::vector<at::Tensor> pooled, cell_scores(static_cast<size_t>(local_map ? local_.slots() : 0));
+    for (size_t si = 0; si < scales_.size(); ++si) {
+      const int step = input_size_ / scales_[si];  // legacy nearest with an exact factor reads pixel i*step
+      at::Tensor xs = step == 1 ? x : x.slice(2, 0, input_size_, step).slice(3, 0, input_size_, step);
+      const std::vector<at::Tensor> taps = backbone_.taps(xs, tap_layers_);
+      for (size_t l = 0; l < layers_.size(); ++l) pooled.push_back(taps[l].mean({2, 3}).to(at::kFloat));
+      if (!local_map) continue;
+      for (int k = 0; k < local_.slots(); ++k) {
+        if (local_.scale_index(k) != static_cast<int>(si)) continue;
+        at::NoGradGuard no_grad;
+        std::vector<at::Tensor> local_taps;
+        for (size_t i : local_taps_) local_taps.push_back(taps[i].detach());
+        cell_scores[static_cast<size_t>(k)] = LocalScorer::cell_scores(local_.cells(k, local_taps));
+      }
+    }
+    parts.push_back(at::cat(pooled, 1));
+    if (local_map) {
+      at::NoGradGuard no_grad;
+      maps.push_back(local_.combine(cell_scores, input_size_));
+    }
+  }
+  if (local_map) *local_map = maps.size() == 1 ? maps[0] : at::cat(maps, 0);
+  return parts.size() == 1 ? parts[0] : at::cat(parts, 0);
+}
+
+std::vector<at::Tensor> Extractor::local_cells(const at::Tensor& input, int64_t chunk, at::Tensor* raw) const {
+  check_input(input, input_size_);
+  if (!local_.enabled()) throw Error("this model has no local scorer");
+  at::NoGradGuard no_grad;
+  if (chunk <= 0) chunk = input.is_cuda() ? 64 : std::max<int64_t>(1, 2 * 448 * 448 / (int64_t{input_size_} * input_size_));
+  std::vector<std::vector<at::Tensor>> per_slot(static_cast<size_t>(local_.slots()));
   std::vector<at::Tensor> parts;
   for (int64_t start = 0; start < input.size(0); start += chunk) {
     at::Tensor x = input.slice(0, start, std::min(start + chunk, input.size(0)));
     std::vector<at::Tensor> pooled;
-    for (int s : scales_) {
-      const int step = input_size_ / s;  // legacy nearest with an exact factor reads pixel i*step
+    for (size_t si = 0; si < scales_.size(); ++si) {
+      int slot = -1;
+      for (int k = 0; k < local_.slots(); ++k)
+        if (local_.scale_index(k) == static_cast<int>(si)) slot = k;
+      if (slot < 0 && !raw) continue;  // this scale only feeds the pooled features
+      const int step = input_size_ / scales_[si];
       at::Tensor xs = step == 1 ? x : x.slice(2, 0, input_size_, step).slice(3, 0, input_size_, step);
-      for (const at::Tensor& map : backbone_.taps(xs, layers_)) pooled.push_back(map.mean({2, 3}).to(at::kFloat));
+      const std::vector<at::Tensor> taps = backbone_.taps(xs, tap_layers_);
+      if (raw)
+        for (size_t l = 0; l < layers_.size(); ++l) pooled.push_back(taps[l].mean({2, 3}).to(at::kFloat));
+      if (slot < 0) continue;
+      std::vector<at::Tensor> local_taps;
+      for (size_t i : local_taps_) local_taps.push_back(taps[i]);
+      per_slot[static_cast<size_t>(slot)].push_back(local_.cells(slot, local_taps));
     }
-    parts.push_back(at::cat(pooled, 1));
+    if (raw) parts.push_back(at::cat(pooled, 1));
   }
-  return parts.size() == 1 ? parts[0] : at::cat(parts, 0);
+  if (raw) *raw = parts.size() == 1 ? parts[0] : at::cat(parts, 0);
+  std::vector<at::Tensor> out;
+  for (auto& v : per_slot) out.push_back(v.size() == 1 ? v[0] : at::cat(v, 0));
+  return out;
 }
 
 }  // namespace differnet

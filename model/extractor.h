@@ -9,6 +9,7 @@
 
 #include "backbone.h"
 #include "config.h"
+#include "local_scorer.h"
 
 namespace differnet {
 
@@ -22,10 +23,19 @@ class Extractor {
   // chunk 0: 64 images per batch on a GPU (the paper's T=64 in one batch); on the CPU as many as
   // make two 448-px images (2 at 448 px, 24 at 128 px): larger CPU batches get slower per image
   // (differnet-bench, T=8 on 2 cores: backbone 413 ms in chunks of 2, 1268 ms in one batch of 8).
-  at::Tensor features(const at::Tensor& input, int64_t chunk = 0) const;
+  // With `local_map` (a model with a local scorer): also each copy's local anomaly map [N,S,S] (S =
+  // the input size; local_scorer.h), from the same backbone pass, without gradients.
+  at::Tensor features(const at::Tensor& input, int64_t chunk = 0, at::Tensor* local_map = nullptr) const;
 
   // The pooled features before standardisation (what the standardisation statistics are taken of).
-  at::Tensor raw_features(const at::Tensor& input, int64_t chunk = 0) const;
+  at::Tensor raw_features(const at::Tensor& input, int64_t chunk = 0, at::Tensor* local_map = nullptr) const;
+
+  // The local scorer's transformed cells of `input` ([N,3,S,S]) per slot ([N,h,w,dim] each), without
+  // gradients; of an unfitted scorer, the projected cells its fit takes. With `raw`: also what
+  // raw_features() gives, from the same backbone pass.
+  std::vector<at::Tensor> local_cells(const at::Tensor& input, int64_t chunk = 0, at::Tensor* raw = nullptr) const;
+  const LocalScorer& local() const { return local_; }
+  LocalScorer& local() { return local_; }
 
   // The per-dimension mean and std ([D] float) that features() subtracts and divides by; only with
   // config.standardize. Throws Error on a wrong shape, a non-finite value or a std <= 0.
@@ -54,6 +64,9 @@ class Extractor {
   int input_size_;
   std::vector<int> scales_;
   std::vector<std::string> layers_;
+  std::vector<std::string> tap_layers_;  // layers_, then the local scorer's layers not among them
+  std::vector<size_t> local_taps_;       // where each local layer sits in tap_layers_
+  LocalScorer local_;
   bool standardize_ = false;
   at::Tensor mean_, std_;  // [D] float, on the backbone's device; defined only when standardising
   bool whiten_ = false;

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "permutation.h"
+#include "runtime.h"
 
 namespace differnet {
 
@@ -181,6 +182,9 @@ void Flow::to(const at::Device& device) {
 
 void Flow::set_inference_precision(FlowPrecision precision) {
   const bool cpu = dim_ == 0 || blocks_.empty() || blocks_[0].s1[0].weight.device().is_cpu();
+  if (precision == FlowPrecision::BF16 && cpu && !cpu_runs_bf16_convolutions())
+    throw Error("flow precision bf16: this CPU's kernels have no bf16 matrix products (oneDNN runs them from "
+                "AVX-512 on, or ONEDNN_MAX_CPU_ISA caps it below); use fp32 or int8");
   if (precision == FlowPrecision::INT8) {
     if (!cpu) throw Error("flow precision int8 runs on the CPU only (use bf16 on a GPU)");
     // The best quantized engine this LibTorch has (Debian's: oneDNN, then QNNPACK; no FBGEMM).

@@ -17,6 +17,8 @@ namespace differnet {
 Image read_image(const std::string& path) {
   check_not_truncated(path);
   int width = 0, height = 0, channels = 0;
+  if (stbi_info(path.c_str(), &width, &height, &channels))  // the header only, before any decoding
+    check_image_pixels("image '" + path + "'", width, height);
   // 3 channels asked for: gray is replicated, alpha dropped; 16-bit images come back as 8-bit.
   std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load(path.c_str(), &width, &height, &channels, 3), stbi_image_free);
   if (!data) {

@@ -2,8 +2,10 @@
 #include "image_file.h"
 
 #include <algorithm>
-#include <fstream>
+#include <cstdint>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "error.h"
 
@@ -56,6 +58,54 @@ void check_not_truncated(const std::string& path) {
     throw Error("image '" + path + "' is truncated (its JPEG data has no end marker)");
   if (png && tail.find("IEND") == std::string::npos)
     throw Error("image '" + path + "' is truncated (its PNG data has no IEND chunk)");
+}
+
+std::pair<int, int> image_header_size(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {0, 0};
+  unsigned char h[32] = {};
+  in.read(reinterpret_cast<char*>(h), sizeof h);
+  if (in.gcount() < 26) return {0, 0};
+  auto be32 = [](const unsigned char* p) { return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3]; };
+  auto le32 = [](const unsigned char* p) { return (uint32_t{p[3]} << 24) | (uint32_t{p[2]} << 16) | (uint32_t{p[1]} << 8) | p[0]; };
+  auto clamp = [](uint64_t v) { return static_cast<int>(std::min<uint64_t>(v, INT32_MAX)); };
+  if (h[0] == 0x89 && h[1] == 'P' && h[2] == 'N' && h[3] == 'G')  // IHDR: width, height at 16, 20
+    return {clamp(be32(h + 16)), clamp(be32(h + 20))};
+  if (h[0] == 'B' && h[1] == 'M') {  // BITMAPINFOHEADER: width, height (negative: top-down) at 18, 22
+    const int32_t w = static_cast<int32_t>(le32(h + 18)), ht = static_cast<int32_t>(le32(h + 22));
+    return {clamp(static_cast<uint64_t>(std::llabs(w))), clamp(static_cast<uint64_t>(std::llabs(ht)))};
+  }
+  if (h[0] == 'G' && h[1] == 'I' && h[2] == 'F') return {h[6] | (h[7] << 8), h[8] | (h[9] << 8)};
+  if (h[0] == 0xFF && h[1] == 0xD8) {  // JPEG: the first start-of-frame segment's height and width
+    in.clear();
+    in.seekg(2);
+    for (int segments = 0; segments < 10000; ++segments) {
+      unsigned char m[4];
+      if (!in.read(reinterpret_cast<char*>(m), 2) || m[0] != 0xFF) return {0, 0};
+      if (m[1] == 0xFF) { in.seekg(-1, std::ios::cur); continue; }  // fill byte
+      if (m[1] == 0xD8 || m[1] == 0x01 || (m[1] >= 0xD0 && m[1] <= 0xD7)) continue;  // no length
+      if (!in.read(reinterpret_cast<char*>(m + 2), 2)) return {0, 0};
+      const int length = (m[2] << 8) | m[3];
+      if (length < 2) return {0, 0};
+      const bool sof = m[1] >= 0xC0 && m[1] <= 0xCF && m[1] != 0xC4 && m[1] != 0xC8 && m[1] != 0xCC;
+      if (sof) {
+        unsigned char f[5];
+        if (!in.read(reinterpret_cast<char*>(f), 5)) return {0, 0};
+        return {(f[3] << 8) | f[4], (f[1] << 8) | f[2]};
+      }
+      in.seekg(length - 2, std::ios::cur);
+    }
+  }
+  return {0, 0};
+}
+
+void check_image_pixels(const std::string& what, int64_t width, int64_t height) {
+  if (width * height > kMaxImagePixels)
+    throw Error(what + " is " + std::to_string(width) + "x" + std::to_string(height) + " pixels (" +
+                std::to_string(width * height / 1000000) + " MP), more than the " +
+                std::to_string(kMaxImagePixels / 1000000) +
+                " MP that are taken (memory would grow with the image, not the model): downscale it first, "
+                "or crop the part to inspect");
 }
 
 }  // namespace differnet

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "frame.h"
@@ -15,7 +16,22 @@ struct Image {
   FrameView view() const { return FrameView{pixels.data(), width, height, width * 3, PixelFormat::RGB}; }
 };
 
-// Reads any format OpenCV decodes; gray and 16-bit images become 8-bit RGB. Throws Error naming the file.
+// The largest image or frame, in pixels, that the tools, the trainer and learn mode take: 64 MP
+// (8192 x 8192, a 16384 x 4096 line-scan strip). Decoding and converting such an image to the
+// network's input needs about 15 bytes a pixel (1 GB at the cap), so the cap, not the file, bounds
+// the memory; a larger image is refused before it is decoded (a JPEG is decoded at 1/2, 1/4 or 1/8).
+constexpr int64_t kMaxImagePixels = int64_t{8192} * 8192;
+
+// The width and height a PNG, JPEG, BMP or GIF file's header declares, read without decoding;
+// {0, 0} for other formats or a header that cannot be read.
+std::pair<int, int> image_header_size(const std::string& path);
+
+// Throws Error naming `what` when width x height exceeds kMaxImagePixels.
+void check_image_pixels(const std::string& what, int64_t width, int64_t height);
+
+// Reads any format OpenCV decodes; gray and 16-bit images become 8-bit RGB. Throws Error naming the
+// file, also for an image over kMaxImagePixels (checked from its header before decoding); a JPEG over
+// it is decoded at the largest of 1/2, 1/4, 1/8 that fits, with a note on stderr.
 Image read_image(const std::string& path);
 // Throws Error naming the file when a JPEG or PNG file lacks its end marker (a truncated file, which
 // the decoders would otherwise read with a grey or black remainder and only a warning on stderr).

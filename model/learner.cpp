@@ -15,7 +15,9 @@
 
 #include "backbone.h"
 #include "calibration.h"
+#include "local_training.h"
 #include "error.h"
+#include "image_file.h"
 #include "model.h"
 #include "preprocess.h"
 #include "presets.h"
@@ -166,6 +168,11 @@ Learner::Learner(const LearnOptions& options) : impl_(std::make_unique<Impl>()) 
   if (!options.settings.count("layers") && c.backbone != preset_backbone) c.layers = {"last"};
   c.layer_channels.clear();
   for (const auto& layer : c.layers) c.layer_channels.push_back(m.backbone->layer_channels(layer));
+  if (c.local.enabled()) {
+    if (c.backbone != preset_backbone) c.local.layers = default_local_layers(c.backbone);
+    c.local.layer_channels.clear();
+    for (const auto& layer : c.local.layers) c.local.layer_channels.push_back(m.backbone->layer_channels(layer));
+  }
   c.validate();
   // The frames are kept in memory at the model's input size until training ends.
   const double bytes = static_cast<double>(options.frames) * c.input_size * c.input_size * 3;
@@ -195,6 +202,8 @@ LearnAdd Learner::add(const FrameView& frame, const Region& region) {
     if (m.status.phase != LearnPhase::Collecting || m.status.collected >= m.options.frames) return LearnAdd::Full;
   }
   check_frame(frame, region);
+  if (region.whole_frame()) check_image_pixels("the learnt frame", frame.width, frame.height);
+  else check_image_pixels("the learnt region", region.width, region.height);
   at::NoGradGuard no_grad;
   at::Tensor resized = resize_antialiased(frame_to_rgb(frame, region), input_size()).to(at::kByte);
   at::Tensor thumb = at::adaptive_avg_pool2d(resized.to(at::kFloat).mean(1, true), {kThumb, kThumb}).reshape({kThumb, kThumb});
@@ -291,6 +300,11 @@ void Learner::Impl::run() {
     }
     Model model = Model::create(config, std::move(*backbone), t.seed + 1);
     model.to(at::Device(device));
+    if (model.extractor.local().enabled()) {  // closed form, one backbone pass per frame
+      t.unrotated_features = fit_local_scorer(model, train, t.seed, {}, &stop).raw_features;
+      if (abandon) throw Error("learning was abandoned");
+      if (!model.extractor.local().fitted()) throw Error("learning was stopped before the first epoch ended; nothing written");
+    }
     TrainReport report = train_flow(model, train, t, [this](const TrainProgress& p) {
       std::lock_guard<std::mutex> guard(mutex);
       if (p.caching) {

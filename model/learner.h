@@ -1,4 +1,4 @@
-// Learning a model from the frames of a live stream (differnetfilter mode=learn; issue 12). Frames
+// Learning a model from the frames of a live stream (differnetfilter mode=learn). Frames
 // are collected (the region resized to the model's input as differnet-train resizes an image;
 // near-duplicates of a still line skipped), then trained on a thread of its own with the training
 // code differnet-train uses (a preset and overrides), part of the frames held out to calibrate the

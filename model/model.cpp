@@ -67,7 +67,7 @@ Model load_model(const std::string& path) {
   try {
     ModelConfig config = ModelConfig::from_json(meta("config"));
     Calibration calibration = Calibration::from_json(meta("calibration"));
-    TensorMap backbone_tensors, flow_tensors, norm_tensors;
+    TensorMap backbone_tensors, flow_tensors, norm_tensors, local_tensors;
     std::vector<std::pair<std::string, at::Tensor>> converted;  // every tensor, for the finiteness check
     for (const auto& [name, stored] : file.tensors) {
       if (stored.dtype != "F32") throw Error("tensor '" + name + "' has dtype " + stored.dtype + ", expected F32");
@@ -75,6 +75,7 @@ Model load_model(const std::string& path) {
       converted.emplace_back(name, t);
       if (name.rfind(kBackbonePrefix, 0) == 0) backbone_tensors[name.substr(kBackbonePrefix.size())] = t;
       else if (name.rfind("flow.", 0) == 0) flow_tensors[name] = t;
+      else if (name.rfind("local.", 0) == 0) local_tensors[name] = t;
       else if (config.standardize && (name == "norm.mean" || name == "norm.std")) norm_tensors[name] = t;
       else if (config.whiten && (name == "norm.whiten_mean" || name == "norm.whiten")) norm_tensors[name] = t;
       else throw Error("unexpected tensor '" + name + "'");
@@ -91,6 +92,7 @@ Model load_model(const std::string& path) {
         throw Error("the configuration whitens features but norm.whiten_mean/norm.whiten are missing");
       extractor.set_whitening(norm_tensors.at("norm.whiten_mean"), norm_tensors.at("norm.whiten"));
     }
+    extractor.local().load(local_tensors);  // none without a local scorer
     Flow flow(config.flow, config.feature_dim(), std::nullopt);
     flow.load(flow_tensors);
     // Files written since format version 1 was extended carry a digest of their tensor data: a flipped
@@ -120,6 +122,11 @@ void save_model(const Model& model, const std::string& path) {
   if (model.extractor.whitens()) {
     file.tensors["norm.whiten_mean"] = to_stored(model.extractor.whitening_centre());
     file.tensors["norm.whiten"] = to_stored(model.extractor.whitening_matrix());
+  }
+  if (model.extractor.local().enabled()) {
+    if (!model.extractor.local().fitted())
+      throw Error("the model's local scorer is not fitted (fit_local_scorer) and cannot be saved");
+    for (const auto& [name, t] : model.extractor.local().named_tensors()) file.tensors[name] = to_stored(t);
   }
   file.metadata = {{"format", kFormat},
                    {"format_version", std::to_string(kModelFormatVersion)},

@@ -1,6 +1,7 @@
 // A whole DifferNet model: configuration, calibration, the frozen extractor and the flow, and its
 // file format. A model file is one safetensors file: tensors "backbone.<name>" (the trunk weights)
-// and "flow.block{k}.subnet{1,2}.fc{j}.{weight,bias}", all F32; __metadata__ holds
+// and "flow.block{k}.subnet{1,2}.fc{j}.{weight,bias}", with a local scorer "local.scale{k}.{matrix,offset}",
+// all F32; __metadata__ holds
 // format = "differnet-model", format_version, config (JSON) and calibration (JSON).
 #pragma once
 #include <ATen/ATen.h>

@@ -20,6 +20,10 @@ Preset preset(const std::string& name) {
     p.train.rotation_deg = 0;
     p.train.feature_noise = 0.2;
     p.train.epochs = 48;
+    // The local scorer (local_scorer.h): heatmaps from the forward pass. Its channels are set by
+    // differnet-train from the backbone it loads.
+    p.config.local.layers = default_local_layers(p.config.backbone);
+    p.config.local.layer_channels = {256, 384};
     return p;
   }
   if (name == "accurate") {
@@ -30,6 +34,8 @@ Preset preset(const std::string& name) {
     p.config.trunk_channels = 1024;
     p.config.layers = {"stage3"};
     p.config.layer_channels = {1024};
+    p.config.local.layers = default_local_layers(p.config.backbone);
+    p.config.local.layer_channels = {512, 1024};
     // 96 epochs, not fast's 48: on these features the held-out loss (685 images train, 76 good ones
     // held out, --curve) still falls at 48 (-0.71) and goes on falling to 96 (-0.82); README,
     // "Detection". About 18 minutes of flow training on 2 CPU cores (fast's 96 were not measured).
@@ -48,6 +54,14 @@ Preset preset(const std::string& name) {
     return p;
   }
   throw Error("unknown preset '" + name + "' (known: fast, accurate, paper, fast-last-layer)");
+}
+
+std::vector<std::string> default_local_layers(const std::string& architecture) {
+  if (architecture == "resnet50v2") return {"stage2", "stage3"};
+  if (architecture == "squeezenet1_1") return {"fire5", "fire7"};
+  if (architecture == "mobilenetv2") return {"block6", "block13"};
+  if (architecture == "alexnet") return {"conv3", "conv5"};
+  throw Error("no default local-scorer layers for backbone '" + architecture + "' (give them with --local-layers)");
 }
 
 void set_input_size(ModelConfig& c, int size) {

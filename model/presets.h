@@ -2,6 +2,7 @@
 // backbone); `fast` is the measured choice for a 2-core CPU (README, "Training presets").
 #pragma once
 #include <string>
+#include <vector>
 
 #include "config.h"
 #include "trainer.h"
@@ -23,6 +24,11 @@ Preset preset(const std::string& name);
 // Sets the network input side; the pooled scales keep their fractions of it (448,224,112 at 448 ->
 // 128,64,32 at 128). Used by differnet-train's --input-size and learn mode's input-size.
 void set_input_size(ModelConfig& config, int size);
+// The layers the local scorer reads by default on a backbone: one at stride 8 and one at stride 16,
+// as PatchCore's layers 2 and 3 (ResNet50-v2: stage2, stage3; SqueezeNet 1.1: fire5, fire7;
+// MobileNetV2: block6, block13; AlexNet: conv3, conv5). Throws Error for an unknown backbone.
+std::vector<std::string> default_local_layers(const std::string& architecture);
+
 // Sets the number of coupling blocks, with their permutation seeds 0..N-1 (--flow-blocks).
 void set_flow_blocks(ModelConfig& config, int blocks);
 

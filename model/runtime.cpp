@@ -31,10 +31,32 @@ std::string resolve_device(const std::string& requested) {
   return d.to_string();
 }
 
+bool cpu_runs_bf16_convolutions() {
+  // Asked of the kernels themselves, once: oneDNN refuses bf16 convolutions below AVX-512 (and
+  // where ONEDNN_MAX_CPU_ISA caps it so), and what it refuses cannot be guessed from /proc/cpuinfo.
+  static const bool ok = [] {
+    try {
+      at::NoGradGuard no_grad;
+      const auto bf16 = at::TensorOptions(at::kBFloat16);
+      // Shapes large enough to take oneDNN's path, as the backbone and the flow do (small ones may
+      // fall back to ATen's reference kernels and pass where real ones fail).
+      at::conv2d(at::ones({1, 64, 16, 16}, bf16), at::ones({64, 64, 3, 3}, bf16), at::ones({64}, bf16), 1, 1);
+      at::linear(at::ones({8, 256}, bf16), at::ones({256, 256}, bf16), at::ones({256}, bf16));
+      return true;
+    } catch (const std::exception&) {  // c10::Error, or oneDNN's own dnnl::error
+      return false;
+    }
+  }();
+  return ok;
+}
+
 void check_precision(const std::string& device, Precision precision) {
   if (precision == Precision::FP16 && device.rfind("cuda", 0) != 0)
     throw Error("precision fp16 needs a CUDA device (LibTorch has no fp16 convolutions on the CPU); "
                 "on '" + device + "' use fp32 or bf16");
+  if (precision == Precision::BF16 && device.rfind("cuda", 0) != 0 && !cpu_runs_bf16_convolutions())
+    throw Error("precision bf16: this CPU's kernels have no bf16 convolutions (oneDNN runs them from AVX-512 "
+                "on, or ONEDNN_MAX_CPU_ISA caps it below); use fp32");
 }
 
 void configure_device(const std::string& device, bool allow_tf32) {

@@ -27,8 +27,11 @@ int set_threads(int threads);
 bool configure_allocator();
 
 // Precision, parse_precision and precision_name: device_name.h.
-// Throws Error where `device` cannot run `precision` (fp16 convolutions exist on CUDA only).
+// Throws Error where `device` cannot run `precision` (fp16 convolutions exist on CUDA only; bf16 on
+// the CPU where its kernels run bf16 convolutions).
 void check_precision(const std::string& device, Precision precision);
+// Whether LibTorch's CPU kernels run bf16 convolutions and matrix products here (a probe, once).
+bool cpu_runs_bf16_convolutions();
 
 // Sets up a CUDA device for inference: cuDNN picks its fastest convolution algorithms for the
 // shapes it sees (autotuning; the warm-up pays for it), and TF32 matrix arithmetic is allowed only

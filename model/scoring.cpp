@@ -38,14 +38,14 @@ at::Tensor make_copies(const at::Tensor& levels, const std::vector<double>& angl
   return normalize(rotate_nearest(levels.to(at::kFloat), angles_deg), config.mean, config.std);
 }
 
-ScoreResult score_image(const Model& model, const at::Tensor& levels, int transforms, bool localize) {
+ScoreResult score_image(const Model& model, const at::Tensor& levels, int transforms, bool localize, MapMethod method) {
   const std::vector<double> angles = test_time_angles(transforms);
   at::Tensor copies;
   {
     at::NoGradGuard no_grad;
     copies = make_copies(levels.to(model.device()), angles, model.config);
   }
-  return score_copies(model, copies, angles, localize);
+  return score_copies(model, copies, angles, localize, false, method);
 }
 
 double worst_tile_score(const Model& model, const std::vector<at::Tensor>& tiles, int transforms) {
@@ -76,13 +76,13 @@ at::Tensor gaussian_smooth(const at::Tensor& maps, double sigma, double truncate
 }
 
 ScoreResult score_copies(const Model& model, const at::Tensor& copies, const std::vector<double>& angles_deg,
-                         bool localize, bool synchronize_stages) {
-  return score_copies_batch(model, copies, angles_deg, 1, localize, synchronize_stages)[0];
+                         bool localize, bool synchronize_stages, MapMethod method) {
+  return score_copies_batch(model, copies, angles_deg, 1, localize, synchronize_stages, method)[0];
 }
 
 std::vector<ScoreResult> score_copies_batch(const Model& model, const at::Tensor& copies,
                                             const std::vector<double>& angles_deg, int64_t images, bool localize,
-                                            bool synchronize_stages) {
+                                            bool synchronize_stages, MapMethod method) {
   const int64_t per_image = static_cast<int64_t>(angles_deg.size());
   if (images < 1 || copies.size(0) != images * per_image)
     throw std::invalid_argument("score_copies_batch: " + std::to_string(copies.size(0)) + " copies for " +
@@ -104,10 +104,30 @@ std::vector<ScoreResult> score_copies_batch(const Model& model, const at::Tensor
     return results;
   };
   auto t0 = std::chrono::steady_clock::now();
-  if (!localize) {
+  const bool local = localize && method == MapMethod::Local;
+  if (!localize || local) {
     at::NoGradGuard no_grad;
-    at::Tensor features = model.extractor.features(copies);  // T=64 as one batch on a GPU
+    at::Tensor local_maps;  // [images*per_image,S,S]
+    at::Tensor features = model.extractor.features(copies, 0, local ? &local_maps : nullptr);  // T=64 as one batch on a GPU
     times.backbone_ms = ms_since(t0);
+    if (local) {
+      // The backbone pass made the cell maps; what remains (turning them back, the maxima) counts as localization.
+      auto tl = std::chrono::steady_clock::now();
+      at::Tensor maps = local_maps;
+      if (per_image > 1) {
+        std::vector<double> back_angles;
+        for (int64_t i = 0; i < images; ++i)
+          for (double a : angles_deg) back_angles.push_back(-a);
+        maps = rotate_bilinear(maps.unsqueeze(1), back_angles).squeeze(1);
+      }
+      maps = maps.view({images, per_image, maps.size(-2), maps.size(-1)}).mean(1);
+      const at::Tensor peaks = maps.amax({1, 2}).to(at::kCPU, at::kDouble).contiguous();
+      for (int64_t i = 0; i < images; ++i) {
+        results[static_cast<size_t>(i)].map = maps[i];
+        results[static_cast<size_t>(i)].local_score = peaks.data_ptr<double>()[i];
+      }
+      times.localization_ms = ms_since(tl);
+    }
     auto t1 = std::chrono::steady_clock::now();
     const at::Tensor z2 = model.flow.forward(features).z.pow(2);
     if (images == 1) {

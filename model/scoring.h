@@ -5,6 +5,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <limits>
 #include <vector>
 
 #include "model.h"
@@ -17,16 +18,24 @@ at::Tensor nll_loss(const FlowOutput& out);
 // Normalised copies [A,3,S,S] of one resized image (levels 0..255, [1,3,S,S]) rotated by each angle.
 at::Tensor make_copies(const at::Tensor& levels, const std::vector<double>& angles_deg, const ModelConfig& config);
 
+// How a heatmap is made: the gradient of the pooled score with respect to the image (the method's; a
+// backward pass), or the local scorer's per-cell map (local_scorer.h; the same forward pass).
+enum class MapMethod { Gradient, Local };
+
 struct ScoreResult {
   double score = 0.0;
   at::Tensor map;  // [S,S] float, only when localizing
+  // With MapMethod::Local: the largest value of the (smoothed) local map, the local image score.
+  double local_score = std::numeric_limits<double>::quiet_NaN();
   double backbone_ms = 0.0, flow_ms = 0.0, localization_ms = 0.0;
 };
 
 // Scores the copies (one image, rotated by `angles_deg`); with `localize`, also the gradient map.
 // With `synchronize_stages`, the device is waited for before each clock read (true CUDA stage times).
+// `method` Local needs a model with a local scorer; its map is each copy's local map turned back by
+// its angle and averaged over the copies.
 ScoreResult score_copies(const Model& model, const at::Tensor& copies, const std::vector<double>& angles_deg,
-                         bool localize, bool synchronize_stages = false);
+                         bool localize, bool synchronize_stages = false, MapMethod method = MapMethod::Gradient);
 
 // The same for several images at once: `copies` holds `images` groups of angles_deg.size() copies,
 // image after image; one backbone batch (in the extractor's chunks) and one flow batch for all of
@@ -34,10 +43,11 @@ ScoreResult score_copies(const Model& model, const at::Tensor& copies, const std
 // alone (up to the rounding of batched kernels); the stage times are the whole batch's.
 std::vector<ScoreResult> score_copies_batch(const Model& model, const at::Tensor& copies,
                                             const std::vector<double>& angles_deg, int64_t images, bool localize,
-                                            bool synchronize_stages = false);
+                                            bool synchronize_stages = false, MapMethod method = MapMethod::Gradient);
 
 // Scores one resized image (levels 0..255, [1,3,S,S]) at the T fixed angles 360*i/T.
-ScoreResult score_image(const Model& model, const at::Tensor& levels, int transforms, bool localize);
+ScoreResult score_image(const Model& model, const at::Tensor& levels, int transforms, bool localize,
+                        MapMethod method = MapMethod::Gradient);
 
 // The score of an image given as tiles (one tensor per tile, as load_resized_tiles gives): the
 // largest of its tiles' score_image scores (one tile: that tile's score).

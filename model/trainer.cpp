@@ -140,7 +140,13 @@ static TrainReport train_flow_checked(Model& model, const std::vector<at::Tensor
   };
 
   at::Tensor pool;  // [n, P, D]
-  if (o.feature_cache > 0) {
+  if (o.feature_cache > 0 && o.rotation_deg == 0 && o.unrotated_features.defined()) {
+    if (o.unrotated_features.dim() != 2 || o.unrotated_features.size(0) != n ||
+        o.unrotated_features.size(1) != model.config.feature_dim())
+      throw Error("training options: the given unrotated features are not [images, D]");
+    rng();  // the seed the pool would have taken: the rest of the run draws the same numbers
+    pool = o.unrotated_features.to(device).unsqueeze(1);
+  } else if (o.feature_cache > 0) {
     pool = rotation_pool_features(model, images, o.feature_cache, rng(), [&](int done) {
       if (!progress) return;
       TrainProgress p;

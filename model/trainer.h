@@ -35,6 +35,9 @@ struct TrainOptions {
   // four right-angle rotations when training rotates.
   std::vector<at::Tensor> heldout_images;
   int heldout_every = 4;
+  // Raw features of the training images unrotated ([images, D], as fit_local_scorer returns them):
+  // without training rotations they are the flow's cache, and the backbone pass is not repeated.
+  at::Tensor unrotated_features;
 };
 
 struct TrainProgress {

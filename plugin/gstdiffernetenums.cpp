@@ -36,6 +36,24 @@ gst_differnet_localization_get_type (void)
 }
 
 GType
+gst_differnet_localization_method_get_type (void)
+{
+  static GType type = 0;
+  if (g_once_init_enter (&type)) {
+    static const GEnumValue values[] = {
+      {GST_DIFFERNET_LOCALIZATION_METHOD_AUTO, "The local map when the model has a local scorer, else the gradient",
+          "auto"},
+      {GST_DIFFERNET_LOCALIZATION_METHOD_GRADIENT, "The gradient of the score (DifferNet's; a backward pass)",
+          "gradient"},
+      {GST_DIFFERNET_LOCALIZATION_METHOD_LOCAL, "The model's local scorer (the same forward pass)", "local"},
+      {0, NULL, NULL}
+    };
+    g_once_init_leave (&type, g_enum_register_static ("GstDifferNetLocalizationMethod", values));
+  }
+  return type;
+}
+
+GType
 gst_differnet_when_busy_get_type (void)
 {
   static GType type = 0;

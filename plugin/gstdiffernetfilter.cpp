@@ -101,6 +101,21 @@ differnet_filter_parse_region (GstDifferNetFilter * self, const char *name, cons
   return FALSE;
 }
 
+std::string
+differnet_filter_tiling_misfit (const std::string & tiles, double overlap, const differnet::Region & roi, int width,
+    int height)
+{
+  if (tiles.empty () || tiles == "auto" || width <= 0 || height <= 0)
+    return "";
+  const differnet::Region area = roi.whole_frame () ? differnet::Region {0, 0, width, height} : roi;
+  try {
+    differnet::tile_regions (area, differnet::TileGrid::parse (tiles, std::max (0.0, overlap)));
+  } catch (const differnet::Error & e) {
+    return std::string (e.what ()) + " (the frames are " + std::to_string (width) + "x" + std::to_string (height) + ")";
+  }
+  return "";
+}
+
 /* Properties that need a restart to take effect refuse changes while the element runs. */
 static gboolean
 check_stopped (GstDifferNetFilter * self, const char *name)
@@ -211,6 +226,9 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
       if (t < 0 && t != -1.0) {  /* -0.5 is a typo, not "the model's" */
         rejected = "threshold " + std::to_string (t) + " is negative: give a score >= 0, or -1 for the model's calibrated threshold";
         s.invalid["threshold"] = rejected;
+      } else if (t < 0 && running && !self->state->model_calibrated) {
+        rejected = "threshold -1 (the model's) refused: the running model has no calibrated threshold, and without "
+            "one every frame would pass as good; the threshold " + std::to_string (s.threshold) + " is kept";
       } else {
         s.threshold = t;
         s.invalid.erase ("threshold");
@@ -223,6 +241,15 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
     case PROP_LOCALIZATION:
       s.localization = static_cast<GstDifferNetLocalization>(g_value_get_enum (value));
       break;
+    case PROP_LOCALIZATION_METHOD:{
+      const auto m = static_cast<GstDifferNetLocalizationMethod>(g_value_get_enum (value));
+      if (m == GST_DIFFERNET_LOCALIZATION_METHOD_LOCAL && running && !self->state->model_local)
+        rejected = "localization-method local refused: the running model has no local scorer (train it with "
+            "differnet-train --local yes); the method in use is kept";
+      else
+        s.localization_method = m;
+      break;
+    }
     case PROP_OVERLAY:
       s.overlay = (GstDifferNetOverlay) g_value_get_enum (value);
       break;
@@ -241,8 +268,15 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
       try {
         if (!t.empty () && t != "auto")
           differnet::TileGrid::parse (t);
-        s.tiles = t;
-        s.invalid.erase ("tiles");
+        /* While running, the new tiling must also cut the current frames: else warn, keep the old. */
+        const std::string misfit = running ? differnet_filter_tiling_misfit (t, s.tile_overlap, s.roi,
+            self->state->width, self->state->height) : "";
+        if (!misfit.empty ()) {
+          rejected = misfit + "; tiles '" + s.tiles + "' kept";
+        } else {
+          s.tiles = t;
+          s.invalid.erase ("tiles");
+        }
       } catch (const differnet::Error & e) {
         rejected = e.what ();
         s.invalid["tiles"] = rejected;
@@ -324,6 +358,7 @@ gst_differnet_filter_get_property (GObject * object, guint prop_id, GValue * val
     case PROP_THRESHOLD: g_value_set_double (value, s.threshold); break;
     case PROP_TRANSFORMS: g_value_set_int (value, s.transforms); break;
     case PROP_LOCALIZATION: g_value_set_enum (value, s.localization); break;
+    case PROP_LOCALIZATION_METHOD: g_value_set_enum (value, s.localization_method); break;
     case PROP_OVERLAY: g_value_set_enum (value, s.overlay); break;
     case PROP_HEATMAP_ALPHA: g_value_set_double (value, s.heatmap_alpha); break;
     case PROP_INFERENCE_INTERVAL: g_value_set_int (value, s.inference_interval); break;
@@ -343,6 +378,30 @@ gst_differnet_filter_get_property (GObject * object, guint prop_id, GValue * val
       break;
   }
   GST_OBJECT_UNLOCK (self);
+}
+
+/* Opens the results file and creates the snapshot folder the settings name; FALSE after posting an
+ * error. */
+static gboolean
+open_outputs (GstDifferNetFilter * self, const Settings & s, RunState & state)
+{
+  if (!s.results_file.empty ()) {
+    state.results = g_fopen (s.results_file.c_str (), "w");
+    if (!state.results) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("Could not open results file '%s'", s.results_file.c_str ()),
+          ("%s", g_strerror (errno)));
+      return FALSE;
+    }
+  }
+  if (!s.snapshot_dir.empty ()) {
+    if (g_mkdir_with_parents (s.snapshot_dir.c_str (), 0755) != 0) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("Could not create snapshot folder '%s'", s.snapshot_dir.c_str ()),
+          ("%s", g_strerror (errno)));
+      return FALSE;
+    }
+    state.snapshots.dir = s.snapshot_dir;
+  }
+  return TRUE;
 }
 
 /* READY -> PAUSED: load and warm up the model, open the outputs. */
@@ -373,6 +432,10 @@ gst_differnet_filter_start (GstBaseTransform * trans)
   auto state = std::make_unique<RunState> ();
   state->batch.max_frames = s.batch_size;
   state->batch.timeout = std::chrono::microseconds (s.batch_timeout_us);
+  /* The outputs the user configured are opened whatever path the model arrives by (loaded here, or
+   * learnt later in learn mode), so that a bad path fails at start, not after the learning. */
+  if (!open_outputs (self, s, *state))
+    return FALSE;
   /* Learn mode needs no model yet: frames pass unscored until the learnt one takes over. */
   if (learn && (s.model.empty () || !g_file_test (s.model.c_str (), G_FILE_TEST_EXISTS))) {
     if (!differnet_filter_learn_start (self, s, *state))
@@ -401,6 +464,18 @@ gst_differnet_filter_start (GstBaseTransform * trans)
     return FALSE;
   }
   const differnet::ModelSummary & m = state->detector->summary ();
+  if (!m.calibrated && s.threshold < 0) {
+    /* A detector fails closed: with no threshold every frame would pass as good, silently. */
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Model '%s' has no calibrated threshold", s.model.c_str ()),
+        ("%s", differnet_filter_uncalibrated_hint ().c_str ()));
+    return FALSE;
+  }
+  if (s.localization_method == GST_DIFFERNET_LOCALIZATION_METHOD_LOCAL && !m.local_scorer) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Model '%s' has no local scorer, and localization-method is local",
+            s.model.c_str ()), ("Train the model with differnet-train --local yes, or set localization-method=auto "
+            "(the gradient map for such models) or gradient"));
+    return FALSE;
+  }
   if (m.calibrated && s.threshold < 0 && m.calibrated_transforms > 0 && m.calibrated_transforms != s.transforms)
     GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Model '%s' was calibrated at transforms=%d, the element scores at "
             "transforms=%d", s.model.c_str (), m.calibrated_transforms, s.transforms),
@@ -412,28 +487,10 @@ gst_differnet_filter_start (GstBaseTransform * trans)
   if (s.when_busy == GST_DIFFERNET_WHEN_BUSY_PASS)
     state->background = std::make_unique<differnet::ScoringQueue> (*state->detector, state->batch);
   state->model_id = m.model_id;
+  state->model_calibrated = m.calibrated;
+  state->model_local = m.local_scorer;
   state->model_path = s.model;
   state->active_device = m.device;
-  if (!m.calibrated && s.threshold < 0)
-    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Model '%s' has no calibrated threshold", s.model.c_str ()),
-        ("Every frame is judged good until the 'threshold' property is set or the model is calibrated "
-         "with differnet-calibrate."));
-  if (!s.results_file.empty ()) {
-    state->results = g_fopen (s.results_file.c_str (), "w");
-    if (!state->results) {
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("Could not open results file '%s'", s.results_file.c_str ()),
-          ("%s", g_strerror (errno)));
-      return FALSE;
-    }
-  }
-  if (!s.snapshot_dir.empty ()) {
-    if (g_mkdir_with_parents (s.snapshot_dir.c_str (), 0755) != 0) {
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("Could not create snapshot folder '%s'", s.snapshot_dir.c_str ()),
-          ("%s", g_strerror (errno)));
-      return FALSE;
-    }
-    state->snapshots.dir = s.snapshot_dir;
-  }
   if (learn && !differnet_filter_learn_start (self, s, *state))
     return FALSE;
   GST_INFO_OBJECT (self, "model %s (id %s, backbone %s %s, input %d px) on %s, %d frame(s) in flight",
@@ -478,9 +535,23 @@ gst_differnet_filter_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVid
     }
   }
   if (self->state) {
-    self->state->format = pixel_format (GST_VIDEO_INFO_FORMAT (in_info));
+    /* The tiling must cut the new frames too (tiles set, or the model's): else the region is scored
+     * whole, with a warning, rather than an error on the first frame. */
+    GST_OBJECT_LOCK (self);
+    Settings & s = *self->settings;
+    const std::string tiles = s.tiles.empty () && self->state->detector ? self->state->detector->summary ().tiles : s.tiles;
+    const double overlap = s.tile_overlap >= 0 || !self->state->detector ? s.tile_overlap
+        : self->state->detector->summary ().tile_overlap;
+    const std::string misfit = differnet_filter_tiling_misfit (tiles, overlap, roi, width, height);
+    if (!misfit.empty ())
+      s.tiles = "1x1";
     self->state->width = width;
     self->state->height = height;
+    GST_OBJECT_UNLOCK (self);
+    if (!misfit.empty ())
+      GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("Tiling '%s' does not fit the new frames; scoring them whole (tiles=1x1)",
+              tiles.c_str ()), ("%s. Set 'tiles' to a grid whose tiles are at least 8x8 pixels.", misfit.c_str ()));
+    self->state->format = pixel_format (GST_VIDEO_INFO_FORMAT (in_info));
     self->state->last.reset ();  // a result for the old size must not be reused (or drawn) on the new one
     self->state->scored_any = false;  // (the queue is empty here: sink_event drained it before the caps)
   }
@@ -498,6 +569,9 @@ prepare_scoring (GstDifferNetFilter * self, differnet::FrameJob & job, GstBuffer
   job.request.transforms = s.transforms;
   job.request.localize = s.localization == GST_DIFFERNET_LOCALIZATION_ON;
   job.request.localize_on_anomaly = s.localization == GST_DIFFERNET_LOCALIZATION_ON_ANOMALY;
+  job.request.localization = s.localization_method == GST_DIFFERNET_LOCALIZATION_METHOD_LOCAL ?
+      differnet::Localization::Local : s.localization_method == GST_DIFFERNET_LOCALIZATION_METHOD_GRADIENT ?
+      differnet::Localization::Gradient : differnet::Localization::Auto;
   job.request.region = s.roi;
   job.request.threshold = s.threshold;
   job.request.heatmap_size = std::max (1, st.detector->summary ().input_size / 4);
@@ -784,11 +858,19 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
           1, 1024, DEFAULT_PROP_TRANSFORMS, playing));
   g_object_class_install_property (gobject_class, PROP_LOCALIZATION,
       g_param_spec_enum ("localization", "Localization",
-          "When to compute the gradient heatmap (a second pass, as costly as the scoring): on (every frame: "
-          "each frame costs the same, and good frames show where they come closest to a defect), off, or "
-          "on-anomaly (only frames judged anomalous: good frames cost half, an anomalous one 1.5 times). "
-          "true and false are accepted for on and off",
+          "When to compute the heatmap: on (every scored frame), off, or on-anomaly (only frames judged "
+          "anomalous). With the gradient method (localization-method) the heatmap is a second pass as costly "
+          "as the scoring, so on-anomaly makes good frames cost half; the local map comes with the score and "
+          "costs little. true and false are accepted for on and off",
           gst_differnet_localization_get_type (), DEFAULT_PROP_LOCALIZATION, playing));
+  g_object_class_install_property (gobject_class, PROP_LOCALIZATION_METHOD,
+      g_param_spec_enum ("localization-method", "Localization method",
+          "How the heatmap is made: local (the model's local scorer, per-cell scores of the feature maps from "
+          "the same forward pass: sharp, nearly free), gradient (the gradient of the score with respect to the "
+          "frame, DifferNet's own; a backward pass), or auto (local when the model has a local scorer, else "
+          "gradient). local with a model that has no local scorer is refused (at start: an error; while "
+          "PLAYING: a warning, the method in use kept)",
+          gst_differnet_localization_method_get_type (), DEFAULT_PROP_LOCALIZATION_METHOD, playing));
   g_object_class_install_property (gobject_class, PROP_OVERLAY,
       g_param_spec_enum ("overlay", "Overlay", "What to draw on the frames; none leaves every pixel unchanged",
           gst_differnet_overlay_get_type (), DEFAULT_PROP_OVERLAY, playing));
@@ -892,6 +974,7 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
   gst_type_mark_as_plugin_api (gst_differnet_overlay_get_type (), (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (gst_differnet_message_mode_get_type (), (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (gst_differnet_localization_get_type (), (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (gst_differnet_localization_method_get_type (), (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (gst_differnet_when_busy_get_type (), (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (gst_differnet_mode_get_type (), (GstPluginAPIFlags) 0);
   GST_DEBUG_CATEGORY_INIT (gst_differnet_filter_debug, "differnetfilter", 0, "DifferNet defect detector");

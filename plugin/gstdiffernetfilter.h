@@ -50,6 +50,20 @@ typedef enum {
 } GstDifferNetLocalization;
 
 /**
+ * GstDifferNetLocalizationMethod:
+ * @GST_DIFFERNET_LOCALIZATION_METHOD_AUTO: the local map when the model has a local scorer, else the gradient
+ * @GST_DIFFERNET_LOCALIZATION_METHOD_GRADIENT: the gradient of the score with respect to the frame
+ *     (DifferNet's own localization; a backward pass)
+ * @GST_DIFFERNET_LOCALIZATION_METHOD_LOCAL: the model's local scorer: per-cell scores of the feature
+ *     maps, from the same forward pass as the score (models trained with it only)
+ */
+typedef enum {
+  GST_DIFFERNET_LOCALIZATION_METHOD_AUTO,
+  GST_DIFFERNET_LOCALIZATION_METHOD_GRADIENT,
+  GST_DIFFERNET_LOCALIZATION_METHOD_LOCAL,
+} GstDifferNetLocalizationMethod;
+
+/**
  * GstDifferNetWhenBusy:
  * @GST_DIFFERNET_WHEN_BUSY_WAIT: every frame due for scoring waits for its own score
  * @GST_DIFFERNET_WHEN_BUSY_PASS: no frame waits for the scorer: a frame due for scoring is handed
@@ -75,6 +89,7 @@ typedef enum {
 GType gst_differnet_overlay_get_type (void);
 GType gst_differnet_message_mode_get_type (void);
 GType gst_differnet_localization_get_type (void);
+GType gst_differnet_localization_method_get_type (void);
 GType gst_differnet_when_busy_get_type (void);
 GType gst_differnet_mode_get_type (void);
 

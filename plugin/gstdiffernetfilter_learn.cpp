@@ -1,4 +1,4 @@
-/* differnetfilter's learn mode (issue 12): with mode=learn the element keeps every learn-interval-th
+/* differnetfilter's learn mode: with mode=learn the element keeps every learn-interval-th
  * frame's region (learn-roi, else roi) until it has learn-frames of them, trains a model on them on
  * a thread of its own with differnet-train's code (learn-preset, learn-settings), calibrates it on
  * frames held out, writes it atomically to learn-output (else model) and switches to it between
@@ -286,8 +286,18 @@ differnet_filter_set_learn_property (GstDifferNetFilter * self, guint prop_id, c
       return TRUE;
     case PROP_LEARN_SETTINGS:{
       const GstStructure *st = static_cast<const GstStructure *>(g_value_get_boxed (value));
+      /* "garbage" parses as an empty structure named "garbage": a typo, not "no overrides". The old
+       * value is kept (and start() refuses to run while it is invalid). */
+      if (st && gst_structure_n_fields (st) == 0 && !gst_structure_has_name (st, "s")
+          && !gst_structure_has_name (st, "settings")) {
+        rejected = std::string ("learn-settings '") + gst_structure_get_name (st) + "' names no setting: write them as "
+            "\"settings,epochs=48,holdout=10\" (\"settings\" alone for none)";
+        s.invalid["learn-settings"] = rejected;
+        return TRUE;
+      }
       s.learn_settings.clear ();
       s.learn_settings_text.clear ();
+      s.invalid.erase ("learn-settings");
       if (!st)
         return TRUE;
       for (int i = 0; i < gst_structure_n_fields (st); ++i) {

@@ -109,8 +109,12 @@ differnet_filter_finish_frame (GstDifferNetFilter * self, std::unique_ptr<differ
   meta->region_y = r.region.y;
   meta->region_width = r.region.width;
   meta->region_height = r.region.height;
-  if (!d.heatmap.values.empty ())
+  if (!d.heatmap.values.empty ()) {
     gst_differnet_meta_set_heatmap (meta, d.heatmap.width, d.heatmap.height, d.heatmap.values.data ());
+    meta->peak_x = d.peak_x;
+    meta->peak_y = d.peak_y;
+    g_strlcpy (meta->heatmap_method, d.heatmap.local ? "local" : "gradient", sizeof meta->heatmap_method);
+  }
   if (!d.tile_scores.empty ()) {
     int columns = 0;            /* tiles in the first row: those that start on its top edge */
     while (columns < static_cast<int>(d.tiles.size ()) && d.tiles[columns].y == d.tiles[0].y)

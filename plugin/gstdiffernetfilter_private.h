@@ -2,13 +2,14 @@
  *   gstdiffernetfilter.cpp         the element: properties, start/stop, the flow of frames
  *   gstdiffernetfilter_output.cpp  what a scored frame leaves with: meta, messages, results line, overlay
  *   gstdiffernetfilter_swap.cpp    the live model swap between two frames
- *   gstdiffernetfilter_learn.cpp   learn mode: learning a model from the stream (issue 12)
+ *   gstdiffernetfilter_learn.cpp   learn mode: learning a model from the stream
  * Not installed; no LibTorch type here. */
 #pragma once
 
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -36,6 +37,7 @@ enum {
   PROP_THRESHOLD,
   PROP_TRANSFORMS,
   PROP_LOCALIZATION,
+  PROP_LOCALIZATION_METHOD,
   PROP_OVERLAY,
   PROP_HEATMAP_ALPHA,
   PROP_INFERENCE_INTERVAL,
@@ -78,6 +80,7 @@ enum {
 #define DEFAULT_PROP_THRESHOLD -1.0
 #define DEFAULT_PROP_TRANSFORMS 1
 #define DEFAULT_PROP_LOCALIZATION GST_DIFFERNET_LOCALIZATION_ON
+#define DEFAULT_PROP_LOCALIZATION_METHOD GST_DIFFERNET_LOCALIZATION_METHOD_AUTO
 #define DEFAULT_PROP_OVERLAY GST_DIFFERNET_OVERLAY_ALL
 #define DEFAULT_PROP_HEATMAP_ALPHA 0.5
 #define DEFAULT_PROP_INFERENCE_INTERVAL 1
@@ -106,6 +109,7 @@ struct Settings {
   double threshold = DEFAULT_PROP_THRESHOLD;
   int transforms = DEFAULT_PROP_TRANSFORMS;
   GstDifferNetLocalization localization = DEFAULT_PROP_LOCALIZATION;
+  GstDifferNetLocalizationMethod localization_method = DEFAULT_PROP_LOCALIZATION_METHOD;
   GstDifferNetOverlay overlay = DEFAULT_PROP_OVERLAY;
   double heatmap_alpha = DEFAULT_PROP_HEATMAP_ALPHA;
   int inference_interval = DEFAULT_PROP_INFERENCE_INTERVAL;
@@ -162,6 +166,10 @@ struct RunState {
   int frames_in_flight = 1;
   differnet::BatchPolicy batch;  // batch-size and batch-timeout, for every queue of the run
   std::string model_id, active_device;
+  // Whether the model scoring now has a calibrated threshold (read by set_property under the object
+  // lock, so that `threshold` cannot go back to -1 over an uncalibrated model).
+  std::atomic<bool> model_calibrated{true};
+  std::atomic<bool> model_local{false};  // the running model has a local scorer
   FILE* results = nullptr;
   guint64 results_lost = 0;  // lines that could not be written
   differnet::SnapshotWriter snapshots;  // dir empty: no snapshots
@@ -230,6 +238,12 @@ GstBuffer *differnet_filter_finish_frame (GstDifferNetFilter * self, std::unique
 
 /* gstdiffernetfilter_swap.cpp: switches to a model the loader finished (or warns and keeps the old). */
 GstFlowReturn differnet_filter_switch_model (GstDifferNetFilter * self, differnet::ModelLoader::Result result);
+/* gstdiffernetfilter.cpp: why a `tiles` value ("CxR", with `overlap`) cannot cut the region (`roi`, or
+ * the whole frame) of width x height frames; "" when it can, for ""/"auto", or while the size is unknown. */
+std::string differnet_filter_tiling_misfit (const std::string & tiles, double overlap, const differnet::Region & roi,
+    int width, int height);
+/* Why an uncalibrated model is refused without a 'threshold', and how to calibrate it. */
+std::string differnet_filter_uncalibrated_hint ();
 /* The request that warms a model up for the element's settings. */
 differnet::DetectRequest differnet_filter_warm_request (const Settings & s);
 

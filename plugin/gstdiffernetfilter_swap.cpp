@@ -4,6 +4,13 @@
 
 #define GST_CAT_DEFAULT gst_differnet_filter_debug
 
+std::string
+differnet_filter_uncalibrated_hint ()
+{
+  return "Without a threshold every frame would be judged good, so the element refuses it. Calibrate it on "
+      "good images (differnet-calibrate MODEL GOOD_IMAGES_FOLDER), or set the 'threshold' property to a score.";
+}
+
 differnet::DetectRequest
 differnet_filter_warm_request (const Settings & s)
 {
@@ -23,6 +30,21 @@ GstFlowReturn
 differnet_filter_switch_model (GstDifferNetFilter * self, differnet::ModelLoader::Result result)
 {
   RunState & st = *self->state;
+  GST_OBJECT_LOCK (self);
+  const bool threshold_set = self->settings->threshold >= 0;
+  const bool wants_local = self->settings->localization_method == GST_DIFFERNET_LOCALIZATION_METHOD_LOCAL;
+  GST_OBJECT_UNLOCK (self);
+  if (result.detector && wants_local && !result.detector->summary ().local_scorer) {
+    result.detector.reset ();
+    result.error = "the model has no local scorer and localization-method is local (train it with differnet-train "
+        "--local yes, or set localization-method=auto)";
+  }
+  if (result.detector && !result.detector->summary ().calibrated && !threshold_set) {
+    /* Fail closed: an uncalibrated model would let every frame pass. Refused like a model that
+     * cannot be loaded. */
+    result.detector.reset ();
+    result.error = "the model has no calibrated threshold. " + differnet_filter_uncalibrated_hint ();
+  }
   if (!result.detector && !st.detector) {
     /* Learn mode without an earlier model: nothing could inspect the frames. Fail closed. */
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Could not load model '%s', and there is no other model to "
@@ -54,6 +76,8 @@ differnet_filter_switch_model (GstDifferNetFilter * self, differnet::ModelLoader
   const differnet::ModelSummary & m = st.detector->summary ();
   st.model_path = result.path;
   st.model_id = m.model_id;
+  st.model_calibrated = m.calibrated;
+  st.model_local = m.local_scorer;
   st.active_device = m.device;
   st.last.reset ();
   st.scored_any = false;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Many streams, one process (issue 11): for 1, 2 and 4 streams in one gst-launch-1.0 pipeline (each a
+# Many streams, one process: for 1, 2 and 4 streams in one gst-launch-1.0 pipeline (each a
 # videotestsrc -> differnetfilter -> fakesink), total frames per second and peak resident memory
 # with one model per element (share-model=false), one model shared by all (the default), and, for
 # 2 streams or more, the shared model with cross-stream batching (batch-size = the stream count, the

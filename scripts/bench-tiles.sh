@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tiled vs squeezed scoring of wide line-scan strips (issue 15), measured in one run:
+# Tiled vs squeezed scoring of wide line-scan strips, measured in one run:
 #   scripts/bench-tiles.sh OUTDIR [PRESET] [TILES] [OVERLAP] [extra differnet-train options...]
 # Generates 4096x256 strips of a woven web (scripts/make_web_strips.py, seed 0: 24 good strips train,
 # 40 good and 40 with one defect of 0.05 % of the strip test), trains one model on whole strips

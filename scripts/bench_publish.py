@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Publishing benchmark (issue 13): starts a mosquitto broker of its own on a free loopback port and
+"""Publishing benchmark: starts a mosquitto broker of its own on a free loopback port and
 prints, measured in one run on this machine:
   1. messages per second one pipeline publishes at QoS 0 and QoS 1: N results (differnetfilter with
      inference-interval so large that it scores once and every frame carries that result) from the

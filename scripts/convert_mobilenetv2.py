@@ -3,7 +3,7 @@
 backbone file.
 
 usage: scripts/convert_mobilenetv2.py SRC_DIR OUT.safetensors
-SRC_DIR holds conv_{i}_{weight,bias}.npy (../shared/weights/mobilenetv2/weights). Values are unchanged
+SRC_DIR holds conv_{i}_{weight,bias}.npy (the upstream weights folder mobilenetv2/weights). Values are unchanged
 (float32, OIHW); conv_{i}_weight.npy -> conv{i}.weight. The classifier's lone bias is left out.
 """
 import glob

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Few-shot reference on Magnetic Tile, local features (issue 10: "the same with only 16 training
-images: >= 0.93"); the companion of few_shot_reference.py, which measures pooled SqueezeNet features.
+"""Few-shot reference on Magnetic Tile, local features (16 training
+images); the companion of few_shot_reference.py, which measures pooled SqueezeNet features.
 
-PatchCore-like scoring on the bundled ResNet50-v2 (../shared/weights/resnet50v2_stage3, raw .npy;
+PatchCore-like scoring on the bundled ResNet50-v2 (the upstream weights folder resnet50v2_stage3, raw .npy;
 the graph of its README): 448-px input, the outputs of stage 2 (512 channels, 56 x 56) and stage 3
 (1024, 28 x 28), each averaged over 3 x 3 neighbourhoods, stage 2 pooled to 28 x 28, each scaled to
 unit std, concatenated and projected to 384 dimensions (a fixed random Gaussian matrix, seed 0): 784
@@ -18,7 +18,7 @@ a test image (the paper's test set: 191 MT_Free, 392 defective) scores
 Prints ROC AUC per draw and the mean. 48 minutes on 2 cores shared with other work (less alone).
 
   /usr/bin/python3 scripts/few_shot_patches.py WEIGHTS_DIR DATA_DIR
-  (WEIGHTS_DIR = ../shared/weights/resnet50v2_stage3/weights, DATA_DIR = ../shared/data/magnetic-tile)
+  (WEIGHTS_DIR = the upstream weights folder resnet50v2_stage3/weights, DATA_DIR = the Magnetic Tile folder)
 """
 import os
 import random

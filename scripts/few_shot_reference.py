@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Few-shot reference on Magnetic Tile (issue 10: "the same with only 16 training images: >= 0.93").
+"""Few-shot reference on Magnetic Tile (16 training images).
 
 An outside check of what 16 good images can reach with the bundled SqueezeNet 1.1 features, whatever
-the density model: PyTorch on the same ImageNet weights (../shared/weights/squeezenet1_1, raw .npy),
+the density model: PyTorch on the same ImageNet weights (the upstream weights folder squeezenet1_1, raw .npy),
 448 px input, scales 448/224/112 as nearest subsamplings, global average pooling, as the extractor
 does. For each of five draws of 16 images from train_good.txt (random.Random(draw).sample) it fits,
 on the pooled features of the 16, and scores the paper's test set (the other 191 MT_Free images and
@@ -18,7 +18,7 @@ the 392 defective ones):
 Prints ROC AUC per draw and the mean. About 12 minutes on 2 cores (feature extraction ~10, local cells ~1).
 
   /usr/bin/python3 scripts/few_shot_reference.py WEIGHTS_DIR DATA_DIR
-  (WEIGHTS_DIR = ../shared/weights/squeezenet1_1/weights, DATA_DIR = ../shared/data/magnetic-tile)
+  (WEIGHTS_DIR = the upstream weights folder squeezenet1_1/weights, DATA_DIR = the Magnetic Tile folder)
 """
 import os
 import random

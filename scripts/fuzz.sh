@@ -55,6 +55,13 @@ bad = dict(small); bad[names[0]] = {"dtype": "F32", "shape": [461168601842738790
 write("huge-shape", bad, data)
 nan = struct.pack("<6f", 1, float("nan"), 3, float("inf"), 5, 6)
 write("non-finite", small, nan)
+# calibration blocks, sound and edited (a huge, negative or zero-T threshold must be refused)
+good_cal = {"calibrated": True, "threshold": 4.5, "transforms": 1, "method": "quantile 0.99 of 8 good images at T=1",
+            "good_count": 8, "good_mean": 3.0, "good_std": 0.8, "good_max": 4.6}
+for name, edit in [("cal-good", {}), ("cal-huge", {"threshold": 1e308}), ("cal-negative", {"threshold": -5}),
+                   ("cal-t0", {"transforms": 0})]:
+    m = dict(meta); m["calibration"] = json.dumps({**good_cal, **edit})
+    write(name, {**small, "__metadata__": m}, data)
 sc = os.path.join(out, "corpus-strings")
 for i, s in enumerate(["", "0,0,64,48", "2147483640,0,100,100", "1,2,3", "-1,2,3,4", "99999999999,0,1,1", "1,2,3,4x",
                        "auto", "cpu", "cuda", "cuda:0", "cuda:123", "cuda:-1", "gpu", "fp32", "fp16", "bf16", "int8"]):
@@ -72,6 +79,7 @@ for target in fuzz_model_file fuzz_strings; do
   args=(-max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10 -print_final_stats=1
         -artifact_prefix="$out/$target-")
   [ -n "$runs" ] && args+=(-runs="$runs")
+  [ "$target" = fuzz_model_file ] && args+=(-dict=tests/fuzz/model_file.dict)
   log=$out/$target.log
   if FUZZ_SCRATCH_DIR=$scratch ASAN_OPTIONS=detect_leaks=1 "$out/bin/$target" "${args[@]}" "$corpus" >"$log" 2>&1; then
     execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')

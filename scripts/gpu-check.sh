@@ -221,7 +221,7 @@ fi
 run_bench() { "$bin/differnet-bench" "${bench[@]}" > "$out/bench.txt" 2>&1 || { tail "$out/bench.txt"; return 1; }; }
 check "differnet-bench" run_bench
 [ -z "$sampler" ] || kill "$sampler" 2>/dev/null
-# Many streams on the device: separate models, one shared, cross-stream batching (issue 11).
+# Many streams on the device: separate models, one shared, cross-stream batching.
 streams_ok=0
 if [ "$quick" = 0 ] && [ -d "$builddir/plugin" ] && [ -n "${MT_MODEL:-}" ] && [ -s "${MT_MODEL:-}" ]; then
   run_streams() {

@@ -18,7 +18,7 @@ packages=(
   # differnetpublish (libmosquitto); its tests start Debian's broker with their own configuration and
   # make TLS certificates with openssl; the subscriber example uses paho-mqtt
   libmosquitto-dev mosquitto openssl python3-paho-mqtt
-  # GenICam cameras (issue 15): Aravis's GStreamer source aravissrc (in libaravis-0.8-0), its headers
+  # GenICam cameras: Aravis's GStreamer source aravissrc (in libaravis-0.8-0), its headers
   # for the fake-camera test (its .pc file needs libusb-1.0-0-dev, not a dependency of the package),
   # and arv-tool-0.8 to list cameras
   libaravis-dev libusb-1.0-0-dev aravis-tools-cli

@@ -4,10 +4,10 @@
 # (scripts/fetch-gpu-debs.sh) and the Magnetic Tile JPEGs with the paper's training list into .gpu/
 # (ignored by git; about 51 MB, inside the 64 MiB a run may carry with the repository), then prints
 # the command to give the machine, with .gpu carried.
-#   scripts/prepare-gpu-run.sh [MAGNETIC_TILE_DIR]     (default ../shared/data/magnetic-tile)
+#   scripts/prepare-gpu-run.sh MAGNETIC_TILE_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mt=${1:-../shared/data/magnetic-tile}
+mt=${1:?usage: scripts/prepare-gpu-run.sh MAGNETIC_TILE_DIR (the dataset folder: MT_*/Imgs, train_good.txt)}
 [ -f "$mt/train_good.txt" ] || { echo "prepare-gpu-run: no Magnetic Tile data in '$mt' (train_good.txt missing)"; exit 1; }
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
 rm -rf .gpu

@@ -10,8 +10,10 @@
 
 #include "cli.h"
 #include "detector.h"
+#include "local_training.h"
 #include "model.h"
 #include "preprocess.h"
+#include "presets.h"
 #include "runtime.h"
 #include "scoring.h"
 #include "trainer.h"
@@ -42,6 +44,8 @@ options:
   --flow-widths LIST  flow hidden widths to time (default 512,2048: the fast preset and the paper)
   --transforms LIST   T values for the per-frame path (default 1,8,64)
   --localize-transforms LIST  T values with localization (default 1,8)
+  --local yes|no      also time the local scorer's map (default yes; its layers are the
+                      backbone's defaults, its Gaussian fitted on random pixels: timing only)
   --iterations N      timed runs per stage (default 5); --warmup N untimed runs first (default 1)
   --device NAME       auto, cpu, cuda, cuda:N (default cpu)
   --precision LIST    backbone precisions for the per-frame path: fp32, fp16 (CUDA), bf16
@@ -128,7 +132,7 @@ std::vector<int> ints(const std::vector<std::string>& v) {
 int main(int argc, char** argv) {
   return cli::run_tool("differnet-bench", [&] {
     cli::Args args(argc, argv,
-                   {{"backbones", true}, {"flow-widths", true}, {"transforms", true}, {"localize-transforms", true},
+                   {{"backbones", true}, {"flow-widths", true}, {"transforms", true}, {"localize-transforms", true}, {"local", true},
                     {"iterations", true}, {"warmup", true}, {"device", true}, {"threads", true}, {"quick", false},
                     {"precision", true}, {"flow-precision", true}, {"batch", true}},
                    kHelp);
@@ -141,6 +145,9 @@ int main(int argc, char** argv) {
     auto widths = ints(args.list("flow-widths", quick ? "512" : "512,2048"));
     auto transforms = ints(args.list("transforms", quick ? "1,8" : "1,8,64"));
     auto loc_transforms = ints(args.list("localize-transforms", "1,8"));
+    const std::string local_arg = args.text("local", "yes");
+    if (local_arg != "yes" && local_arg != "no") throw cli::UsageError("--local takes yes or no, not '" + local_arg + "'");
+    const bool with_local = local_arg == "yes";
     const auto precisions = args.list("precision", "fp32");
     for (const auto& p : precisions) parse_precision(p);  // a typo fails now, not after minutes
     const auto flow_precisions = args.list("flow-precision", "fp32");
@@ -181,6 +188,10 @@ int main(int argc, char** argv) {
       config.trunk_channels = backbone.trunk_channels();
       config.layers = layers;
       config.layer_channels.clear();
+      if (with_local) {  // the local scorer on the backbone's default layers (fitted on random pixels below)
+        config.local.layers = default_local_layers(backbone.architecture());
+        for (const auto& l : config.local.layers) config.local.layer_channels.push_back(backbone.layer_channels(l));
+      }
       std::string layer_list;
       for (const auto& l : layers) {
         config.layer_channels.push_back(backbone.layer_channels(l));  // an unknown layer fails here
@@ -211,6 +222,10 @@ int main(int argc, char** argv) {
         c.flow.width = width;
         Model model = Model::create(c, backbone, 1);
         model.to(device);
+        if (with_local) {  // timing only: two random images give it a Gaussian to score with
+          at::AutoGradMode off(false);
+          fit_local_scorer(model, {at::randint(0, 256, {1, 3, 448, 448}, at::kByte), at::randint(0, 256, {1, 3, 448, 448}, at::kByte)}, 1);
+        }
         int64_t params = 0;
         for (const auto& p : model.flow.parameters()) params += p.numel();
         std::printf(" flow width %d (%.1f M parameters)\n", width, params / 1e6);
@@ -259,12 +274,15 @@ int main(int argc, char** argv) {
           }
           std::printf(" per-frame path, 640x480 RGB frame, backbone %s, flow %s (median ms per stage)\n",
                       backbone_precision.c_str(), flow_precision.c_str());
-          auto path_row = [&](int T, bool localize) {
+          auto path_row = [&](int T, bool localize, Localization how = Localization::Gradient) {
             DetectRequest request;
             request.transforms = T;
             request.localize = localize;
+            request.localization = how;
             request.heatmap_size = 112;
-            const std::string label = "T=" + std::to_string(T) + (localize ? " + localization" : "") + ", batch 1";
+            const std::string label = "T=" + std::to_string(T) +
+                                      (!localize ? "" : how == Localization::Local ? " + local map" : " + gradient map") +
+                                      ", batch 1";
             const StageTimes t = median_times(timer, [&] { return detector->detect(frame, request).times; });
             stage_row(label, t);
             char line[200];
@@ -274,6 +292,8 @@ int main(int argc, char** argv) {
           };
           for (int T : transforms) path_row(T, false);
           for (int T : loc_transforms) path_row(T, true);
+          if (with_local)
+            for (int T : loc_transforms) path_row(T, true, Localization::Local);
           if (batch > 0) {
             // T=1 for `batch` frames at once: each frame uploaded and preprocessed, one backbone batch,
             // one flow batch, one score per frame.

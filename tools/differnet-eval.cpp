@@ -51,7 +51,9 @@ sub-folders are classes, the good one named by --good. Images are found recursiv
   --threshold X     the decision threshold for the confusion counts (default: the model's)
   --out-dir DIR     also write roc.png and heatmaps of the highest-scored defective and good images
   --pictures N      how many of each for --out-dir (default 4)
-  --pixel-auroc     also compute the gradient heatmap of every defective image and report the
+  --localization M  how --pixel-auroc makes the heatmaps: auto (the local scorer when the model
+                    has one, else the gradient), gradient or local
+  --pixel-auroc     also compute the heatmap of every defective image and report the
                     pixel-level ROC AUC against its mask (overall and per class), at 112 x 112:
                     the mask is NAME.png beside NAME.jpg (Magnetic Tile) or
                     ground_truth/CLASS/NAME_mask.png (MVTec AD); images without a mask are skipped
@@ -120,7 +122,7 @@ std::string mask_path(const Sample& s) {
 
 // Pixel-level ROC AUC of the gradient heatmaps of the defective images against their masks, both at
 // kSide x kSide (the map area-averaged, the mask's pixel share > 0.5 counts as defect).
-nlohmann::json pixel_auroc(const Model& model, const std::vector<Sample>& samples, int T) {
+nlohmann::json pixel_auroc(const Model& model, const std::vector<Sample>& samples, int T, MapMethod method) {
   constexpr int kSide = 112;
   std::map<std::string, std::pair<std::vector<double>, std::vector<int>>> per_class;
   std::vector<double> all_scores;
@@ -135,7 +137,7 @@ nlohmann::json pixel_auroc(const Model& model, const std::vector<Sample>& sample
       continue;
     }
     at::Tensor levels = load_resized(s.path, model.config.input_size).to(model.device());
-    at::Tensor map = score_image(model, levels, T, true).map.to(at::kCPU, at::kFloat);
+    at::Tensor map = score_image(model, levels, T, true, method).map.to(at::kCPU, at::kFloat);
     map = at::adaptive_avg_pool2d(map.unsqueeze(0).unsqueeze(0), {kSide, kSide}).flatten();
     at::Tensor m = load_resized(mask, model.config.input_size)[0][0].to(at::kFloat).gt(127).to(at::kFloat);
     m = at::adaptive_avg_pool2d(m.unsqueeze(0).unsqueeze(0), {kSide, kSide}).flatten().gt(0.5).to(at::kInt).contiguous();
@@ -160,7 +162,8 @@ nlohmann::json pixel_auroc(const Model& model, const std::vector<Sample>& sample
                                                                                    : nlohmann::json(nullptr);
   }
   return {{"auroc", roc_auc(all_scores, all_labels)}, {"per_class", classes}, {"images", used},
-          {"images_without_mask", skipped}, {"side", kSide}};
+          {"images_without_mask", skipped}, {"side", kSide},
+          {"localization", method == MapMethod::Local ? "local" : "gradient"}};
 }
 
 #ifdef DIFFERNET_EVAL_PICTURES
@@ -182,7 +185,7 @@ int main(int argc, char** argv) {
                    {{"report", true}, {"good", true}, {"ext", true}, {"exclude", true}, {"transforms", true},
                     {"threshold", true}, {"out-dir", true}, {"pictures", true}, {"threads", true}, {"device", true}, {"precision", true}, {"flow-precision", true},
                     {"gaussian-baseline", true}, {"pixel-auroc", false}, {"baseline-include", true}, {"baseline-rotations", true},
-                    {"tiles", true}, {"tile-overlap", true}},
+                    {"tiles", true}, {"tile-overlap", true}, {"localization", true}},
                    kHelp);
     if (args.positionals().size() != 2) throw cli::UsageError("give a model and a test folder (see --help)");
     if (!args.has("report")) throw cli::UsageError("--report REPORT.json is required");
@@ -198,6 +201,13 @@ int main(int argc, char** argv) {
     const FlowPrecision flow_precision = parse_flow_precision(args.text("flow-precision", "fp32"));
     const int threads = set_threads(args.integer("threads", 0, 0, 1024));
     Model model = load_model(model_path);
+    const bool has_local = model.extractor.local().enabled();
+    const std::string localization = args.text("localization", "auto");
+    if (localization != "auto" && localization != "gradient" && localization != "local")
+      throw cli::UsageError("--localization takes auto, gradient or local, not '" + localization + "'");
+    if (localization == "local" && !has_local)
+      throw cli::UsageError("--localization local: this model has no local scorer (differnet-train --local yes)");
+    const MapMethod map_method = localization == "gradient" || !has_local ? MapMethod::Gradient : MapMethod::Local;
     const std::string tiles = args.text("tiles", model.config.tiles);
     const double tile_overlap = args.number("tile-overlap", model.config.tile_overlap, 0, 0.9);
     if (tiles != "auto") {
@@ -242,7 +252,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "differnet-eval: %zu images, T=%d, %s, %s, flow %s, %d threads\n", samples.size(), T,
                  device.c_str(), precision_name(precision), flow_precision_name(flow_precision), threads);
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<double> scores, gaussian_scores;
+    std::vector<double> scores, gaussian_scores, local_scores;
     const auto angles = test_time_angles(T);
     for (auto& s : samples) {
       {
@@ -250,13 +260,17 @@ int main(int argc, char** argv) {
         // is scored and the image's score is the largest (as in the element).
         at::NoGradGuard no_grad;
         s.score = -std::numeric_limits<double>::infinity();
-        double g = s.score;
+        double g = s.score, local = s.score;
         for (const auto& tile : load_resized_tiles(s.path, model.config.input_size, tiles, tile_overlap)) {
-          at::Tensor features = model.extractor.features(make_copies(tile.to(model.device()), angles, model.config));
+          const at::Tensor copies = make_copies(tile.to(model.device()), angles, model.config);
+          at::Tensor local_maps;
+          at::Tensor features = model.extractor.features(copies, 0, has_local ? &local_maps : nullptr);
           s.score = std::max(s.score, model.flow.forward(features).z.pow(2).mean().item<double>());
+          if (has_local) local = std::max(local, local_maps.mean(0).max().item<double>());
           if (gaussian.fitted()) g = std::max(g, gaussian.distances(features).mean().item<double>());
         }
         if (gaussian.fitted()) gaussian_scores.push_back(g);
+        if (has_local) local_scores.push_back(local);
       }
       scores.push_back(s.score);
       const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -312,12 +326,19 @@ int main(int argc, char** argv) {
                   threshold, c.true_positive, c.false_positive, c.true_negative, c.false_negative);
     }
     if (args.has("pixel-auroc")) {
-      const nlohmann::json px = pixel_auroc(model, samples, T);
+      const nlohmann::json px = pixel_auroc(model, samples, T, map_method);
       report["pixel"] = px;
       std::printf("pixel-level ROC AUC %.4f over the heatmaps of %d defective images (T=%d)\n",
                   px["auroc"].get<double>(), px["images"].get<int>(), T);
       for (const auto& [cls, v] : px["per_class"].items())
         if (!v.is_null()) std::printf("  %-24s %.4f\n", cls.c_str(), v.get<double>());
+    }
+    if (has_local) {
+      // The local map's maximum as the image score (rotated copies' maps averaged unturned: at T = 1,
+      // what the element gives).
+      const double l_auc = roc_auc(local_scores, labels);
+      report["local_score"] = {{"auroc", l_auc}, {"per_class", per_class_auroc(samples, local_scores, classes)}};
+      std::printf("local map maximum as the image score: ROC AUC %.4f\n", l_auc);
     }
     if (gaussian.fitted()) {
       const nlohmann::json g_per_class = per_class_auroc(samples, gaussian_scores, classes);

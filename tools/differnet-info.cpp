@@ -42,8 +42,10 @@ int main(int argc, char** argv) {
     std::printf("model        %s\n", path.c_str());
     std::printf("model-id     %s\n", id.c_str());
     std::printf("size         %.1f MB (%ju bytes), format version %d, checked: OK (container, configuration, "
-                "shapes, finite weights%s)\n", size / 1e6,
+                "shapes, finite weights, %s%s)\n", size / 1e6,
                 static_cast<uintmax_t>(size), kModelFormatVersion,
+                m.calibration.calibrated ? "calibration: finite positive threshold within its good scores, T >= 1"
+                                         : "calibration: none",
                 read_safetensors(path).metadata.count("tensor_sha256") ? ", tensor digest" : "; no tensor digest: an older file");
     std::string layers;
     for (size_t i = 0; i < c.layers.size(); ++i)

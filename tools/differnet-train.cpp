@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "dataset.h"
 #include "image_file.h"
+#include "local_training.h"
 #include "model.h"
 #include "presets.h"
 #include "runtime.h"
@@ -74,6 +75,13 @@ configuration:
                       from the Gaussian yardstick's metric (needs --standardize yes; no preset
                       whitens: on Magnetic Tile it raised the test ROC AUC of accurate to 0.988
                       but its held-out loss is far worse, README "Detection")
+  --local yes|no      also fit the local scorer, which makes heatmaps from the forward pass (a
+                      Gaussian over the cells of two feature maps; seconds to minutes, no
+                      training; preset: yes for fast and accurate, no for paper)
+  --local-layers LIST the layers it reads (default: one at stride 8 and one at stride 16,
+                      resnet50v2: stage2,stage3; squeezenet1_1: fire5,fire7)
+  --local-dim N       dimensions each cell is projected to (256)
+  --local-scales LIST which of the scales give a map, as indices into --scales (0,1,2: all)
   --feature-noise S   Gaussian noise of std S added to the standardised training features at every
                       step (preset; 0 = none, the method)
   --rotation DEG      training rotations uniform in +-DEG degrees (preset; the method: 180;
@@ -123,7 +131,8 @@ int main(int argc, char** argv) {
                     {"beta2", true}, {"eps", true}, {"weight-decay", true}, {"feature-cache", true},
                     {"holdout", true}, {"calibration-transforms", true}, {"quantile", true}, {"threads", true},
                     {"device", true}, {"layers", true}, {"standardize", true}, {"whiten", true}, {"rotation", true},
-                    {"curve", true}, {"curve-every", true}, {"feature-noise", true}},
+                    {"curve", true}, {"curve-every", true}, {"feature-noise", true},
+                    {"local", true}, {"local-layers", true}, {"local-dim", true}, {"local-scales", true}},
                    kHelp);
     const std::string out = args.text("o", args.text("output", ""));
     if (out.empty()) throw cli::UsageError("no output model given (-o MODEL)");
@@ -146,6 +155,11 @@ int main(int argc, char** argv) {
         c.scales.push_back(static_cast<int>(s));
       }
       if (c.scales.empty()) throw cli::UsageError("--scales needs at least one side");
+      // The local scorer's default (every scale) follows; --local-scales below may choose again.
+      std::vector<int> kept;
+      for (int k : c.local.scales)
+        if (k < static_cast<int>(c.scales.size())) kept.push_back(k);
+      c.local.scales = kept.empty() ? std::vector<int>{0} : kept;
     }
     set_flow_blocks(c, args.integer("flow-blocks", c.flow.blocks, 1, 64));
     c.flow.width = args.integer("flow-width", c.flow.width, 1, 65536);
@@ -183,6 +197,28 @@ int main(int argc, char** argv) {
       c.whiten = v == "yes";
     }
     if (c.whiten && !c.standardize) throw cli::UsageError("--whiten yes needs --standardize yes");
+    bool want_local = c.local.enabled();
+    if (args.has("local")) {
+      const std::string v = args.text("local", "");
+      if (v != "yes" && v != "no") throw cli::UsageError("--local takes yes or no, not '" + v + "'");
+      want_local = v == "yes";
+      if (!want_local) c.local = LocalConfig{};
+    }
+    if (args.has("local-layers")) {
+      if (!want_local) throw cli::UsageError("--local-layers needs --local yes (this preset has no local scorer)");
+      c.local.layers = args.list("local-layers", "");
+    }
+    c.local.dim = args.integer("local-dim", c.local.dim, 1, 4096);
+    if (args.has("local-scales")) {
+      c.local.scales.clear();
+      for (const auto& v : args.list("local-scales", "")) {
+        try {
+          c.local.scales.push_back(std::stoi(v));
+        } catch (const std::exception&) {
+          throw cli::UsageError("--local-scales takes scale indices such as 0,1,2, not '" + v + "'");
+        }
+      }
+    }
     t.heldout_every = args.integer("curve-every", 4, 1, 100000);
     const std::string curve_path = args.text("curve", "");
     const int cal_T = args.integer("calibration-transforms", 1, 1, 1024);
@@ -270,7 +306,18 @@ int main(int argc, char** argv) {
     }
     c.layer_channels.clear();
     for (const auto& layer : c.layers) c.layer_channels.push_back(backbone.layer_channels(layer));
-    c.validate();
+    if (want_local) {
+      // The preset's layers are its backbone's: another backbone (or a preset without them) gets its own.
+      if (!args.has("local-layers") && (!c.local.enabled() || c.backbone != preset_backbone))
+        c.local.layers = default_local_layers(c.backbone);
+      c.local.layer_channels.clear();
+      for (const auto& layer : c.local.layers) c.local.layer_channels.push_back(backbone.layer_channels(layer));
+    }
+    try {
+      c.validate();
+    } catch (const Error& e) {
+      throw cli::UsageError(e.what());
+    }
     std::string layer_list;
     for (const auto& l : c.layers) layer_list += (layer_list.empty() ? "" : ",") + l;
     std::fprintf(stderr, "differnet-train: %zu training images, %d held out for calibration; backbone %s layers %s "
@@ -318,6 +365,25 @@ int main(int argc, char** argv) {
     Model model = Model::create(c, std::move(backbone), t.seed + 1);
     model.to(at::Device(device));
     cli::install_stop_handler();
+    if (model.extractor.local().enabled()) {
+      const LocalFitReport lr = fit_local_scorer(model, images, t.seed, [&](int done) {
+        cli::progress_line("local scorer: cells of " + std::to_string(done) + "/" + std::to_string(images.size()) + " images",
+                           static_cast<double>(done) / images.size());
+      }, &cli::stop_requested);
+      cli::progress_done();
+      if (lr.stopped) {
+        std::fprintf(stderr, "differnet-train: stopped while fitting the local scorer; nothing written\n");
+        return cli::kInterrupted;
+      }
+      std::string layers;
+      for (const auto& l : c.local.layers) layers += (layers.empty() ? "" : ",") + l;
+      std::fprintf(stderr, "differnet-train: local scorer on %s (%d dimensions) fitted on %d images in %s; "
+                   "cells per scale", layers.c_str(), c.local.dim, lr.images, cli::format_duration(lr.seconds).c_str());
+      for (size_t k = 0; k < lr.cells.size(); ++k)
+        std::fprintf(stderr, " %lld (shrinkage %.3f)", static_cast<long long>(lr.cells[k]), lr.shrinkage[k]);
+      std::fprintf(stderr, "\n");
+      t.unrotated_features = lr.raw_features;  // the flow's cache when it does not rotate
+    }
     TrainReport report = train_flow(model, images, t, [&](const TrainProgress& pr) {
       char line[200];
       if (pr.caching) {

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "error.h"
+#include "image_file.h"
 
 #ifdef DIFFERNET_VIDEO_INPUT
 #include <gst/app/gstappsink.h>
@@ -103,6 +104,12 @@ int64_t read_video_frames(const std::string& path, int interval,
             !gst_video_frame_map(&frame, &info, gst_sample_get_buffer(sample), GST_MAP_READ)) {
           gst_sample_unref(sample);
           throw Error("cannot read video '" + path + "': frame " + std::to_string(index) + " cannot be mapped");
+        }
+        if (static_cast<int64_t>(GST_VIDEO_FRAME_WIDTH(&frame)) * GST_VIDEO_FRAME_HEIGHT(&frame) > kMaxImagePixels) {
+          const int w = GST_VIDEO_FRAME_WIDTH(&frame), h = GST_VIDEO_FRAME_HEIGHT(&frame);
+          gst_video_frame_unmap(&frame);
+          gst_sample_unref(sample);
+          check_image_pixels("a frame of video '" + path + "'", w, h);
         }
         const FrameView view{static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, 0)),
                              GST_VIDEO_FRAME_WIDTH(&frame), GST_VIDEO_FRAME_HEIGHT(&frame),

@@ -1,4 +1,4 @@
-// Frames of a video file for differnet-train (issue 12: a recorded clip of good parts is a training
+// Frames of a video file for differnet-train (a recorded clip of good parts is a training
 // set). Decoded with GStreamer (uridecodebin: whatever the installed plugins play), converted to RGB.
 // Built where gstreamer-app-1.0 is found; elsewhere read_video_frames says so.
 #pragma once

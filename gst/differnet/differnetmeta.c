@@ -22,6 +22,7 @@ differnet_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
   (void) buffer;
   memset ((guint8 *) m + sizeof (GstMeta), 0, sizeof (GstDifferNetMeta) - sizeof (GstMeta));
   m->worst_tile = -1;
+  m->peak_x = m->peak_y = -1;
   return TRUE;
 }
 
@@ -152,6 +153,9 @@ gst_differnet_meta_to_structure (const GstDifferNetMeta * m, GstStructure * s)
     gst_structure_take_value (s, "tile-scores", &array);
     g_value_unset (&v);
   }
+  if (m->peak_x >= 0 && m->peak_y >= 0)
+    gst_structure_set (s, "peak-x", G_TYPE_INT, m->peak_x, "peak-y", G_TYPE_INT, m->peak_y,
+        "heatmap-method", G_TYPE_STRING, m->heatmap_method, NULL);
 }
 
 void

@@ -47,6 +47,11 @@ typedef struct _GstDifferNetMeta GstDifferNetMeta;
  * @worst_tile: index of the tile with the largest score (the frame's @score), row-major; -1 untiled
  * @tile_scores: @n_tiles scores, row-major, or %NULL; owned by the meta
  * @tile_columns: tiles per row (0 untiled); tile i is at column i % @tile_columns
+ * @peak_x: the hottest point of the heatmap, frame pixels (the centre of its hottest heatmap cell);
+ *          -1 when no heatmap was made for this frame
+ * @peak_y: likewise, the row
+ * @heatmap_method: how the heatmap was made: "gradient" (the gradient of the score, the method's),
+ *                  "local" (the model's local scorer, from the forward pass), "" without a heatmap
  */
 struct _GstDifferNetMeta {
   GstMeta meta;
@@ -69,6 +74,8 @@ struct _GstDifferNetMeta {
   gint worst_tile;
   gdouble *tile_scores;
   guint tile_columns;
+  gint peak_x, peak_y;
+  gchar heatmap_method[12];
 };
 
 GType gst_differnet_meta_api_get_type (void);

@@ -4,6 +4,7 @@
 // Built and run by scripts/fuzz.sh (clang, -fsanitize=fuzzer,address,undefined).
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -40,7 +41,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (c.feature_dim() < 2) __builtin_trap();  // validate() must have refused it
     }
     it = file.metadata.find("calibration");
-    if (it != file.metadata.end()) differnet::Calibration::from_json(it->second);
+    if (it != file.metadata.end()) {
+      const differnet::Calibration k = differnet::Calibration::from_json(it->second);
+      // validate() must have refused a calibrated block without a positive finite threshold or T >= 1
+      if (k.calibrated && (!(k.threshold > 0) || !std::isfinite(k.threshold) || k.transforms < 1)) __builtin_trap();
+    }
   } catch (const differnet::Error&) {
   }
   return 0;

@@ -18,7 +18,7 @@ gst-launch-1.0 -q videotestsrc num-buffers=8 pattern=ball ! video/x-raw,width=16
 
 SOURCE="filesrc location=$work/in.mkv ! decodebin" "$recipes/capture-good-frames.sh" "$work/captured" 8 >/dev/null
 check "$(find "$work/captured" -name 'good-*.png' | wc -l | grep -x 8)" "capture-good-frames wrote 8 PNGs"
-# FRAMES holds with a SOURCE that would run on (issue 14, item 4).
+# FRAMES holds with a SOURCE that would run on.
 SOURCE="videotestsrc ! video/x-raw,width=64,height=48" "$recipes/capture-good-frames.sh" "$work/captured5" 5 >/dev/null
 check "$(find "$work/captured5" -name 'good-*.png' | wc -l | grep -x 5)" "capture-good-frames: FRAMES with an endless SOURCE"
 
@@ -46,7 +46,7 @@ if "$recipes/genicam-camera.sh" "Fake_1" 2>/dev/null; then check "" "genicam-cam
 "$recipes/annotate-video.sh" "$work/model" "$work/in.mkv" "$work/annotated.mp4" "$work/annotated.jsonl" >/dev/null
 check "$(wc -l < "$work/annotated.jsonl" | grep -x 8)" "annotate-video: one result per frame"
 check "$(h264_mp4 "$work/annotated.mp4")" "annotate-video wrote an H.264 MP4"
-# A failed run leaves no MP4 behind (issue 14, item 4).
+# A failed run leaves no MP4 behind.
 if "$recipes/annotate-video.sh" "$work/nonexistent.model" "$work/in.mkv" "$work/failed.mp4" "$work/failed.jsonl" >/dev/null 2>&1; then
   check "" "annotate-video: a missing model must fail"
 fi
@@ -61,7 +61,7 @@ mv "$work/images/frame-00001.png" "$work/images/odd name.png"
 check "$(wc -l < "$work/scored/results.jsonl" | grep -x 3)" "score-image-folder: one result per image"
 check "$(grep -c '"image":"odd name.png"' "$work/scored/results.jsonl" | grep -x 1)" "score-image-folder: names kept"
 check "$(find "$work/scored" -name '*.annotated.png' | wc -l | grep -x 3)" "score-image-folder: annotated PNGs"
-# Names with a quote and a backslash still make valid JSON lines (issue 14, item 4).
+# Names with a quote and a backslash still make valid JSON lines.
 mv "$work/images/odd name.png" "$work/images/q\"uo\\te.png"
 "$recipes/score-image-folder.sh" "$work/model" "$work/images" "$work/scored2" >/dev/null
 check "$(python3 -c 'import json, sys; print(sorted(json.loads(l)["image"] for l in open(sys.argv[1]))[-1])' \

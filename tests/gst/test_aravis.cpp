@@ -66,7 +66,7 @@ TEST(Aravis, FakeCameraFramesAreScored) {
   const std::string error =
       run_to_eos("aravissrc camera-name=Fake_1 num-buffers=" + std::to_string(frames) +
                  " ! video/x-raw,format=GRAY8 ! videoconvert ! differnetfilter model=" + model +
-                 " results-file=" + results + " ! fakesink");
+                 " threshold=100 results-file=" + results + " ! fakesink");  // (the model is not calibrated)
   ASSERT_EQ(error, "");
   std::ifstream in(results);
   std::string line;
@@ -85,7 +85,7 @@ TEST(Aravis, UnknownCameraIsAnError) {
   const std::string dir = fixtures::temp_dir();
   save_model(fixtures::tiny_model(), dir + "/model");
   const std::string error = run_to_eos("aravissrc camera-name=No-Such-Camera num-buffers=2 ! videoconvert ! "
-                                       "differnetfilter model=" + dir + "/model ! fakesink");
+                                       "differnetfilter model=" + dir + "/model threshold=100 ! fakesink");
   EXPECT_NE(error, "");
   std::printf("unknown camera: %s\n", error.c_str());
 }

@@ -1,4 +1,4 @@
-// differnetfilter's learn mode under GstHarness (issue 12): learning from generated good frames,
+// differnetfilter's learn mode under GstHarness: learning from generated good frames,
 // switching to inspection and flagging generated defective frames; learning while an old model
 // keeps inspecting, finished early by the action signal; EOS while collecting; bad settings and
 // paths refused before anything is collected. Tiny training settings keep each run to seconds.
@@ -9,6 +9,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -97,10 +99,15 @@ GstHarness* learn_harness(const std::string& props, GstBus* bus) {
 // No model file yet: 24 good frames are collected (they leave unscored, without meta), the model is
 // trained in the background while frames keep flowing, written, and takes over; from then on good
 // frames score low and defective ones high (ROC AUC printed and asserted well above chance).
+// The results file and snapshot folder set at start are written from the first scored frame on,
+// though no model existed at start.
 TEST(Learn, LearnsFromTheStreamThenInspects) {
-  const std::string model = fixtures::temp_dir() + "/learnt.model";
+  const std::string dir = fixtures::temp_dir(), model = dir + "/learnt.model";
+  const std::string results = dir + "/results.jsonl", snapshots = dir + "/snapshots";
   GstBus* bus = gst_bus_new();
-  GstHarness* h = learn_harness(std::string(kTiny) + "mode=learn learn-frames=24 model=" + model, bus);
+  GstHarness* h = learn_harness(std::string(kTiny) + "mode=learn learn-frames=24 model=" + model +
+                                " results-file=" + results + " snapshot-dir=" + snapshots, bus);
+  EXPECT_TRUE(fs::is_directory(snapshots)) << "made at start, before any model";
   int i = 0;
   for (; i < 24; ++i) {
     ASSERT_EQ(gst_harness_push(h, frame(good(i), i)), GST_FLOW_OK);
@@ -173,7 +180,18 @@ TEST(Learn, LearnsFromTheStreamThenInspects) {
   if (!posted.warnings.empty()) std::printf("warnings: %s", posted.all_warnings().c_str());
   std::printf("learn mode: ROC AUC %.3f on 8 good and 8 defective generated frames\n", auroc);
   EXPECT_GE(auroc, 0.9);
-  gst_harness_teardown(h);
+  gst_harness_teardown(h);  // closes the results file
+  // One results line per scored frame (the first scored one and the 16 above), a snapshot per anomaly.
+  std::ifstream in(results);
+  std::string line;
+  int lines = 0, anomalies = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    anomalies += nlohmann::json::parse(line).at("anomaly").get<bool>();
+  }
+  EXPECT_EQ(lines, 17);
+  EXPECT_GT(anomalies, 0);
+  EXPECT_EQ(std::distance(fs::directory_iterator(snapshots), {}), anomalies);
   gst_object_unref(bus);
 }
 
@@ -268,6 +286,7 @@ TEST(Learn, BadSettingsFailBeforeCollecting) {
                         Case{"model=" + dir + "/a.model learn-preset=fastest", "unknown preset 'fastest'"},
                         Case{"model=" + dir + "/a.model learn-settings=\"s,epoch=3\"", "unknown learn setting 'epoch'"},
                         Case{"model=" + dir + "/a.model learn-settings=\"s,input-size=abc\"", "input-size='abc'"},
+                        Case{"model=" + dir + "/a.model learn-settings=garbage", "learn-settings 'garbage' names no setting"},
                         Case{"model=" + dir + "/a.model learn-roi=1,2,x", "learn-roi"}}) {
     GError* err = nullptr;
     GstElement* e = gst_parse_launch(("differnetfilter mode=learn " + c.props).c_str(), &err);

@@ -1,4 +1,4 @@
-// Stress tests of differnetfilter in real pipelines (issue 14): hundreds of NULL -> PLAYING -> NULL
+// Stress tests of differnetfilter in real pipelines: hundreds of NULL -> PLAYING -> NULL
 // cycles, some with frames still in flight; flushing seeks while frames are held; renegotiation
 // every few frames; EOS with frames in flight; two elements in one pipeline. Every check is on what
 // leaves the element (count, order, timestamps, meta) and on the bus (no error, no warning).

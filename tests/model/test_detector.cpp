@@ -15,12 +15,18 @@ using namespace differnet;
 
 namespace {
 
+// Relative tolerances of a score and a gradient map computed two ways (batched against alone,
+// another device's fp32 kernels): the float32 sums in series of this width-16 fixture model,
+// derived in test_support.h. Same shapes on the same path compute identically on the CPU (1e-6).
+const double kScoreTol = fixtures::tiny_model_tolerance(16);
+const double kMapTol = fixtures::tiny_model_tolerance(16, true);
+
 class DetectorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     path_ = fixtures::temp_dir() + "/model.safetensors";
     Model m = fixtures::tiny_model(5, 16);
-    m.calibration = Calibration{true, 2.0, 1, "test", 2, 1.0, 0.1, 1.5};
+    m.calibration = Calibration{true, 2.0, 1, "test", 2, 1.0, 0.1, 2.1};
     save_model(m, path_);
   }
   static Detector& detector() {
@@ -60,15 +66,16 @@ TEST_F(DetectorTest, FormatsAndStridesAgree) {
     int stride = 0;
     auto buf = pack(img, f, 5, &stride);
     const double s = detector().detect(FrameView{buf.data(), img.width, img.height, stride, f}, {}).score;
-    EXPECT_NEAR(s, ref, 1e-5 * ref) << pixel_format_name(f);
+    EXPECT_NEAR(s, ref, kScoreTol * ref) << pixel_format_name(f);
   }
   // Gray: the same as an RGB image whose three channels are the red one.
   Image gray = img;
   for (size_t i = 0; i < gray.pixels.size(); i += 3) gray.pixels[i + 1] = gray.pixels[i + 2] = gray.pixels[i];
   int stride = 0;
   auto buf = pack(img, PixelFormat::GRAY8, 3, &stride);
+  const double gray_score = detector().detect(gray.view(), {}).score;
   EXPECT_NEAR(detector().detect(FrameView{buf.data(), img.width, img.height, stride, PixelFormat::GRAY8}, {}).score,
-              detector().detect(gray.view(), {}).score, 1e-5);
+              gray_score, kScoreTol * gray_score);
 }
 
 // A region scores exactly what the cropped image scores.
@@ -208,7 +215,7 @@ TEST_F(DetectorTest, BatchedFramesScoreAsAlone) {
     EXPECT_EQ(items[i].batch_frames, expected_batch[i]);
     const Detection alone = detector().detect(images[i].view(), requests[i]);
     const Detection& d = items[i].detection;
-    EXPECT_NEAR(d.score, alone.score, 1e-5 * alone.score);
+    EXPECT_NEAR(d.score, alone.score, kScoreTol * alone.score);
     EXPECT_EQ(d.anomaly, alone.anomaly);
     EXPECT_EQ(d.tile_scores.size(), alone.tile_scores.size());
     ASSERT_EQ(d.heatmap.values.size(), alone.heatmap.values.size());
@@ -216,32 +223,43 @@ TEST_F(DetectorTest, BatchedFramesScoreAsAlone) {
     if (!alone.heatmap.values.empty()) {
       const float peak = *std::max_element(alone.heatmap.values.begin(), alone.heatmap.values.end());
       for (size_t k = 0; k < d.heatmap.values.size(); ++k)
-        ASSERT_NEAR(d.heatmap.values[k], alone.heatmap.values[k], 1e-4 * peak) << "pixel " << k;
+        ASSERT_NEAR(d.heatmap.values[k], alone.heatmap.values[k], kMapTol * peak) << "pixel " << k;
     }
   }
 }
 
-// The test device (CUDA under scripts/gpu-check.sh) agrees with the CPU in fp32 to 1e-4 of the
-// score; reduced backbone precision (fp16 on CUDA, bf16 on the CPU) stays within 5 %, the flow
-// being fp32; fp16 on the CPU and unknown precisions are refused with the reason.
+// The test device (CUDA under scripts/gpu-check.sh) agrees with the CPU in fp32 within kScoreTol;
+// reduced backbone precision (fp16 on CUDA, bf16 on the CPU: 8 to 11 bits of mantissa, each
+// layer's inputs rounded to 2^-9 relative or better, over the backbone's 26 layers about 5 %) stays
+// within 5 %, the flow being fp32; fp16 on the CPU and unknown precisions are refused with the reason.
 TEST_F(DetectorTest, DevicesAndPrecisionsAgree) {
   const std::string device = resolve_device(fixtures::test_device());
   Detector cpu(DetectorOptions{path_, "cpu", 2, "fp32"});
   Detector same(DetectorOptions{path_, device, 2, "fp32"});
   const std::string reduced = device == "cpu" ? "bf16" : "fp16";
-  Detector low(DetectorOptions{path_, device, 2, reduced});
-  EXPECT_EQ(low.summary().precision, reduced);
+  // Where the CPU's kernels run no bf16 (below AVX-512, or capped by ONEDNN_MAX_CPU_ISA) bf16 is
+  // refused with the reason, and fp32 stands in for the reduced precision below.
+  const bool has_reduced = device != "cpu" || cpu_runs_bf16_convolutions();
+  if (!has_reduced) {
+    try {
+      Detector refused(DetectorOptions{path_, device, 2, reduced});
+      ADD_FAILURE() << "bf16 was accepted where the CPU's kernels have none";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("no bf16 convolutions"), std::string::npos) << e.what();
+    }
+  }
+  Detector low(DetectorOptions{path_, device, 2, has_reduced ? reduced : "fp32"});
   DetectRequest r;
   r.transforms = 4;
   r.localize = true;
   for (int i = 0; i < 3; ++i) {
     Image img = fixtures::make_texture(96, 96, 40 + i, i == 2 ? std::optional<fixtures::Spot>({{40, 40, 6}}) : std::nullopt);
     const Detection a = cpu.detect(img.view(), r), b = same.detect(img.view(), r), c = low.detect(img.view(), r);
-    EXPECT_NEAR(b.score, a.score, 1e-4 * a.score) << device << " fp32, image " << i;
+    EXPECT_NEAR(b.score, a.score, kScoreTol * a.score) << device << " fp32, image " << i;
     EXPECT_NEAR(c.score, a.score, 0.05 * a.score) << device << " " << reduced << ", image " << i;
     const float peak = *std::max_element(a.heatmap.values.begin(), a.heatmap.values.end());
     for (size_t k = 0; k < a.heatmap.values.size(); ++k)
-      ASSERT_NEAR(b.heatmap.values[k], a.heatmap.values[k], 1e-3 * peak) << device << " heatmap, image " << i;
+      ASSERT_NEAR(b.heatmap.values[k], a.heatmap.values[k], kMapTol * peak) << device << " heatmap, image " << i;
   }
   try {
     Detector bad(DetectorOptions{path_, "cpu", 2, "fp16"});
@@ -261,6 +279,15 @@ TEST_F(DetectorTest, FlowPrecisions) {
   Detector fp32(DetectorOptions{path_, "cpu", 2, "fp32"});
   for (const std::string name : {"bf16", "int8"}) {
     SCOPED_TRACE(name);
+    if (name == "bf16" && !cpu_runs_bf16_convolutions()) {  // refused with the reason, below AVX-512
+      try {
+        Detector refused(DetectorOptions{path_, "cpu", 2, "fp32", name});
+        ADD_FAILURE() << "a bf16 flow was accepted where the CPU's kernels have none";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("no bf16 matrix products"), std::string::npos) << e.what();
+      }
+      continue;
+    }
     Detector low(DetectorOptions{path_, "cpu", 2, "fp32", name});
     EXPECT_EQ(low.summary().flow_precision, name);
     for (int i = 0; i < 2; ++i) {
@@ -285,4 +312,15 @@ TEST_F(DetectorTest, FlowPrecisions) {
   }
   EXPECT_THROW(Detector(DetectorOptions{path_, "cpu", 2, "fp32", "int4"}), Error);
   EXPECT_EQ(flow_precision_name(parse_flow_precision("int8")), std::string("int8"));
+}
+
+// The comparisons above are well conditioned only if the fixture model's scores are: of the order
+// of 1 to 100, never the 1e18 of an untrained flow with PyTorch's initialisation (test_support.h).
+TEST_F(DetectorTest, FixtureScoresAreWellConditioned) {
+  for (int i = 0; i < 3; ++i) {
+    const Image img = fixtures::make_texture(96, 96, 60 + i, i == 2 ? std::optional<fixtures::Spot>({{40, 40, 8}}) : std::nullopt);
+    const double score = detector().detect(img.view(), {}).score;
+    EXPECT_GT(score, 0.0) << "image " << i;
+    EXPECT_LT(score, 1e6) << "image " << i;
+  }
 }

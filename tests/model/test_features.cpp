@@ -1,4 +1,4 @@
-// Feature configuration (issue 10): backbone layers as configuration, per-dimension standardisation,
+// Feature configuration: backbone layers as configuration, per-dimension standardisation,
 // training without rotations, the held-out learning curve, and the Ledoit-Wolf Gaussian yardstick.
 #include <gtest/gtest.h>
 

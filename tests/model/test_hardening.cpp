@@ -1,4 +1,4 @@
-// Hostile and broken inputs found when the project was tried as a new user would (issue 14): every
+// Hostile and broken inputs found when the project was tried as a new user would: every
 // one is refused with a message that says what is wrong, and nothing fails open.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "detector.h"
+#include "image_file.h"
 #include "metrics.h"
 #include "model.h"
 #include "safetensors.h"
@@ -24,10 +25,7 @@ namespace {
 
 std::string saved_tiny_model(const std::string& dir, const std::string& name = "tiny.model") {
   Model m = fixtures::tiny_model(3, 16);
-  m.calibration.calibrated = true;
-  m.calibration.threshold = 1.0;
-  m.calibration.transforms = 1;
-  m.calibration.method = "test";
+  m.calibration = Calibration{true, 1.0, 1, "test", 10, 0.8, 0.2, 1.1};
   const std::string path = dir + "/" + name;
   save_model(m, path);
   return path;
@@ -147,4 +145,34 @@ TEST(Hardening, DivergingTrainingIsAnError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("lower the learning rate"), std::string::npos) << e.what();
   }
+}
+
+// An image whose header declares more than kMaxImagePixels is refused before it is decoded (a 1 MB
+// PNG of 20000 x 20000 pixels once took 12 GB to train on); the header sizes of PNG, JPEG and BMP
+// files are read without decoding them.
+TEST(Hardening, HugeImagesAreRefusedBeforeDecoding) {
+  const std::string dir = fixtures::temp_dir();
+  // A PNG signature, an IHDR chunk declaring 20000 x 20000 RGB, and an IEND chunk (the file ends
+  // properly; its pixels would never be reached).
+  const unsigned char png[] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                               0, 0, 0x4E, 0x20, 0, 0, 0x4E, 0x20, 8, 2, 0, 0, 0, 0, 0, 0, 0,
+                               0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
+  const std::string huge = dir + "/huge.png";
+  std::ofstream(huge, std::ios::binary).write(reinterpret_cast<const char*>(png), sizeof png);
+  EXPECT_EQ(image_header_size(huge), std::make_pair(20000, 20000));
+  try {
+    read_image(huge);
+    ADD_FAILURE() << "a 400 MP image was decoded";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("20000x20000"), std::string::npos) << what;
+    EXPECT_NE(what.find("downscale"), std::string::npos) << what;
+  }
+  const Image small = fixtures::make_texture(40, 24, 1);
+  for (const std::string ext : {"png", "jpg", "bmp"}) {
+    write_image(dir + "/small." + ext, small);
+    EXPECT_EQ(image_header_size(dir + "/small." + ext), std::make_pair(40, 24)) << ext;
+  }
+  EXPECT_THROW(check_image_pixels("a frame", 16384, 4097), Error);
+  EXPECT_NO_THROW(check_image_pixels("a frame", 16384, 4096));
 }

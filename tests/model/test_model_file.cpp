@@ -17,10 +17,7 @@ namespace {
 
 std::string saved_tiny_model(const std::string& dir) {
   Model m = fixtures::tiny_model(3, 16);
-  m.calibration.calibrated = true;
-  m.calibration.threshold = 1.25;
-  m.calibration.transforms = 8;
-  m.calibration.method = "test";
+  m.calibration = Calibration{true, 1.25, 8, "test", 10, 1.0, 0.2, 1.3};
   const std::string path = dir + "/tiny.safetensors";
   save_model(m, path);
   return path;
@@ -57,7 +54,7 @@ void rewrite(const std::string& src, const std::string& dst, const std::function
 TEST(ModelFile, RoundTrip) {
   const std::string dir = fixtures::temp_dir();
   Model a = fixtures::tiny_model(3, 16);
-  a.calibration = Calibration{true, 2.5, 16, "round trip", 5, 1.0, 0.5, 2.0};
+  a.calibration = Calibration{true, 2.5, 16, "round trip", 5, 1.0, 0.5, 2.6};
   save_model(a, dir + "/m.safetensors");
   Model b = load_model(dir + "/m.safetensors");
   EXPECT_EQ(b.config.to_json(), a.config.to_json());
@@ -127,6 +124,40 @@ TEST(ModelFile, MetadataProblems) {
     f.metadata["config"] = j.dump();
   });
   expect_rejected(dir + "/nonsense.safetensors", "flow blocks");
+}
+
+// The calibration block is checked like the tensors: a threshold edited to 1e308 (every frame would
+// pass), a negative one, T = 0, or statistics that do not hold it are refused, naming the problem.
+TEST(ModelFile, CalibrationIsChecked) {
+  const std::string dir = fixtures::temp_dir(), path = saved_tiny_model(dir);
+  const std::vector<std::pair<std::string, std::string>> edits = {
+      {R"("threshold":1e308)", "above the largest good score"},
+      {R"("threshold":-5.0)", "not a positive finite number"},
+      {R"("threshold":0.0)", "not a positive finite number"},
+      {R"("transforms":0)", "transforms=0"},
+      {R"("good_count":1)", "at least 2 are needed"},
+      {R"("good_max":0.5)", "exceeds their max"},
+      {R"("threshold":0.1)", "below the good scores' median"},
+      {R"("good_std":-1.0)", "not positive finite numbers"}};
+  for (const auto& [edit, needle] : edits) {
+    SCOPED_TRACE(edit);
+    const std::string bad = dir + "/edited.safetensors";
+    rewrite(path, bad, [&](SafetensorsFile& f) {
+      nlohmann::json j = nlohmann::json::parse(f.metadata["calibration"]);
+      j.update(nlohmann::json::parse("{" + edit + "}"));
+      f.metadata["calibration"] = j.dump();
+    });
+    expect_rejected(bad, needle);
+  }
+  // An uncalibrated block is not checked (the element refuses to run on it without a threshold).
+  rewrite(path, dir + "/uncalibrated.safetensors", [](SafetensorsFile& f) {
+    nlohmann::json j = nlohmann::json::parse(f.metadata["calibration"]);
+    j["calibrated"] = false;
+    j["threshold"] = 0.0;
+    f.metadata["calibration"] = j.dump();
+  });
+  EXPECT_FALSE(load_model(dir + "/uncalibrated.safetensors").calibration.calibrated);
+  EXPECT_TRUE(load_model(path).calibration.calibrated);
 }
 
 // The container is standard safetensors: 8-byte length, JSON header, data 8-byte aligned.

@@ -114,7 +114,12 @@ TEST_F(Parity, ScoreAndLocalization) {
   ScoreResult r = score_copies(model, copies, angles, true);
   report("score", std::abs(r.score - ref_.at("score").item<double>()) / ref_.at("score").item<double>(), 1e-4);
   at::Tensor expected = ref_.at("map");
-  report("localization map", (r.map - expected).abs().max().item<double>() / expected.abs().max().item<double>(), 1e-4);
+  // The map is a gradient: the backward pass repeats the forward pass's sums in series (the tiny
+  // model's count, test_support.h, plus the 27 x 27 average of the 448-px scale), and squaring it
+  // doubles the relative error. PyTorch's reference ran on this CPU's own kernels; the map must hold
+  // against it when LibTorch is capped to another CPU's (scripts/test-dispatch-levels.sh).
+  const double map_tol = fixtures::float32_tolerance(2 * (fixtures::tiny_model_summed_terms(64) + 27 * 27), 2.0);
+  report("localization map", (r.map - expected).abs().max().item<double>() / expected.abs().max().item<double>(), map_tol);
   at::Tensor a = r.map.flatten(), b = ref_.at("map_authors").flatten();
   const double corr = at::corrcoef(at::stack({a, b})).index({0, 1}).item<double>();
   std::printf("parity localization vs authors' cubic rotation: correlation %.4f\n", corr);

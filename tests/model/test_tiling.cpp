@@ -1,4 +1,4 @@
-// Tiled scoring of wide frames (issue 15): the tile geometry, and the Detector scoring every tile of
+// Tiled scoring of wide frames: the tile geometry, and the Detector scoring every tile of
 // a wide strip in one batch, the frame's score being the worst tile's, with a stitched heatmap.
 #include <gtest/gtest.h>
 
@@ -128,7 +128,9 @@ TEST(Tiling, DetectorScoresEveryTileAndFindsTheSpot) {
   request.localize = true;
   request.heatmap_size = 32;
   const Detection l = detector.detect(bad.view(), request);
-  for (size_t i = 0; i < 6; ++i) EXPECT_NEAR(l.tile_scores[i], b.tile_scores[i], 1e-4 * b.tile_scores[i]) << i;
+  // (another code path, one tile at a time: the float32 bound of test_support.h)
+  for (size_t i = 0; i < 6; ++i)
+    EXPECT_NEAR(l.tile_scores[i], b.tile_scores[i], fixtures::tiny_model_tolerance(64) * b.tile_scores[i]) << i;
   EXPECT_EQ(l.heatmap.width, 6 * 32);
   EXPECT_EQ(l.heatmap.height, 32);
   const auto peak = std::max_element(l.heatmap.values.begin(), l.heatmap.values.end()) - l.heatmap.values.begin();

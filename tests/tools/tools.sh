@@ -155,7 +155,8 @@ else
 fi
 
 # bench runs (one iteration, the smallest stages).
-expect 0 "T=1 + localization, batch 1" "$bin/differnet-bench" --quick --backbones squeezenet1_1 --flow-widths 16 --transforms 1 --localize-transforms 1
+expect 0 "T=1 + gradient map, batch 1" "$bin/differnet-bench" --quick --backbones squeezenet1_1 --flow-widths 16 --transforms 1 --localize-transforms 1
+expect 0 "T=1 + local map, batch 1" "$bin/differnet-bench" --quick --backbones squeezenet1_1 --flow-widths 16 --transforms 1 --localize-transforms 1
 out=$("$bin/differnet-bench" --quick --backbones squeezenet1_1 --flow-widths 16 --transforms 1 --localize-transforms 1 \
       --precision fp32,bf16,fp16 --batch 2 2>&1)
 for needle in "backbone bf16" "T=1, batch 2" "backbone fp16 skipped: precision fp16 needs a CUDA device" "summary (cpu"; do

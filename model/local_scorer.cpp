@@ -1,0 +1,125 @@
+#include "local_scorer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+
+#include "error.h"
+#include "gaussian_baseline.h"
+#include "scoring.h"
+
+namespace differnet {
+
+namespace {
+std::string slot_name(int slot, const char* what) { return "local.scale" + std::to_string(slot) + "." + what; }
+}  // namespace
+
+LocalScorer::LocalScorer(const ModelConfig& config)
+    : enabled_(config.local.enabled()),
+      layers_(config.local.layers),
+      scale_indices_(config.local.scales),
+      channels_(config.local.channels()),
+      dim_(config.local.dim),
+      neighbourhood_(config.local.neighbourhood),
+      sigma_(config.local.sigma),
+      input_size_(config.input_size) {
+  if (!enabled_) return;
+  // One projection per slot, drawn in slot order from one seeded generator: N(0, 1/dim), so that a
+  // projected cell keeps the scale of its channels.
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config.local.projection_seed));
+  for (int k = 0; k < slots(); ++k) {
+    at::Tensor p = at::randn({channels_, dim_}, gen, at::TensorOptions(at::kFloat)) / std::sqrt(static_cast<double>(dim_));
+    projection_.push_back(p);
+    matrix_.push_back(p);
+    offset_.push_back(at::zeros({dim_}, at::kFloat));
+    slot_fitted_.push_back(false);
+    shrinkage_.push_back(-1.0);
+  }
+}
+
+at::Tensor LocalScorer::cells(int slot, const std::vector<at::Tensor>& taps) const {
+  if (!enabled_) throw Error("this model has no local scorer");
+  if (taps.size() != layers_.size())
+    throw Error("the local scorer reads " + std::to_string(layers_.size()) + " layer(s), got " + std::to_string(taps.size()));
+  const at::Tensor& deepest = taps.back();
+  const int64_t h = deepest.size(2), w = deepest.size(3);
+  std::vector<at::Tensor> parts;
+  for (const at::Tensor& t : taps) {
+    at::Tensor m = t.to(at::kFloat);
+    if (m.size(2) != h || m.size(3) != w) m = at::adaptive_avg_pool2d(m, {h, w});
+    parts.push_back(m);
+  }
+  at::Tensor x = parts.size() == 1 ? parts[0] : at::cat(parts, 1);
+  if (neighbourhood_ > 1)
+    x = at::avg_pool2d(x, {neighbourhood_, neighbourhood_}, {1, 1}, {neighbourhood_ / 2, neighbourhood_ / 2},
+                       /*ceil_mode=*/false, /*count_include_pad=*/true);
+  const at::Tensor& a = matrix_.at(static_cast<size_t>(slot));
+  // [N,C,h,w] -> [N,h,w,C] x [C,dim]
+  return at::matmul(x.permute({0, 2, 3, 1}), a) - offset_.at(static_cast<size_t>(slot));
+}
+
+at::Tensor LocalScorer::cell_scores(const at::Tensor& cells) { return cells.pow(2).mean(-1); }
+
+at::Tensor LocalScorer::combine(const std::vector<at::Tensor>& cell_scores, int size) const {
+  at::Tensor sum;
+  for (const at::Tensor& c : cell_scores) {
+    at::Tensor up = at::upsample_bilinear2d(c.unsqueeze(1), {size, size}, /*align_corners=*/false);
+    sum = sum.defined() ? sum + up : up;
+  }
+  sum = sum / static_cast<double>(cell_scores.size());
+  // sigma is in input pixels; the map may be asked at another size
+  const double sigma = sigma_ * size / input_size_;
+  if (sigma >= 0.25) sum = gaussian_smooth(sum, sigma);
+  return sum.squeeze(1);
+}
+
+void LocalScorer::fit(int slot, const at::Tensor& projected_cells) {
+  if (!enabled_) throw Error("this model has no local scorer");
+  if (projected_cells.dim() != 2 || projected_cells.size(1) != dim_ || projected_cells.size(0) < 2)
+    throw Error("the local scorer is fitted from [M," + std::to_string(dim_) + "] projected cells, M >= 2");
+  Whitening wh = ledoit_wolf_whitening(projected_cells);
+  const size_t k = static_cast<size_t>(slot);
+  const at::Device device = matrix_.at(k).device();
+  const at::Tensor p = projection_.at(k).to(at::kCPU);
+  matrix_[k] = p.mm(wh.matrix).to(device).contiguous();
+  offset_[k] = wh.mean.unsqueeze(0).mm(wh.matrix).squeeze(0).to(device).contiguous();
+  shrinkage_[k] = wh.shrinkage;
+  slot_fitted_[k] = true;
+  fitted_ = true;
+  for (bool f : slot_fitted_) fitted_ = fitted_ && f;
+}
+
+TensorMap LocalScorer::named_tensors() const {
+  TensorMap out;
+  for (int k = 0; k < slots(); ++k) {
+    out[slot_name(k, "matrix")] = matrix_[static_cast<size_t>(k)];
+    out[slot_name(k, "offset")] = offset_[static_cast<size_t>(k)];
+  }
+  return out;
+}
+
+void LocalScorer::load(const TensorMap& tensors) {
+  if (!enabled_) {
+    if (!tensors.empty()) throw Error("unexpected tensor '" + tensors.begin()->first + "' (the configuration has no local scorer)");
+    return;
+  }
+  std::map<std::string, std::vector<int64_t>> expected;
+  for (int k = 0; k < slots(); ++k) {
+    expected[slot_name(k, "matrix")] = {channels_, dim_};
+    expected[slot_name(k, "offset")] = {dim_};
+  }
+  check_shapes(tensors, expected, "the local scorer");
+  for (int k = 0; k < slots(); ++k) {
+    matrix_[static_cast<size_t>(k)] = tensors.at(slot_name(k, "matrix")).to(at::kFloat).contiguous();
+    offset_[static_cast<size_t>(k)] = tensors.at(slot_name(k, "offset")).to(at::kFloat).contiguous();
+    slot_fitted_[static_cast<size_t>(k)] = true;
+  }
+  fitted_ = true;
+}
+
+void LocalScorer::to(const at::Device& device) {
+  for (auto& m : matrix_) m = m.to(device);
+  for (auto& o : offset_) o = o.to(device);
+}
+
+}  // namespace differnet

@@ -1,0 +1,72 @@
+// The local scorer: an anomaly score for every cell of the backbone's un-pooled feature maps, in the
+// same forward pass as the pooled score, so that the heatmap needs no backward pass.
+//
+// At each of the chosen scales, the maps of the configured layers (shallow to deep) are average-pooled
+// to the grid of the deepest one and concatenated per cell; each cell is averaged over its
+// neighbourhood (3 x 3 cells, zeros beyond the border, as PatchCore), projected to `dim` dimensions by a
+// fixed random Gaussian matrix, and scored by its squared Mahalanobis distance, per dimension, under
+// one Gaussian fitted to every cell of the good training images of that scale (shared over positions:
+// parts need not be aligned; Ledoit-Wolf covariance). A good cell scores about 1. Each scale's cell
+// map is upsampled bilinearly to the input size, the scales averaged, and the result smoothed by a
+// Gaussian of `sigma` input pixels. This is PaDiM's per-cell Gaussian with one covariance shared by
+// all positions, on PatchCore's 3 x 3-averaged layer 2+3 cells.
+//
+// Stored per scale slot k (the k-th entry of config.local.scales): "local.scale{k}.matrix" [C,dim]
+// (the projection times the whitening) and "local.scale{k}.offset" [dim] (the whitened mean): a cell
+// x scores |x A - b|^2 / dim.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "tensor_io.h"
+
+namespace differnet {
+
+class LocalScorer {
+ public:
+  LocalScorer() = default;  // no local scorer
+  // Draws the projections (seeded by config.local.projection_seed); unfitted until fit() or load():
+  // cells are then only projected (offset 0), which is what fit() is given.
+  explicit LocalScorer(const ModelConfig& config);
+
+  bool enabled() const { return enabled_; }
+  bool fitted() const { return fitted_; }
+  int slots() const { return static_cast<int>(scale_indices_.size()); }
+  int scale_index(int slot) const { return scale_indices_.at(static_cast<size_t>(slot)); }
+  const std::vector<std::string>& layers() const { return layers_; }
+
+  // The maps of the configured layers at one scale ([N,C_l,h_l,w_l], in config order, any float
+  // dtype) -> transformed cells [N,h,w,dim] float (projected; with a fitted scorer also whitened).
+  at::Tensor cells(int slot, const std::vector<at::Tensor>& taps) const;
+  // Transformed cells -> per-cell scores [N,h,w]: mean of squares over the last dimension.
+  static at::Tensor cell_scores(const at::Tensor& cells);
+  // Per-slot cell scores ([N,h_k,w_k] each) -> the smoothed map [N,size,size].
+  at::Tensor combine(const std::vector<at::Tensor>& cell_scores, int size) const;
+
+  // Fits slot `slot` from projected cells of good images ([M,dim], M >= 2; cells() of an unfitted
+  // scorer). Every slot must be fitted before fitted() is true. Throws Error on non-finite cells.
+  void fit(int slot, const at::Tensor& projected_cells);
+  // Ledoit-Wolf shrinkage of each slot's fit (-1 before it).
+  const std::vector<double>& shrinkage() const { return shrinkage_; }
+
+  TensorMap named_tensors() const;
+  // Reads the tensors of named_tensors() (all of them; shapes checked); the scorer is then fitted.
+  void load(const TensorMap& tensors);
+  void to(const at::Device& device);
+
+ private:
+  bool enabled_ = false, fitted_ = false;
+  std::vector<std::string> layers_;
+  std::vector<int> scale_indices_;
+  int channels_ = 0, dim_ = 0, neighbourhood_ = 3;
+  double sigma_ = 0.0, input_size_ = 0.0;
+  std::vector<at::Tensor> matrix_, offset_;  // per slot: [C,dim], [dim] float
+  std::vector<at::Tensor> projection_;       // per slot [C,dim]: the random projection, until fitted
+  std::vector<bool> slot_fitted_;
+  std::vector<double> shrinkage_;
+};
+
+}  // namespace differnet

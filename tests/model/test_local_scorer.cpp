@@ -1,0 +1,221 @@
+// The local scorer (model/local_scorer.h): fitted on good synthetic textures, its map puts the heat on
+// a planted spot, from the forward pass; it round-trips through the model file; files without it
+// still load and localize with the gradient; bad configurations and tensors are refused.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "detector.h"
+#include "local_training.h"
+#include "metrics.h"
+#include "preprocess.h"
+#include "safetensors.h"
+#include "scoring.h"
+#include "test_support.h"
+
+using namespace differnet;
+using fixtures::Spot;
+
+namespace {
+constexpr int kSize = 96;  // image side in pixels; the model resizes to 128
+
+ModelConfig local_config() {
+  ModelConfig c = fixtures::tiny_config(16);
+  c.local.layers = {"fire5", "fire7"};
+  c.local.layer_channels = {256, 384};
+  c.local.dim = 64;
+  // At 128 px the coarser scales leave 3 x 3 and 1 x 1 cells of fire7: too few cells of 12 images
+  // for a Gaussian in 64 dimensions. The finest scale alone (7 x 7 cells).
+  c.local.scales = {0};
+  return c;
+}
+
+// A tiny model with a local scorer fitted on 12 good textures (seconds).
+Model fitted_model() {
+  Model m = Model::create(local_config(), Backbone::load(fixtures::source_dir() + "/model/weights/squeezenet1_1.safetensors"), 1);
+  std::vector<Image> good;
+  for (int i = 0; i < 12; ++i) good.push_back(fixtures::make_texture(kSize, kSize, 100 + i));
+  const LocalFitReport r = fit_local_scorer(m, fixtures::resized_for_training(good, 128), 5);
+  EXPECT_EQ(r.images, 12);
+  EXPECT_EQ(r.cells.size(), 1u);
+  EXPECT_TRUE(m.extractor.local().fitted());
+  return m;
+}
+
+at::Tensor levels_of(const Image& img) { return resize_antialiased(frame_to_rgb(img.view(), Region{}), 128); }
+
+std::string write_calibrated(Model& model, const std::string& name) {
+  model.calibration.calibrated = true;
+  model.calibration.threshold = 2.0;
+  model.calibration.transforms = 1;
+  model.calibration.good_count = 4;
+  model.calibration.good_mean = 1.5;
+  model.calibration.good_std = 0.3;
+  model.calibration.good_max = 2.0;
+  const std::string path = fixtures::temp_dir() + "/" + name;
+  save_model(model, path);
+  return path;
+}
+}  // namespace
+
+// The map's heat lies on the spot: its mean over the spot against elsewhere, its peak's distance, and
+// the map's maximum (the local image score) above every good texture's.
+TEST(LocalScorer, FindsThePlantedSpot) {
+  Model model = fitted_model();
+  double worst_good = 0;
+  for (int i = 0; i < 6; ++i) {
+    const ScoreResult r = score_image(model, levels_of(fixtures::make_texture(kSize, kSize, 700 + i)), 1, true, MapMethod::Local);
+    ASSERT_TRUE(r.map.defined());
+    worst_good = std::max(worst_good, r.local_score);
+  }
+  for (int i = 0; i < 4; ++i) {
+    const Spot spot{24 + 14 * i, 70 - 10 * i, 6};
+    const ScoreResult r =
+        score_image(model, levels_of(fixtures::make_texture(kSize, kSize, 800 + i, spot)), 1, true, MapMethod::Local);
+    ASSERT_EQ(r.map.sizes().vec(), (std::vector<int64_t>{128, 128}));
+    const at::Tensor map = r.map.to(at::kDouble);
+    const at::Tensor coords = (at::arange(128, at::kDouble) + 0.5) * (kSize / 128.0);
+    const at::Tensor dy = coords.view({128, 1}) - spot.y, dx = coords.view({1, 128}) - spot.x;
+    const at::Tensor inside = (dx * dx + dy * dy) <= spot.radius * spot.radius;
+    const double contrast = (map.masked_select(inside).mean() / map.masked_select(~inside).mean()).item<double>();
+    const int64_t peak = map.argmax().item<int64_t>();
+    const double distance = std::hypot(coords[peak % 128].item<double>() - spot.x, coords[peak / 128].item<double>() - spot.y);
+    std::printf("spot %d at (%d,%d): local map %.1fx hotter on the spot; peak at (%.0f,%.0f), %.1f px from its centre; max %.2f (good at most %.2f)\n",
+                i, spot.x, spot.y, contrast, coords[peak % 128].item<double>(), coords[peak / 128].item<double>(),
+                distance, r.local_score, worst_good);
+    // A cell of the deepest map is 128/7 input px, 13.7 image px: the peak within two cells.
+    EXPECT_LE(distance, 2 * 13.7) << "spot " << i;
+    EXPECT_GE(contrast, 2.0) << "spot " << i;
+    EXPECT_GT(r.local_score, worst_good) << "spot " << i;
+  }
+}
+
+// Saved and loaded, the scorer gives the same map; the Detector reports the peak in frame pixels.
+TEST(LocalScorer, RoundTripsAndTheDetectorReportsThePeak) {
+  Model model = fitted_model();
+  const std::string path = write_calibrated(model, "local.model");
+  Model loaded = load_model(path);
+  ASSERT_TRUE(loaded.config.local.enabled());
+  ASSERT_TRUE(loaded.extractor.local().fitted());
+  const Spot spot{60, 30, 6};
+  const Image img = fixtures::make_texture(kSize, kSize, 801, spot);
+  const at::Tensor a = score_image(model, levels_of(img), 1, true, MapMethod::Local).map;
+  const at::Tensor b = score_image(loaded, levels_of(img), 1, true, MapMethod::Local).map;
+  // The same arithmetic on the same weights (stored as float32): equal up to the last bits.
+  EXPECT_LE((a - b).abs().max().item<double>(), 1e-5 * a.abs().max().item<double>());
+
+  DetectorOptions o;
+  o.model_path = path;
+  o.device = fixtures::test_device();
+  Detector detector(o);
+  EXPECT_TRUE(detector.summary().local_scorer);
+  DetectRequest r;
+  r.localize = true;  // Auto: the local scorer
+  const Detection d = detector.detect(img.view(), r);
+  EXPECT_TRUE(d.heatmap.local);
+  EXPECT_FALSE(std::isnan(d.local_score));
+  EXPECT_LE(std::hypot(d.peak_x - spot.x, d.peak_y - spot.y), 2 * 13.7);
+  // Within a region the peak is still in frame pixels.
+  DetectRequest in_region = r;
+  in_region.region = Region{40, 10, 50, 50};
+  const Detection dr = detector.detect(img.view(), in_region);
+  EXPECT_GE(dr.peak_x, 40);
+  EXPECT_LT(dr.peak_x, 90);
+  EXPECT_GE(dr.peak_y, 10);
+  EXPECT_LT(dr.peak_y, 60);
+  // On anomaly only: the map comes with a frame judged anomalous, none with a good one.
+  DetectRequest on_anomaly;
+  on_anomaly.localize_on_anomaly = true;
+  on_anomaly.threshold = 1e30;
+  const Detection good = detector.detect(img.view(), on_anomaly);
+  EXPECT_TRUE(good.heatmap.values.empty());
+  EXPECT_EQ(good.peak_x, -1);
+  on_anomaly.threshold = 0;
+  EXPECT_FALSE(detector.detect(img.view(), on_anomaly).heatmap.values.empty());
+  // The gradient stays one setting away.
+  r.localization = Localization::Gradient;
+  const Detection g = detector.detect(img.view(), r);
+  EXPECT_FALSE(g.heatmap.local);
+  EXPECT_FALSE(g.heatmap.values.empty());
+}
+
+// A model file without a local scorer (every file written before it) loads and localizes with the
+// gradient; asking it for the local map is a clear error.
+TEST(LocalScorer, FilesWithoutItLocalizeWithTheGradient) {
+  Model model = fixtures::tiny_model(3, 16);
+  const std::string path = write_calibrated(model, "plain.model");
+  const SafetensorsFile file = read_safetensors(path);
+  EXPECT_EQ(file.metadata.at("config").find("\"local\""), std::string::npos);
+  DetectorOptions o;
+  o.model_path = path;
+  o.device = fixtures::test_device();
+  Detector detector(o);
+  EXPECT_FALSE(detector.summary().local_scorer);
+  DetectRequest r;
+  r.localize = true;
+  const Image img = fixtures::make_texture(kSize, kSize, 5);
+  const Detection d = detector.detect(img.view(), r);
+  EXPECT_FALSE(d.heatmap.local);
+  EXPECT_FALSE(d.heatmap.values.empty());
+  EXPECT_GE(d.peak_x, 0);
+  r.localization = Localization::Local;
+  try {
+    detector.detect(img.view(), r);
+    FAIL() << "local localization without a local scorer was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has none"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parse_localization("sharp"), Error);
+  EXPECT_EQ(parse_localization("local"), Localization::Local);
+}
+
+// Nonsense local blocks and missing or misshapen tensors are refused with the reason.
+TEST(LocalScorer, BadConfigurationsAndTensorsAreRefused) {
+  auto refused = [](ModelConfig c, const std::string& expected) {
+    try {
+      c.validate();
+      ADD_FAILURE() << "accepted: " << expected;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  };
+  ModelConfig c = local_config();
+  c.local.dim = 641;
+  refused(c, "exceeds the layers' 640 channels");
+  c = local_config();
+  c.local.neighbourhood = 2;
+  refused(c, "neighbourhood must be odd");
+  c = local_config();
+  c.local.scales = {0, 3};
+  refused(c, "is not one of the model's 3 scales");
+  c = local_config();
+  c.local.layer_channels = {256};
+  refused(c, "one count per layer");
+  // A round trip of the JSON keeps every field.
+  c = local_config();
+  c.local.sigma = 2.5;
+  c.local.scales = {2, 0};
+  const ModelConfig back = ModelConfig::from_json(c.to_json());
+  EXPECT_EQ(back.local.layers, c.local.layers);
+  EXPECT_EQ(back.local.scales, c.local.scales);
+  EXPECT_EQ(back.local.dim, 64);
+  EXPECT_DOUBLE_EQ(back.local.sigma, 2.5);
+
+  // An unfitted scorer cannot be saved; a file missing a local tensor cannot be loaded.
+  Model unfitted = Model::create(local_config(), Backbone::load(fixtures::source_dir() + "/model/weights/squeezenet1_1.safetensors"), 1);
+  EXPECT_THROW(save_model(unfitted, fixtures::temp_dir() + "/unfitted.model"), Error);
+  Model model = fitted_model();
+  const std::string path = write_calibrated(model, "local.model");
+  SafetensorsFile file = read_safetensors(path);
+  file.tensors.erase("local.scale0.offset");
+  file.metadata.erase("tensor_sha256");
+  const std::string broken = fixtures::temp_dir() + "/broken.model";
+  write_safetensors(broken, file);
+  try {
+    load_model(broken);
+    FAIL() << "a model without local.scale0.offset loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("local.scale0.offset"), std::string::npos) << e.what();
+  }
+}
