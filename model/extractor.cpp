@@ -135,7 +135,9 @@ at::Tensor Extractor::raw_features(const at::Tensor& input, int64_t chunk, at::T
     parts.push_back(at::cat(pooled, 1));
     if (local_map) {
       at::NoGradGuard no_grad;
-      maps.push_back(local_.combine(cell_scores, input_size_));
+      // At a quarter of the input side (112 px at 448): 4 px per map pixel is finer than the stride-8
+      // cells, and the upsampling and smoothing cost a sixteenth of the full size.
+      maps.push_back(local_.combine(cell_scores, std::max(1, input_size_ / 4)));
     }
   }
   if (local_map) *local_map = maps.size() == 1 ? maps[0] : at::cat(maps, 0);

@@ -23,8 +23,8 @@ class Extractor {
   // chunk 0: 64 images per batch on a GPU (the paper's T=64 in one batch); on the CPU as many as
   // make two 448-px images (2 at 448 px, 24 at 128 px): larger CPU batches get slower per image
   // (differnet-bench, T=8 on 2 cores: backbone 413 ms in chunks of 2, 1268 ms in one batch of 8).
-  // With `local_map` (a model with a local scorer): also each copy's local anomaly map [N,S,S] (S =
-  // the input size; local_scorer.h), from the same backbone pass, without gradients.
+  // With `local_map` (a model with a local scorer): also each copy's local anomaly map [N,S/4,S/4]
+  // (S = the input size; local_scorer.h), from the same backbone pass, without gradients.
   at::Tensor features(const at::Tensor& input, int64_t chunk = 0, at::Tensor* local_map = nullptr) const;
 
   // The pooled features before standardisation (what the standardisation statistics are taken of).

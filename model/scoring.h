@@ -24,7 +24,7 @@ enum class MapMethod { Gradient, Local };
 
 struct ScoreResult {
   double score = 0.0;
-  at::Tensor map;  // [S,S] float, only when localizing
+  at::Tensor map;  // [S,S] float (the local map: [S/4,S/4]), only when localizing
   // With MapMethod::Local: the largest value of the (smoothed) local map, the local image score.
   double local_score = std::numeric_limits<double>::quiet_NaN();
   double backbone_ms = 0.0, flow_ms = 0.0, localization_ms = 0.0;

@@ -73,16 +73,17 @@ TEST(LocalScorer, FindsThePlantedSpot) {
     const Spot spot{24 + 14 * i, 70 - 10 * i, 6};
     const ScoreResult r =
         score_image(model, levels_of(fixtures::make_texture(kSize, kSize, 800 + i, spot)), 1, true, MapMethod::Local);
-    ASSERT_EQ(r.map.sizes().vec(), (std::vector<int64_t>{128, 128}));
+    ASSERT_EQ(r.map.sizes().vec(), (std::vector<int64_t>{32, 32}));  // a quarter of the 128-px input
+    const int64_t n = 32;
     const at::Tensor map = r.map.to(at::kDouble);
-    const at::Tensor coords = (at::arange(128, at::kDouble) + 0.5) * (kSize / 128.0);
-    const at::Tensor dy = coords.view({128, 1}) - spot.y, dx = coords.view({1, 128}) - spot.x;
+    const at::Tensor coords = (at::arange(n, at::kDouble) + 0.5) * (static_cast<double>(kSize) / n);
+    const at::Tensor dy = coords.view({n, 1}) - spot.y, dx = coords.view({1, n}) - spot.x;
     const at::Tensor inside = (dx * dx + dy * dy) <= spot.radius * spot.radius;
     const double contrast = (map.masked_select(inside).mean() / map.masked_select(~inside).mean()).item<double>();
     const int64_t peak = map.argmax().item<int64_t>();
-    const double distance = std::hypot(coords[peak % 128].item<double>() - spot.x, coords[peak / 128].item<double>() - spot.y);
+    const double distance = std::hypot(coords[peak % n].item<double>() - spot.x, coords[peak / n].item<double>() - spot.y);
     std::printf("spot %d at (%d,%d): local map %.1fx hotter on the spot; peak at (%.0f,%.0f), %.1f px from its centre; max %.2f (good at most %.2f)\n",
-                i, spot.x, spot.y, contrast, coords[peak % 128].item<double>(), coords[peak / 128].item<double>(),
+                i, spot.x, spot.y, contrast, coords[peak % n].item<double>(), coords[peak / n].item<double>(),
                 distance, r.local_score, worst_good);
     // A cell of the deepest map is 128/7 input px, 13.7 image px: the peak within two cells.
     EXPECT_LE(distance, 2 * 13.7) << "spot " << i;
