@@ -70,6 +70,15 @@ int main(int argc, char** argv) {
                 c.std[1], c.std[2]);
     std::printf("flow         %d blocks, %d hidden layers of width %d, clamp alpha %g, %.1f M parameters\n",
                 c.flow.blocks, c.flow.hidden_layers, c.flow.width, c.flow.clamp_alpha, params / 1e6);
+    if (c.local.enabled()) {
+      std::string local_layers, local_scales;
+      for (const auto& l : c.local.layers) local_layers += (local_layers.empty() ? "" : ",") + l;
+      for (int k : c.local.scales) local_scales += (local_scales.empty() ? "" : ",") + std::to_string(c.scales[static_cast<size_t>(k)]);
+      std::printf("local map    %s cells, %dx%d-averaged, %d dimensions, scales %s px, smoothed %g px: heatmaps from "
+                  "the scoring pass\n", local_layers.c_str(), c.local.neighbourhood, c.local.neighbourhood, c.local.dim, local_scales.c_str(), c.local.sigma);
+    } else {
+      std::printf("local map    none: heatmaps by the gradient (differnet-train --local yes adds one)\n");
+    }
     const Calibration& k = m.calibration;
     if (k.calibrated)
       std::printf("threshold    %.6g at T=%d: %s\n             good scores: mean %.4g, std %.4g, max %.4g (%d images)\n",

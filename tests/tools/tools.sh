@@ -48,7 +48,7 @@ expect 1 "cut.png' is truncated" "$bin/differnet-train" "$work/truncated" -o "$w
 # Barely trained (1 epoch, lr 1e-9) against trained: only training makes the spots stand out. The
 # untrained reference pools unstandardised features: standardised ones alone make even an untrained
 # flow a diagonal Gaussian, which separates these easy spots already.
-expect 0 "wrote" "$bin/differnet-train" "$work/train" "${tiny[@]}" --standardize no --epochs 1 --lr 1e-9 --holdout 4 -o "$work/untrained.model"
+expect 0 "wrote" "$bin/differnet-train" "$work/train" "${tiny[@]}" --standardize no --local no --epochs 1 --lr 1e-9 --holdout 4 -o "$work/untrained.model"
 expect 0 "ROC AUC" "$bin/differnet-eval" "$work/untrained.model" "$work" --transforms 2 --report "$work/untrained.json"
 out=$("$bin/differnet-train" "$work/train" "${tiny[@]}" --epochs 40 --lr 1e-3 --holdout 4 -o "$work/trained.model" 2>&1) \
   || fail "training failed: $out"
@@ -81,6 +81,12 @@ grep -q "loss" <<< "$out" || fail "training printed no loss"
 
 # info reads what train wrote; calibrate changes the threshold; damage is refused.
 expect 0 "flow         8 blocks, 3 hidden layers of width 32" "$bin/differnet-info" "$work/trained.model"
+# The fast preset fits the local scorer; --local no leaves it out (the gradient localizes then).
+expect 0 "local map    fire5,fire7 cells" "$bin/differnet-info" "$work/trained.model"
+expect 0 "local map    none" "$bin/differnet-info" "$work/untrained.model"
+expect 2 "--local takes yes or no" "$bin/differnet-train" "$work/train" "${tiny[@]}" --local maybe -o "$work/x.model"
+expect 0 "local map maximum as the image score" "$bin/differnet-eval" "$work/trained.model" "$work" --localization local --report "$work/local.json"
+expect 2 "has no local scorer" "$bin/differnet-eval" "$work/untrained.model" "$work" --localization local --report "$work/local.json"
 threshold() { "$bin/differnet-info" --json "$1" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["calibration"]["threshold"])'; }
 before=$(threshold "$work/trained.model")
 expect 0 "threshold " "$bin/differnet-calibrate" "$work/trained.model" "$work/fresh" --transforms 2
