@@ -22,7 +22,9 @@ if [ ${#levels[@]} -eq 0 ]; then
   levels+=(native)
 fi
 suites=(model)
-ninja -C "$builddir" -t targets all | grep -q '^tests/element-tests:' && suites+=(element)
+# (the list is read whole first: grep -q closing the pipe early would fail it under pipefail)
+tests=$(meson test -C "$builddir" --list 2>/dev/null)
+grep -qx element <<< "$tests" && suites+=(element)
 status=0
 for level in "${levels[@]}"; do
   case $level in
