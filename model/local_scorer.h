@@ -7,7 +7,7 @@
 // fixed random Gaussian matrix, and scored by its squared Mahalanobis distance, per dimension, under
 // one Gaussian fitted to every cell of the good training images of that scale (shared over positions:
 // parts need not be aligned; Ledoit-Wolf covariance). A good cell scores about 1. Each scale's cell
-// map is upsampled bilinearly to the input size, the scales averaged, and the result smoothed by a
+// map is upsampled bilinearly (to a quarter of the input side), the scales averaged, and smoothed by a
 // Gaussian of `sigma` input pixels. This is PaDiM's per-cell Gaussian with one covariance shared by
 // all positions, on PatchCore's 3 x 3-averaged layer 2+3 cells.
 //
