@@ -156,7 +156,8 @@ std::vector<at::Tensor> Backbone::taps(const at::Tensor& input, const std::vecto
   std::vector<size_t> wanted;
   for (const auto& l : layers) wanted.push_back(layer_index(*arch_, l));
   const size_t deepest = *std::max_element(wanted.begin(), wanted.end());
-  const at::Tensor x = input.to(w_.begin()->second.scalar_type());  // a differentiable cast when needed
+  at::Tensor x = input.to(w_.begin()->second.scalar_type());  // a differentiable cast when needed
+  if (channels_last()) x = x.contiguous(at::MemoryFormat::ChannelsLast);
   const std::vector<at::Tensor> maps = arch_->forward(w_, x, deepest);  // by layer index, up to the deepest
   std::vector<at::Tensor> out;
   for (size_t i : wanted) out.push_back(maps[i]);
@@ -180,8 +181,19 @@ TensorMap Backbone::trunk_tensors() const {
   return out;
 }
 
+bool Backbone::channels_last() {
+  static const bool on = [] {
+    const char* v = std::getenv("DIFFERNET_CHANNELS_LAST");
+    return !(v && std::string(v) == "0");
+  }();
+  return on;
+}
+
 void Backbone::to(const at::Device& device, at::ScalarType dtype) {
-  for (auto& [name, t] : w_) t = t.to(device, dtype);
+  for (auto& [name, t] : w_) {
+    t = t.to(device, dtype);
+    if (t.dim() == 4 && channels_last()) t = t.contiguous(at::MemoryFormat::ChannelsLast);
+  }
 }
 
 }  // namespace differnet

@@ -46,6 +46,11 @@ class Backbone {
   // Moves the weights to `device` in `dtype` (kFloat, or kHalf / kBFloat16 for faster inference);
   // trunk() then takes its input in that dtype whatever it is given.
   void to(const at::Device& device, at::ScalarType dtype = at::kFloat);
+  // Whether convolutions run in the channels-last layout (NHWC), oneDNN's and cuDNN's native one: the
+  // weights are kept so by to() and each input is laid out so by taps(), so that no reorder runs
+  // around each convolution (docs/benchmarks/precision.md). The default; DIFFERNET_CHANNELS_LAST=0
+  // keeps LibTorch's default layout (NCHW), for comparison. Read once per process.
+  static bool channels_last();
 
  private:
   void prepare();  // the architecture's derived tensors, from the stored ones in float

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
+#include "device_name.h"
 #include "error.h"
 #include "json_checked.h"
 #include "tiling.h"
@@ -161,10 +163,72 @@ int ModelConfig::pooled_channels() const {
   return static_cast<int>(std::min<int64_t>(sum, 1 << 20));
 }
 
+namespace {
+json threshold_json(const GoodScoreThreshold& t) {
+  return {{"threshold", t.threshold}, {"good_count", t.good_count}, {"good_mean", t.good_mean},
+          {"good_std", t.good_std}, {"good_max", t.good_max}};
+}
+
+GoodScoreThreshold threshold_from_json(const json& j) {
+  GoodScoreThreshold t;
+  t.threshold = j.at("threshold").get<double>();
+  t.good_count = json_int32(j.at("good_count"));
+  t.good_mean = j.at("good_mean").get<double>();
+  t.good_std = j.at("good_std").get<double>();
+  t.good_max = j.at("good_max").get<double>();
+  return t;
+}
+
+// The checks of Calibration::validate() for one threshold; `where` names it in the message.
+void validate_threshold(const GoodScoreThreshold& t, const std::string& where) {
+  auto bad = [&](const std::string& what) {
+    throw Error("calibration is inconsistent: " + where + what +
+                " (recalibrate: differnet-calibrate MODEL GOOD_IMAGES)");
+  };
+  auto num = [](double v) {
+    std::ostringstream o;
+    o.precision(6);
+    o << v;
+    return o.str();
+  };
+  if (!std::isfinite(t.threshold) || t.threshold <= 0)
+    bad("threshold " + num(t.threshold) + " is not a positive finite number");
+  if (t.good_count < 2) bad("it rests on " + std::to_string(t.good_count) + " good scores (at least 2 are needed)");
+  if (!std::isfinite(t.good_mean) || !std::isfinite(t.good_std) || !std::isfinite(t.good_max) || t.good_mean <= 0 ||
+      t.good_std < 0 || t.good_max <= 0)
+    bad("its good scores' mean " + num(t.good_mean) + ", std " + num(t.good_std) + " and max " + num(t.good_max) +
+        " are not positive finite numbers");
+  // Rounding slack of the stored decimal figures (JSON keeps 17 significant digits; 1e-9 is ample).
+  const double slack = 1e-9 * t.good_max;
+  if (t.good_mean > t.good_max + slack)
+    bad("the good scores' mean " + num(t.good_mean) + " exceeds their max " + num(t.good_max));
+  // A quantile of the good scores lies at or below their largest; the quantile is at least the median,
+  // which lies within one standard deviation of the mean (Chebyshev-Cantelli: |median - mean| <= std).
+  if (t.threshold > t.good_max + slack)
+    bad("threshold " + num(t.threshold) + " is above the largest good score it was computed from (" +
+        num(t.good_max) + ")");
+  if (t.threshold < t.good_mean - t.good_std - slack)
+    bad("threshold " + num(t.threshold) + " is below the good scores' median (mean " + num(t.good_mean) + ", std " +
+        num(t.good_std) + ")");
+}
+}  // namespace
+
+double Calibration::threshold_for(const std::string& arithmetic) const {
+  if (!calibrated) return std::numeric_limits<double>::quiet_NaN();
+  if (arithmetic == "fp32/fp32") return threshold;
+  auto it = arithmetics.find(arithmetic);
+  return it == arithmetics.end() ? std::numeric_limits<double>::quiet_NaN() : it->second.threshold;
+}
+
 std::string Calibration::to_json() const {
   json j = {{"calibrated", calibrated}, {"threshold", threshold}, {"transforms", transforms},
             {"method", method},         {"good_count", good_count}, {"good_mean", good_mean},
             {"good_std", good_std},     {"good_max", good_max}};
+  if (!arithmetics.empty()) {
+    json a = json::object();
+    for (const auto& [name, t] : arithmetics) a[name] = threshold_json(t);
+    j["arithmetics"] = a;
+  }
   return j.dump();
 }
 
@@ -180,6 +244,11 @@ Calibration Calibration::from_json(const std::string& text) {
     c.good_mean = j.at("good_mean").get<double>();
     c.good_std = j.at("good_std").get<double>();
     c.good_max = j.at("good_max").get<double>();
+    if (j.contains("arithmetics")) {
+      const json& a = j.at("arithmetics");
+      if (!a.is_object()) throw Error("calibration is malformed: 'arithmetics' is not an object");
+      for (const auto& [name, t] : a.items()) c.arithmetics[name] = threshold_from_json(t);
+    }
   } catch (const json::exception& e) {
     throw Error(std::string("calibration is malformed: ") + e.what());
   }
@@ -188,33 +257,33 @@ Calibration Calibration::from_json(const std::string& text) {
 }
 
 void Calibration::validate() const {
-  if (!calibrated) return;  // the element refuses to run on it unless given a threshold
-  auto bad = [](const std::string& what) {
-    throw Error("calibration is inconsistent: " + what + " (recalibrate: differnet-calibrate MODEL GOOD_IMAGES)");
-  };
-  auto num = [](double v) {
-    std::ostringstream o;
-    o.precision(6);
-    o << v;
-    return o.str();
-  };
-  if (!std::isfinite(threshold) || threshold <= 0) bad("threshold " + num(threshold) + " is not a positive finite number");
-  if (transforms < 1) bad("it was computed at transforms=" + std::to_string(transforms) + " (T must be at least 1)");
-  if (good_count < 2) bad("it rests on " + std::to_string(good_count) + " good scores (at least 2 are needed)");
-  if (!std::isfinite(good_mean) || !std::isfinite(good_std) || !std::isfinite(good_max) || good_mean <= 0 ||
-      good_std < 0 || good_max <= 0)
-    bad("its good scores' mean " + num(good_mean) + ", std " + num(good_std) + " and max " + num(good_max) +
-        " are not positive finite numbers");
-  // Rounding slack of the stored decimal figures (JSON keeps 17 significant digits; 1e-9 is ample).
-  const double slack = 1e-9 * good_max;
-  if (good_mean > good_max + slack) bad("the good scores' mean " + num(good_mean) + " exceeds their max " + num(good_max));
-  // A quantile of the good scores lies at or below their largest; the quantile is at least the median,
-  // which lies within one standard deviation of the mean (Chebyshev-Cantelli: |median - mean| <= std).
-  if (threshold > good_max + slack)
-    bad("threshold " + num(threshold) + " is above the largest good score it was computed from (" + num(good_max) + ")");
-  if (threshold < good_mean - good_std - slack)
-    bad("threshold " + num(threshold) + " is below the good scores' median (mean " + num(good_mean) + ", std " +
-        num(good_std) + ")");
+  if (!calibrated) {
+    if (!arithmetics.empty())
+      throw Error("calibration is inconsistent: an uncalibrated model holds thresholds of other arithmetics "
+                  "(recalibrate: differnet-calibrate MODEL GOOD_IMAGES)");
+    return;  // the element refuses to run on it unless given a threshold
+  }
+  if (transforms < 1)
+    throw Error("calibration is inconsistent: it was computed at transforms=" + std::to_string(transforms) +
+                " (T must be at least 1) (recalibrate: differnet-calibrate MODEL GOOD_IMAGES)");
+  validate_threshold({threshold, good_count, good_mean, good_std, good_max}, "");
+  for (const auto& [name, t] : arithmetics) {
+    const auto slash = name.find('/');
+    Precision backbone;
+    FlowPrecision flow;
+    bool named = slash != std::string::npos;
+    try {
+      named = named && parse_precision_choice(name.substr(0, slash), backbone) &&
+              parse_flow_precision_choice(name.substr(slash + 1), flow) && arithmetic_name(backbone, flow) == name &&
+              name != "fp32/fp32";
+    } catch (const Error&) {
+      named = false;
+    }
+    if (!named)
+      throw Error("calibration is malformed: '" + name + "' is not an arithmetic other than fp32/fp32 "
+                  "(BACKBONE/FLOW, e.g. bf16/int8)");
+    validate_threshold(t, "in " + name + ": ");
+  }
 }
 
 }  // namespace differnet

@@ -2,6 +2,7 @@
 // Defaults are the authors' numbers (differnet-method.md); presets change them explicitly.
 #pragma once
 #include <array>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -70,20 +71,35 @@ struct ModelConfig {
 
 // The decision threshold and what it rests on. Scores are means over T rotations, so a threshold
 // set at one T carries over to another approximately; `transforms` records the T it was set at.
+// A threshold and the good scores it was computed from.
+struct GoodScoreThreshold {
+  double threshold = 0.0;
+  int good_count = 0;
+  double good_mean = 0.0, good_std = 0.0, good_max = 0.0;
+};
+
 struct Calibration {
   bool calibrated = false;
-  double threshold = 0.0;
+  double threshold = 0.0;       // in the method's arithmetic: fp32 backbone, fp32 flow
   int transforms = 0;
   std::string method;           // e.g. "quantile 0.99 of 40 held-out good images"
   int good_count = 0;
   double good_mean = 0.0, good_std = 0.0, good_max = 0.0;
+  // The same calibration (same images, T and quantile) scored in other arithmetics, keyed by
+  // arithmetic_name() ("bf16/fp32", "fp32/int8", ...): a reduced precision moves every score a little,
+  // so each arithmetic gets the threshold of its own scores. Empty in files written before them.
+  std::map<std::string, GoodScoreThreshold> arithmetics;
 
+  // The threshold for scoring in `arithmetic` ("fp32/fp32": `threshold`); NaN when the model is
+  // uncalibrated or holds none for it.
+  double threshold_for(const std::string& arithmetic) const;
   std::string to_json() const;
   // Parses and validates (see validate()); throws Error on a malformed or inconsistent block.
   static Calibration from_json(const std::string& text);
   // For a calibrated block: a positive finite threshold at T >= 1, resting on at least 2 good scores
   // with finite positive statistics, lying between their median's bound (mean - std) and their max,
-  // as calibrate_from_good_scores makes it. Throws Error naming what is wrong.
+  // as calibrate_from_good_scores makes it; the same for every arithmetic's threshold, each under a
+  // valid arithmetic name. Throws Error naming what is wrong.
   void validate() const;
 };
 

@@ -6,6 +6,7 @@
 #include <limits>
 #include <mutex>
 
+#include "arithmetic_calibration.h"
 #include "error.h"
 #include "model.h"
 #include "preprocess.h"
@@ -37,13 +38,21 @@ struct Detector::Impl {
   std::mutex scoring;  // score() from several threads (elements sharing one model) runs one at a time
 };
 
+
 Detector::Detector(const DetectorOptions& options) try {
   const std::string device_name = resolve_device(options.device);  // before the (slow) load
-  const Precision precision = parse_precision(options.precision);
-  const FlowPrecision flow_precision = parse_flow_precision(options.flow_precision);
-  check_precision(device_name, precision);
+  {  // names checked before the load too
+    Precision p;
+    FlowPrecision f;
+    if (parse_precision_choice(options.precision, p)) check_precision(device_name, p);
+    parse_flow_precision_choice(options.flow_precision, f);
+  }
   set_threads(options.threads);
   Model model = load_model(options.model_path);
+  const ChosenArithmetic chosen =
+      choose_arithmetic(options.precision, options.flow_precision, device_name, model.calibration);
+  const Precision precision = chosen.backbone;
+  const FlowPrecision flow_precision = chosen.flow;
   model.prepare_for_inference(device_name, precision, flow_precision);
   const at::Device device(device_name);
   ModelSummary s;
@@ -58,7 +67,9 @@ Detector::Detector(const DetectorOptions& options) try {
   s.flow_blocks = model.config.flow.blocks;
   s.flow_width = model.config.flow.width;
   s.calibrated = model.calibration.calibrated;
-  s.threshold = s.calibrated ? model.calibration.threshold : std::numeric_limits<double>::quiet_NaN();
+  s.threshold = model.calibration.threshold_for(chosen.threshold_arithmetic);
+  s.threshold_arithmetic = chosen.threshold_arithmetic;
+  s.precision_note = chosen.note;
   s.tiles = model.config.tiles;
   s.tile_overlap = model.config.tile_overlap;
   s.calibrated_transforms = model.calibration.transforms;

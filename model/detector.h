@@ -15,8 +15,12 @@ struct DetectorOptions {
   std::string model_path;
   std::string device = "auto";  // auto, cpu, cuda, cuda:N
   int threads = 0;              // 0 = one per core
-  std::string precision = "fp32";  // of the backbone: fp32, fp16 (CUDA only) or bf16; flow and score stay fp32
-  std::string flow_precision = "fp32";  // of the flow's linear layers: fp32, bf16 or int8 (CPU only); device_name.h
+  // The backbone's arithmetic: auto, fp32, fp16 (CUDA only) or bf16; the flow's linear layers: auto,
+  // fp32, bf16 or int8 (CPU only); the score stays fp32 (device_name.h). "auto": the fastest this
+  // machine runs well (runtime.h's auto_precision), kept only where the model holds a threshold
+  // computed in it; ModelSummary says what was chosen and why.
+  std::string precision = "auto";
+  std::string flow_precision = "auto";
   // Wait for the device before each clock read, so that StageTimes on CUDA are the stages' real
   // durations rather than their launch times (costs a little; for benchmarks).
   bool synchronize_stages = false;
@@ -82,7 +86,12 @@ struct Detection {
 };
 
 struct ModelSummary {
+  // precision and flow_precision: the arithmetic in use (never "auto").
   std::string path, model_id, backbone, device, precision, flow_precision;
+  // Which arithmetic's threshold `threshold` is ("fp32/fp32", "bf16/int8", ...); it differs from the
+  // arithmetic in use only where an explicit precision has no threshold of its own in the model.
+  std::string threshold_arithmetic = "fp32/fp32";
+  std::string precision_note;   // how the precisions were chosen, one line (for logs and the tools)
   int input_size = 0, feature_dim = 0, flow_blocks = 0, flow_width = 0;
   bool calibrated = false;
   double threshold = 0.0;       // NaN when uncalibrated

@@ -62,4 +62,38 @@ const char* flow_precision_name(FlowPrecision precision) {
   }
 }
 
+bool parse_precision_choice(const std::string& name, Precision& out) {
+  if (name == "auto") return false;
+  try {
+    out = parse_precision(name);
+  } catch (const Error&) {
+    throw Error("precision '" + name + "' is not one of auto, fp32, fp16, bf16");
+  }
+  return true;
+}
+
+bool parse_flow_precision_choice(const std::string& name, FlowPrecision& out) {
+  if (name == "auto") return false;
+  try {
+    out = parse_flow_precision(name);
+  } catch (const Error&) {
+    throw Error("flow precision '" + name + "' is not one of auto, fp32, bf16, int8");
+  }
+  return true;
+}
+
+void check_precision_choice(const std::string& name) {
+  Precision p;
+  parse_precision_choice(name, p);
+}
+
+void check_flow_precision_choice(const std::string& name) {
+  FlowPrecision p;
+  parse_flow_precision_choice(name, p);
+}
+
+std::string arithmetic_name(Precision backbone, FlowPrecision flow) {
+  return std::string(precision_name(backbone)) + "/" + flow_precision_name(flow);
+}
+
 }  // namespace differnet

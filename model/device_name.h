@@ -34,4 +34,16 @@ enum class FlowPrecision { FP32, BF16, INT8 };
 FlowPrecision parse_flow_precision(const std::string& name);
 const char* flow_precision_name(FlowPrecision precision);
 
+// A user's choice of precision: "auto" (the fastest this machine runs well, runtime.h's
+// auto_precision) or a name above. These return false for "auto" and set `out` otherwise; they throw
+// Error naming the accepted names on anything else.
+bool parse_precision_choice(const std::string& name, Precision& out);
+bool parse_flow_precision_choice(const std::string& name, FlowPrecision& out);
+// Checks a choice without keeping it (element properties, the fuzzer).
+void check_precision_choice(const std::string& name);
+void check_flow_precision_choice(const std::string& name);
+
+// The name of an arithmetic, backbone and flow together: "fp32/fp32", "bf16/int8", ...
+std::string arithmetic_name(Precision backbone, FlowPrecision flow);
+
 }  // namespace differnet

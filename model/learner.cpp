@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backbone.h"
+#include "arithmetic_calibration.h"
 #include "calibration.h"
 #include "local_training.h"
 #include "error.h"
@@ -325,12 +326,22 @@ void Learner::Impl::run() {
     if (report.epochs_done == 0) throw Error("learning was stopped before the first epoch ended; nothing written");
     set_phase(LearnPhase::Calibrating);
     const std::vector<at::Tensor>& cal = holdout >= 2 ? calib : train;
-    std::vector<double> scores;
-    for (const auto& img : cal) {
+    // In the arithmetic precision=auto picks here too, so that the element can use it.
+    std::vector<std::vector<at::Tensor>> cal_tiles;
+    for (const auto& img : cal) cal_tiles.push_back({img});
+    ArithmeticCalibrationOptions o;
+    o.transforms = recipe.calibration_transforms;
+    o.quantile = recipe.quantile;
+    o.progress = [&](int, int) { return !abandon; };
+    // fp32/fp32 and what the element's precision=auto picks here: one more scoring pass at most.
+    const AutoPrecision automatic = auto_precision(device);
+    o.arithmetics = {arithmetic_name(automatic.backbone, automatic.flow)};
+    try {
+      model.calibration = calibrate_arithmetics(model, cal_tiles, device, o);
+    } catch (const Error&) {
       if (abandon) throw Error("learning was abandoned");
-      scores.push_back(worst_tile_score(model, {img}, recipe.calibration_transforms));
+      throw;
     }
-    model.calibration = calibrate_from_good_scores(scores, recipe.calibration_transforms, recipe.quantile);
     model.calibration.method += holdout >= 2 ? " (frames held out of learning)"
                                              : " (the learning frames themselves: optimistic, expect false alarms)";
     set_phase(LearnPhase::Writing);

@@ -3,9 +3,14 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <ATen/Version.h>
+#ifdef DIFFERNET_HAVE_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+#endif
 
 #include <malloc.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <limits>
 #include <thread>
@@ -48,6 +53,78 @@ bool cpu_runs_bf16_convolutions() {
     }
   }();
   return ok;
+}
+
+CpuArithmetic cpu_arithmetic() {
+  static const CpuArithmetic info = [] {
+    CpuArithmetic a;
+    // ATen reports the kernels it dispatches to (after ATEN_CPU_CAPABILITY) only in its build
+    // summary: "CPU capability usage: AVX2".
+    const std::string config = at::show_config();
+    const std::string key = "CPU capability usage: ";
+    const auto at_key = config.find(key);
+    a.aten_capability = "unknown";
+    if (at_key != std::string::npos) {
+      const auto start = at_key + key.size();
+      a.aten_capability = config.substr(start, config.find('\n', start) - start);
+      for (char& ch : a.aten_capability) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (a.aten_capability == "no avx") a.aten_capability = "default";
+    }
+#ifdef DIFFERNET_HAVE_ONEDNN
+    // The effective ISA is a bit set: each level holds the bits of those below it.
+    const unsigned isa = static_cast<unsigned>(dnnl_get_effective_cpu_isa());
+    auto has = [&](dnnl_cpu_isa_t level) { return (isa & level) == static_cast<unsigned>(level); };
+    a.amx = has(dnnl_cpu_isa_avx512_core_amx);
+    a.avx512_bf16 = has(dnnl_cpu_isa_avx512_core_bf16);
+    a.vnni = has(dnnl_cpu_isa_avx512_core_vnni) || has(dnnl_cpu_isa_avx2_vnni);
+    a.onednn_isa = a.amx ? "avx512_core_amx" : a.avx512_bf16 ? "avx512_core_bf16"
+                   : has(dnnl_cpu_isa_avx512_core_vnni) ? "avx512_core_vnni"
+                   : has(dnnl_cpu_isa_avx512_core) ? "avx512_core"
+                   : has(dnnl_cpu_isa_avx2_vnni) ? "avx2_vnni"
+                   : has(dnnl_cpu_isa_avx2) ? "avx2"
+                   : has(dnnl_cpu_isa_avx) ? "avx"
+                   : has(dnnl_cpu_isa_sse41) ? "sse41" : "none";
+#else
+    a.onednn_isa = "unknown";
+#endif
+    return a;
+  }();
+  return info;
+}
+
+AutoPrecision auto_precision(const std::string& device) {
+  AutoPrecision p;
+  if (device.rfind("cuda", 0) == 0) {
+    p.backbone = Precision::FP16;
+    p.flow = FlowPrecision::FP32;
+    p.reason = "CUDA: fp16 backbone, fp32 flow";
+    return p;
+  }
+  const CpuArithmetic cpu = cpu_arithmetic();
+  const std::string isa = "oneDNN " + cpu.onednn_isa + ", ATen " + cpu.aten_capability;
+  // ATen's own kernels (pooling, activations, quantizing the flow's inputs) run the reduced types
+  // too: without their vector code ("default") they would be slower than fp32.
+  const bool vector = cpu.aten_capability != "default";
+  const bool bf16 = vector && cpu.amx && cpu_runs_bf16_convolutions();
+  const bool int8 = vector && cpu.vnni;
+  p.backbone = bf16 ? Precision::BF16 : Precision::FP32;
+  p.flow = int8 ? FlowPrecision::INT8 : FlowPrecision::FP32;
+  p.reason = isa + ": " + (bf16 ? "bf16 backbone (AMX)" : !vector ? "fp32 (ATen without vector kernels)"
+                                                        : "fp32 backbone (no AMX)") +
+             (vector ? std::string(", ") + (int8 ? "int8 flow (VNNI)" : "fp32 flow (no VNNI)") : "");
+  return p;
+}
+
+std::vector<Precision> runnable_precisions(const std::string& device) {
+  if (device.rfind("cuda", 0) == 0) return {Precision::FP32, Precision::FP16, Precision::BF16};
+  if (cpu_runs_bf16_convolutions()) return {Precision::FP32, Precision::BF16};
+  return {Precision::FP32};
+}
+
+std::vector<FlowPrecision> runnable_flow_precisions(const std::string& device) {
+  if (device.rfind("cuda", 0) == 0) return {FlowPrecision::FP32, FlowPrecision::BF16};
+  if (cpu_runs_bf16_convolutions()) return {FlowPrecision::FP32, FlowPrecision::BF16, FlowPrecision::INT8};
+  return {FlowPrecision::FP32, FlowPrecision::INT8};
 }
 
 void check_precision(const std::string& device, Precision precision) {

@@ -3,6 +3,7 @@
 // precision of the backbone, and the CUDA switches that go with it.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "device_name.h"
 
@@ -32,6 +33,39 @@ bool configure_allocator();
 void check_precision(const std::string& device, Precision precision);
 // Whether LibTorch's CPU kernels run bf16 convolutions and matrix products here (a probe, once).
 bool cpu_runs_bf16_convolutions();
+
+// What this CPU's kernels run in hardware, as the libraries that run them report it (each honours
+// its capping variable: ONEDNN_MAX_CPU_ISA for oneDNN, ATEN_CPU_CAPABILITY for ATen's own kernels).
+struct CpuArithmetic {
+  std::string onednn_isa;       // oneDNN's effective instruction set, e.g. "avx512_core_bf16"; "unknown"
+                                // where the build has no oneDNN headers
+  std::string aten_capability;  // ATen's vector kernels in use: "default" (none), "avx2", "avx512"
+  bool amx = false;             // AMX tiles with bf16 and int8 (oneDNN runs bf16 convolutions on them)
+  bool avx512_bf16 = false;     // AVX512-BF16 instructions
+  bool vnni = false;            // int8 dot products (AVX512-VNNI or AVX-VNNI): oneDNN's int8 matrix products
+};
+CpuArithmetic cpu_arithmetic();
+
+// The precisions "auto" resolves to on `device` (a resolved name: "cpu", "cuda:N"), and why:
+//  - backbone: fp16 on CUDA; bf16 on a CPU with AMX (oneDNN's bf16 convolutions on tiles); fp32
+//    elsewhere (AVX512-BF16 alone runs the backbones' bf16 convolutions slower than fp32:
+//    docs/benchmarks/precision.md);
+//  - flow: int8 on a CPU with VNNI (oneDNN's int8 matrix products; the flow reads all its weights
+//    per frame, a quarter of them in int8), fp32 elsewhere (on CUDA the flow is a small share);
+//  - fp32 for both where ATen runs without vector kernels (ATEN_CPU_CAPABILITY=default).
+// The Detector then keeps a precision only where the model holds a threshold computed in it
+// (Calibration::arithmetics), so that auto never decides with a threshold of another arithmetic.
+struct AutoPrecision {
+  Precision backbone = Precision::FP32;
+  FlowPrecision flow = FlowPrecision::FP32;
+  std::string reason;  // one line, e.g. "AMX and VNNI: bf16 backbone, int8 flow"
+};
+AutoPrecision auto_precision(const std::string& device);
+
+// The precisions a model can be calibrated in on `device` (what check_precision accepts there):
+// backbone fp32, bf16 where the CPU's kernels run it, fp16 on CUDA; flow fp32, bf16, int8 on the CPU.
+std::vector<Precision> runnable_precisions(const std::string& device);
+std::vector<FlowPrecision> runnable_flow_precisions(const std::string& device);
 
 // Sets up a CUDA device for inference: cuDNN picks its fastest convolution algorithms for the
 // shapes it sees (autotuning; the warm-up pays for it), and TF32 matrix arithmetic is allowed only

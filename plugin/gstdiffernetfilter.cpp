@@ -79,43 +79,6 @@ region_fits (const differnet::Region & r, int width, int height)
   return r.fits (width, height);
 }
 
-gboolean
-differnet_filter_parse_region (GstDifferNetFilter * self, const char *name, const char *text,
-    differnet::Region & region, std::string & rejected)
-{
-  Settings & s = *self->settings;
-  try {
-    const differnet::Region r = differnet::Region::parse (text ? text : "");
-    if (self->state && self->state->width > 0 && !region_fits (r, self->state->width, self->state->height)) {
-      rejected = std::string (name) + " '" + text + "' does not lie inside the " + std::to_string (self->state->width) +
-          "x" + std::to_string (self->state->height) + " frame";
-    } else {
-      region = r;
-      s.invalid.erase (name);
-      return TRUE;
-    }
-  } catch (const differnet::Error & e) {
-    rejected = e.what ();
-  }
-  s.invalid[name] = rejected;
-  return FALSE;
-}
-
-std::string
-differnet_filter_tiling_misfit (const std::string & tiles, double overlap, const differnet::Region & roi, int width,
-    int height)
-{
-  if (tiles.empty () || tiles == "auto" || width <= 0 || height <= 0)
-    return "";
-  const differnet::Region area = roi.whole_frame () ? differnet::Region {0, 0, width, height} : roi;
-  try {
-    differnet::tile_regions (area, differnet::TileGrid::parse (tiles, std::max (0.0, overlap)));
-  } catch (const differnet::Error & e) {
-    return std::string (e.what ()) + " (the frames are " + std::to_string (width) + "x" + std::to_string (height) + ")";
-  }
-  return "";
-}
-
 /* Properties that need a restart to take effect refuse changes while the element runs. */
 static gboolean
 check_stopped (GstDifferNetFilter * self, const char *name)
@@ -194,11 +157,11 @@ gst_differnet_filter_set_property (GObject * object, guint prop_id, const GValue
         s.threads = g_value_get_int (value);
       break;
     case PROP_PRECISION:
-      set_name_property (self, "precision", g_value_get_string (value), differnet::parse_precision, s.precision,
+      set_name_property (self, "precision", g_value_get_string (value), differnet::check_precision_choice, s.precision,
           rejected);
       break;
     case PROP_FLOW_PRECISION:
-      set_name_property (self, "flow-precision", g_value_get_string (value), differnet::parse_flow_precision,
+      set_name_property (self, "flow-precision", g_value_get_string (value), differnet::check_flow_precision_choice,
           s.flow_precision, rejected);
       break;
     case PROP_FRAMES_IN_FLIGHT:
@@ -339,6 +302,12 @@ gst_differnet_filter_get_property (GObject * object, guint prop_id, GValue * val
     case PROP_DEVICE: g_value_set_string (value, s.device.c_str ()); break;
     case PROP_ACTIVE_DEVICE:
       g_value_set_string (value, self->state ? self->state->active_device.c_str () : "");
+      break;
+    case PROP_ACTIVE_PRECISION:
+      g_value_set_string (value, self->state ? self->state->active_precision.c_str () : "");
+      break;
+    case PROP_ACTIVE_FLOW_PRECISION:
+      g_value_set_string (value, self->state ? self->state->active_flow_precision.c_str () : "");
       break;
     case PROP_THREADS: g_value_set_int (value, s.threads); break;
     case PROP_PRECISION: g_value_set_string (value, s.precision.c_str ()); break;
@@ -491,11 +460,14 @@ gst_differnet_filter_start (GstBaseTransform * trans)
   state->model_local = m.local_scorer;
   state->model_path = s.model;
   state->active_device = m.device;
+  state->active_precision = m.precision;
+  state->active_flow_precision = m.flow_precision;
   if (learn && !differnet_filter_learn_start (self, s, *state))
     return FALSE;
-  GST_INFO_OBJECT (self, "model %s (id %s, backbone %s %s, input %d px) on %s, %d frame(s) in flight",
-      s.model.c_str (), m.model_id.c_str (), m.backbone.c_str (), m.precision.c_str (), m.input_size, m.device.c_str (),
-      s.frames_in_flight);
+  GST_INFO_OBJECT (self, "model %s (id %s, backbone %s, input %d px) on %s, %d frame(s) in flight; backbone %s, "
+      "flow %s, threshold of %s (%s)", s.model.c_str (), m.model_id.c_str (), m.backbone.c_str (), m.input_size,
+      m.device.c_str (), s.frames_in_flight, m.precision.c_str (), m.flow_precision.c_str (),
+      m.threshold_arithmetic.c_str (), m.precision_note.c_str ());
   GST_OBJECT_LOCK (self);
   self->state = state.release ();
   GST_OBJECT_UNLOCK (self);
@@ -831,15 +803,22 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
           0, 1024, DEFAULT_PROP_THREADS, ready));
   g_object_class_install_property (gobject_class, PROP_PRECISION,
       g_param_spec_string ("precision", "Precision",
-          "Arithmetic of the backbone CNN: fp32, fp16 (CUDA only: the GPU's half-precision units) or bf16. "
-          "The flow follows flow-precision and the score stays fp32. fp32 also turns TF32 off on CUDA, so that scores agree "
-          "with the CPU", DEFAULT_PROP_PRECISION, ready));
+          "Arithmetic of the backbone CNN: auto, fp32, fp16 (CUDA only: the GPU's half-precision units) or bf16. "
+          "auto: fp16 on CUDA, bf16 on a CPU with AMX, else fp32, kept only where the model holds a threshold "
+          "computed in it (differnet-info lists them; active-precision says what runs). The score stays fp32; "
+          "fp32 also turns TF32 off on CUDA, so that scores agree with the CPU", DEFAULT_PROP_PRECISION, ready));
   g_object_class_install_property (gobject_class, PROP_FLOW_PRECISION,
       g_param_spec_string ("flow-precision", "Flow precision",
-          "Arithmetic of the flow's linear layers: fp32 (the method), bf16 or int8 (CPU only: weights quantized "
-          "per channel). The flow reads all its weights for every frame, so smaller weights score faster; the "
-          "coupling, the clamp and the score stay fp32 (README: speed and ROC AUC of each). With int8 the "
-          "gradient pass of localization uses the fp32 weights", DEFAULT_PROP_FLOW_PRECISION, ready));
+          "Arithmetic of the flow's linear layers: auto, fp32 (the method), bf16 or int8 (CPU only: weights "
+          "quantized per channel). auto: int8 on a CPU with VNNI, else fp32, kept only where the model holds a "
+          "threshold computed in it (active-flow-precision says what runs). The coupling, the clamp and the score "
+          "stay fp32; with int8 the gradient map uses the fp32 weights", DEFAULT_PROP_FLOW_PRECISION, ready));
+  g_object_class_install_property (gobject_class, PROP_ACTIVE_PRECISION,
+      g_param_spec_string ("active-precision", "Active precision",
+          "The backbone's arithmetic in use (precision resolved); empty while stopped", "", ro));
+  g_object_class_install_property (gobject_class, PROP_ACTIVE_FLOW_PRECISION,
+      g_param_spec_string ("active-flow-precision", "Active flow precision",
+          "The flow's arithmetic in use (flow-precision resolved); empty while stopped", "", ro));
   g_object_class_install_property (gobject_class, PROP_FRAMES_IN_FLIGHT,
       g_param_spec_int ("frames-in-flight", "Frames in flight",
           "Frames held at once. 1: each frame leaves before the next is taken. N > 1: frame N+1 is scored "

@@ -33,6 +33,8 @@ enum {
   PROP_THREADS,
   PROP_PRECISION,
   PROP_FLOW_PRECISION,
+  PROP_ACTIVE_PRECISION,
+  PROP_ACTIVE_FLOW_PRECISION,
   PROP_FRAMES_IN_FLIGHT,
   PROP_THRESHOLD,
   PROP_TRANSFORMS,
@@ -72,8 +74,8 @@ enum {
 
 #define DEFAULT_PROP_DEVICE "auto"
 #define DEFAULT_PROP_THREADS 0
-#define DEFAULT_PROP_PRECISION "fp32"
-#define DEFAULT_PROP_FLOW_PRECISION "fp32"
+#define DEFAULT_PROP_PRECISION "auto"
+#define DEFAULT_PROP_FLOW_PRECISION "auto"
 #define DEFAULT_PROP_FRAMES_IN_FLIGHT 1
 #define DEFAULT_PROP_BATCH_SIZE 1
 #define DEFAULT_PROP_BATCH_TIMEOUT 40000
@@ -165,7 +167,7 @@ struct RunState {
   std::unique_ptr<differnet::ModelLoader> loader;
   int frames_in_flight = 1;
   differnet::BatchPolicy batch;  // batch-size and batch-timeout, for every queue of the run
-  std::string model_id, active_device;
+  std::string model_id, active_device, active_precision, active_flow_precision;
   // Whether the model scoring now has a calibrated threshold (read by set_property under the object
   // lock, so that `threshold` cannot go back to -1 over an uncalibrated model).
   std::atomic<bool> model_calibrated{true};

@@ -79,6 +79,8 @@ differnet_filter_switch_model (GstDifferNetFilter * self, differnet::ModelLoader
   st.model_calibrated = m.calibrated;
   st.model_local = m.local_scorer;
   st.active_device = m.device;
+  st.active_precision = m.precision;
+  st.active_flow_precision = m.flow_precision;
   st.last.reset ();
   st.scored_any = false;
   st.last_verdict = -1;

@@ -18,7 +18,7 @@ mkdir -p "$out/bin" "$out/corpus-model" "$out/corpus-strings" "$out/scratch"
 command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ is missing (apt-get install clang libclang-rt-14-dev)"; exit 1; }
 
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Imodel)
-clang++ "${flags[@]}" tests/fuzz/fuzz_model_file.cpp model/safetensors.cpp model/config.cpp model/tiling.cpp model/sha256.cpp \
+clang++ "${flags[@]}" tests/fuzz/fuzz_model_file.cpp model/safetensors.cpp model/config.cpp model/device_name.cpp model/tiling.cpp model/sha256.cpp \
   -o "$out/bin/fuzz_model_file"
 clang++ "${flags[@]}" tests/fuzz/fuzz_strings.cpp model/frame.cpp model/device_name.cpp model/tiling.cpp -o "$out/bin/fuzz_strings"
 

@@ -7,7 +7,7 @@ packages=(
   # toolchain and build
   g++ meson ninja-build pkg-config
   # model library: LibTorch (CPU), a fast BLAS for it, OpenCV, JSON
-  libtorch-dev libopenblas0-openmp libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  libtorch-dev libdnnl-dev libopenblas0-openmp libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   nlohmann-json3-dev
   # GStreamer plugin, its tests and the demo pipelines (x264enc: ugly; avdec_h264: libav)
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools gstreamer1.0-plugins-base

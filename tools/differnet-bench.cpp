@@ -48,13 +48,15 @@ options:
                       backbone's defaults, its Gaussian fitted on random pixels: timing only)
   --iterations N      timed runs per stage (default 5); --warmup N untimed runs first (default 1)
   --device NAME       auto, cpu, cuda, cuda:N (default cpu)
-  --precision LIST    backbone precisions for the per-frame path: fp32, fp16 (CUDA), bf16
-                      (default fp32)
-  --flow-precision LIST  the flow's linear layers: fp32 (the method), bf16, int8 (CPU only) (default
-                      fp32); each is timed at batch 1 and 64 and on the per-frame path
+  --precision LIST    backbone precisions for the per-frame path: auto (the element's default:
+                      what this machine runs fastest, printed first), fp32, fp16 (CUDA), bf16
+                      (default auto)
+  --flow-precision LIST  the flow's linear layers: auto, fp32 (the method), bf16, int8 (CPU only)
+                      (default auto); each is timed at batch 1 and 64 and on the per-frame path
   --batch N           frames per batch for the batched T=1 row (default 16; 0 skips it)
   --threads N         CPU threads, 0 = one per core (default 0)
   --quick             1 iteration, T=1,8 only, one width: a smoke run
+  --path-only         time the per-frame path only (no stage rows: scripts/bench/compare-pytorch.py)
 
 example:
   differnet-bench --backbones squeezenet1_1 --flow-widths 512 --transforms 1,8
@@ -134,7 +136,7 @@ int main(int argc, char** argv) {
     cli::Args args(argc, argv,
                    {{"backbones", true}, {"flow-widths", true}, {"transforms", true}, {"localize-transforms", true}, {"local", true},
                     {"iterations", true}, {"warmup", true}, {"device", true}, {"threads", true}, {"quick", false},
-                    {"precision", true}, {"flow-precision", true}, {"batch", true}},
+                    {"precision", true}, {"flow-precision", true}, {"batch", true}, {"path-only", false}},
                    kHelp);
     const bool quick = args.has("quick");
     const std::string device_name = resolve_device(args.text("device", "cpu"));
@@ -148,11 +150,17 @@ int main(int argc, char** argv) {
     const std::string local_arg = args.text("local", "yes");
     if (local_arg != "yes" && local_arg != "no") throw cli::UsageError("--local takes yes or no, not '" + local_arg + "'");
     const bool with_local = local_arg == "yes";
-    const auto precisions = args.list("precision", "fp32");
-    for (const auto& p : precisions) parse_precision(p);  // a typo fails now, not after minutes
-    const auto flow_precisions = args.list("flow-precision", "fp32");
-    for (const auto& p : flow_precisions) parse_flow_precision(p);
+    const auto precisions = args.list("precision", "auto");
+    for (const auto& p : precisions) check_precision_choice(p);  // a typo fails now, not after minutes
+    const auto flow_precisions = args.list("flow-precision", "auto");
+    for (const auto& p : flow_precisions) check_flow_precision_choice(p);
+    {
+      const AutoPrecision a = auto_precision(device_name);
+      std::printf("precision auto on %s: backbone %s, flow %s (%s)\n", device_name.c_str(), precision_name(a.backbone),
+                  flow_precision_name(a.flow), a.reason.c_str());
+    }
     const int batch = args.integer("batch", quick ? 4 : 16, 0, 1024);
+    const bool path_only = args.has("path-only");
 
     std::printf("differnet-bench: device %s, %d threads, %d iterations after %d warm-up (median)\n",
                 device_name.c_str(), threads, timer.iterations, timer.warmup);
@@ -201,20 +209,22 @@ int main(int argc, char** argv) {
       at::NoGradGuard no_grad;
       backbone.to(device);
       for (int T : {1, 64}) {
-        if (quick && T == 64) continue;
+        if ((quick && T == 64) || path_only) continue;
         row("preprocess 640x480 frame -> " + std::to_string(T) + " copies", timer.median_ms([&] {
           make_copies(resize_antialiased(pixels_to_rgb(upload_region(frame, {}, device), frame.format), 448),
                       test_time_angles(T), config);
         }));
       }
       for (int s : {448, 224, 112}) {
+        if (path_only) break;
         at::Tensor x = at::randn({1, 3, s, s}).to(device);
         row("backbone pass " + std::to_string(s) + " px, batch 1", timer.median_ms([&] { backbone.taps(x, layers); }));
       }
       Extractor extractor(backbone, config);
       at::Tensor x1 = at::randn({1, 3, 448, 448}).to(device);
-      row("extractor (3 scales, pooled, D=" + std::to_string(config.feature_dim()) + "), batch 1",
-          timer.median_ms([&] { extractor.features(x1); }));
+      if (!path_only)
+        row("extractor (3 scales, pooled, D=" + std::to_string(config.feature_dim()) + "), batch 1",
+            timer.median_ms([&] { extractor.features(x1); }));
       std::printf("  peak memory so far: %.0f MiB\n", peak_mib());
 
       for (int width : widths) {
@@ -229,21 +239,25 @@ int main(int argc, char** argv) {
         int64_t params = 0;
         for (const auto& p : model.flow.parameters()) params += p.numel();
         std::printf(" flow width %d (%.1f M parameters)\n", width, params / 1e6);
-        for (const auto& fp : flow_precisions) {
+        for (const auto& choice : flow_precisions) {
+          FlowPrecision chosen = auto_precision(device_name).flow;
+          parse_flow_precision_choice(choice, chosen);
+          const std::string fp = flow_precision_name(chosen);
           try {
-            model.flow.set_inference_precision(parse_flow_precision(fp));
+            model.flow.set_inference_precision(chosen);
           } catch (const Error& e) {
             std::printf("  flow %s skipped: %s\n", fp.c_str(), e.what());
             continue;
           }
           for (int b : {1, 64}) {
+            if (path_only) break;
             at::Tensor f = at::rand({b, c.feature_dim()}).to(device);
             row("flow forward, batch " + std::to_string(b) + (fp == "fp32" ? "" : ", " + fp),
                 timer.median_ms([&] { model.flow.forward(f); }));
           }
         }
         model.flow.set_inference_precision(FlowPrecision::FP32);
-        {
+        if (!path_only) {
           at::NoGradGuard inner;
           model.flow.set_requires_grad(true);
           Adam adam(model.flow.parameters(), 2e-4, 0.8, 0.8, 1e-4, 1e-5);
@@ -261,19 +275,23 @@ int main(int argc, char** argv) {
         save_model(model, model_file);
         for (const auto& backbone_precision : precisions)
         for (const auto& flow_precision : flow_precisions) {
-          const std::string precision =
-              flow_precision == "fp32" ? backbone_precision : backbone_precision + "/" + flow_precision;
           std::unique_ptr<Detector> detector;
           try {
-            detector = std::make_unique<Detector>(
-                DetectorOptions{model_file, device_name, threads, backbone_precision, flow_precision, true});
+            // "auto" resolved here: the benchmark's model is uncalibrated, where the Detector's auto is fp32.
+            const AutoPrecision automatic = auto_precision(device_name);
+            const std::string b = backbone_precision == "auto" ? precision_name(automatic.backbone) : backbone_precision;
+            const std::string f = flow_precision == "auto" ? flow_precision_name(automatic.flow) : flow_precision;
+            detector = std::make_unique<Detector>(DetectorOptions{model_file, device_name, threads, b, f, true});
           } catch (const Error& e) {
             std::printf("  backbone %s%s skipped: %s\n", backbone_precision.c_str(),
-                        flow_precision == "fp32" ? "" : (", flow " + flow_precision).c_str(), e.what());
+                        flow_precision == "fp32" || flow_precision == "auto" ? "" : (", flow " + flow_precision).c_str(), e.what());
             continue;
           }
-          std::printf(" per-frame path, 640x480 RGB frame, backbone %s, flow %s (median ms per stage)\n",
-                      backbone_precision.c_str(), flow_precision.c_str());
+          const ModelSummary& active = detector->summary();
+          const std::string precision = active.precision + "/" + active.flow_precision;
+          std::printf(" per-frame path, 640x480 RGB frame, backbone %s, flow %s%s (median ms per stage)\n",
+                      active.precision.c_str(), active.flow_precision.c_str(),
+                      backbone_precision == "auto" || flow_precision == "auto" ? " (auto)" : "");
           auto path_row = [&](int T, bool localize, Localization how = Localization::Gradient) {
             DetectRequest request;
             request.transforms = T;
@@ -298,8 +316,8 @@ int main(int argc, char** argv) {
             // T=1 for `batch` frames at once: each frame uploaded and preprocessed, one backbone batch,
             // one flow batch, one score per frame.
             Model batched = load_model(model_file);
-            batched.prepare_for_inference(device_name, parse_precision(backbone_precision),
-                                          parse_flow_precision(flow_precision));
+            batched.prepare_for_inference(device_name, parse_precision(active.precision),
+                                          parse_flow_precision(active.flow_precision));
             const double ms = timer.median_ms([&] {
               at::NoGradGuard guard;
               std::vector<at::Tensor> copies;

@@ -1,6 +1,7 @@
 // differnet-calibrate: sets a model's decision threshold from good images, without retraining.
 #include <cstdio>
 
+#include "arithmetic_calibration.h"
 #include "calibration.h"
 #include "cli.h"
 #include "dataset.h"
@@ -15,7 +16,10 @@ namespace {
 const char* kHelp = R"(usage: differnet-calibrate [options] MODEL IMAGES...
 
 Scores good images (files and/or folders) that the model was not trained on and sets its threshold to
-the Q quantile of their scores; the model is rewritten atomically (or written to -o FILE).
+the Q quantile of their scores; the model is rewritten atomically (or written to -o FILE). A reduced
+precision moves every score a little, so the images are scored in every arithmetic (backbone and flow
+precision) this machine runs and each gets its own threshold: the element's precision=auto uses only
+an arithmetic the model holds a threshold for.
 
   --transforms T   test-time rotations to score with (default 1, the element's default); calibrate at
                    the T the element will use: it warns when the two differ
@@ -28,10 +32,10 @@ the Q quantile of their scores; the model is rewritten atomically (or written to
   --exclude LIST   skip images whose file names are listed in LIST (e.g. the training images)
   -o FILE          write the calibrated model there instead of over MODEL
   --threads N, --device NAME
-  --precision P     the backbone's arithmetic: fp32 (default), fp16 (CUDA only) or bf16; the flow
-                    and the score stay fp32
-  --flow-precision P  the flow's linear layers: fp32 (default), bf16 or int8 (CPU only): calibrate
-                    at the flow precision the element will score with (its flow-precision)
+  --calibrate-in LIST  the arithmetics to calibrate: "all" (default: every one this machine runs)
+                   or BACKBONE/FLOW names such as fp32/fp32,bf16/int8 (fp32/fp32, the model's own
+                   threshold, is always included); thresholds of other arithmetics are replaced
+  --precision P, --flow-precision F  the same as --calibrate-in P/F (each fp32 when not given)
 
 example:
   differnet-calibrate parts.model fresh_good_parts/
@@ -42,16 +46,21 @@ int main(int argc, char** argv) {
   return cli::run_tool("differnet-calibrate", [&] {
     cli::Args args(argc, argv,
                    {{"transforms", true}, {"quantile", true}, {"ext", true}, {"exclude", true}, {"o", true},
-                    {"threads", true}, {"device", true}, {"precision", true}, {"flow-precision", true}, {"tiles", true}, {"tile-overlap", true}},
+                    {"threads", true}, {"device", true}, {"calibrate-in", true}, {"precision", true}, {"flow-precision", true}, {"tiles", true}, {"tile-overlap", true}},
                    kHelp);
     if (args.positionals().size() < 2) throw cli::UsageError("give a model and good images (see --help)");
     const std::string path = args.positionals()[0];
     const int T = args.integer("transforms", 1, 1, 1024);
     const double quantile = args.number("quantile", 0.99, 0.5, 1.0);
     const std::string device = resolve_device(args.text("device", "auto"));
-    const Precision precision = parse_precision(args.text("precision", "fp32"));
-    check_precision(device, precision);
-    const FlowPrecision flow_precision = parse_flow_precision(args.text("flow-precision", "fp32"));
+    std::vector<std::string> calibrate_in;
+    if (args.has("precision") || args.has("flow-precision")) {
+      if (args.has("calibrate-in")) throw cli::UsageError("give --calibrate-in or --precision/--flow-precision, not both");
+      calibrate_in.push_back(args.text("precision", "fp32") + "/" + args.text("flow-precision", "fp32"));
+    }
+    for (const auto& a : args.list("calibrate-in", "all"))
+      if (a != "all") calibrate_in.push_back(a);
+    for (const auto& a : calibrate_in) parse_arithmetic(a, device);  // before the (slow) scoring
     set_threads(args.integer("threads", 0, 0, 1024));
     Model model = load_model(path);
     model.config.tiles = args.text("tiles", model.config.tiles);
@@ -64,25 +73,33 @@ int main(int argc, char** argv) {
     std::vector<std::string> inputs(args.positionals().begin() + 1, args.positionals().end());
     auto paths = select_images(inputs, args.list("ext", "png,jpg,jpeg,bmp"), "", args.text("exclude", ""));
     if (paths.size() < 2) throw Error("calibration needs at least 2 good images, found " + std::to_string(paths.size()));
-    model.prepare_for_inference(device, precision, flow_precision);
-    std::vector<double> scores;
-    for (const auto& p : paths) {
-      // an image's score: its worst tile's
-      scores.push_back(worst_tile_score(
-          model, load_resized_tiles(p, model.config.input_size, model.config.tiles, model.config.tile_overlap), T));
-      cli::progress_line("scoring " + std::to_string(scores.size()) + "/" + std::to_string(paths.size()),
-                         static_cast<double>(scores.size()) / paths.size());
-    }
+    std::vector<std::vector<at::Tensor>> images;
+    for (const auto& p : paths)
+      images.push_back(load_resized_tiles(p, model.config.input_size, model.config.tiles, model.config.tile_overlap));
+    ArithmeticCalibrationOptions o;
+    std::vector<std::string> skipped;
+    o.skipped = &skipped;
+    o.transforms = T;
+    o.quantile = quantile;
+    o.arithmetics = calibrate_in;
+    o.progress = [&](int done, int total) {
+      cli::progress_line("scoring " + std::to_string(done) + "/" + std::to_string(total),
+                         static_cast<double>(done) / total);
+      return true;
+    };
+    const Calibration calibration = calibrate_arithmetics(model, images, device, o);
+    for (const auto& why : skipped) std::fprintf(stderr, "differnet-calibrate: no threshold in %s\n", why.c_str());
     cli::progress_done();
     const double before = model.calibration.threshold;
     const bool was = model.calibration.calibrated;
-    model.calibration = calibrate_from_good_scores(scores, T, quantile);
-    model.to(at::kCPU);
+    model.calibration = calibration;
     const std::string out = args.text("o", path);
     save_model(model, out);
     if (was) std::printf("threshold %.6g -> %.6g", before, model.calibration.threshold);
     else std::printf("threshold set to %.6g", model.calibration.threshold);
     std::printf(" (%s); wrote %s\n", model.calibration.method.c_str(), out.c_str());
+    for (const auto& [name, t] : model.calibration.arithmetics)
+      std::printf("  in %s: threshold %.6g\n", name.c_str(), t.threshold);
     return cli::kOk;
   });
 }

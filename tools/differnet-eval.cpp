@@ -11,6 +11,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "arithmetic_calibration.h"
 #include "cli.h"
 #include "dataset.h"
 #ifdef DIFFERNET_EVAL_PICTURES
@@ -64,9 +65,10 @@ sub-folders are classes, the good one named by --good. Images are found recursiv
                     none; on Magnetic Tile rotations made the Gaussian worse)
                     The covariance is the Ledoit-Wolf shrinkage estimate (coefficient printed).
   --threads N, --device NAME
-  --precision P     the backbone's arithmetic: fp32 (default), fp16 (CUDA only) or bf16; the flow
-                    and the score stay fp32
-  --flow-precision P  the flow's linear layers: fp32 (default, the method), bf16 or int8 (CPU only)
+  --precision P     the backbone's arithmetic: auto (default: as the element chooses it), fp32 (the
+                    method), fp16 (CUDA only) or bf16; the score stays fp32
+  --flow-precision P  the flow's linear layers: auto (default), fp32 (the method), bf16 or int8 (CPU)
+                    The threshold applied is the model's for that arithmetic (differnet-info lists them).
 
 example (Magnetic Tile, the paper's split):
   differnet-eval mt.model DATA --ext jpg --good MT_Free --exclude DATA/train_good.txt --report r.json
@@ -196,11 +198,19 @@ int main(int argc, char** argv) {
     const std::string model_path = args.positionals()[0], testdir = args.positionals()[1];
     const int T = args.integer("transforms", 1, 1, 1024);
     const std::string device = resolve_device(args.text("device", "auto"));
-    const Precision precision = parse_precision(args.text("precision", "fp32"));
-    check_precision(device, precision);
-    const FlowPrecision flow_precision = parse_flow_precision(args.text("flow-precision", "fp32"));
+    const std::string precision_choice = args.text("precision", "auto");
+    const std::string flow_precision_choice = args.text("flow-precision", "auto");
+    {
+      Precision p;
+      FlowPrecision f;
+      if (parse_precision_choice(precision_choice, p)) check_precision(device, p);
+      parse_flow_precision_choice(flow_precision_choice, f);
+    }
     const int threads = set_threads(args.integer("threads", 0, 0, 1024));
     Model model = load_model(model_path);
+    const ChosenArithmetic arithmetic = choose_arithmetic(precision_choice, flow_precision_choice, device, model.calibration);
+    const Precision precision = arithmetic.backbone;
+    const FlowPrecision flow_precision = arithmetic.flow;
     const bool has_local = model.extractor.local().enabled();
     const std::string localization = args.text("localization", "auto");
     if (localization != "auto" && localization != "gradient" && localization != "local")
@@ -249,8 +259,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "differnet-eval: Gaussian baseline on %zu images x %zu rotations, Ledoit-Wolf shrinkage %.4f\n",
                    paths.size(), angles.size(), gaussian.shrinkage());
     }
-    std::fprintf(stderr, "differnet-eval: %zu images, T=%d, %s, %s, flow %s, %d threads\n", samples.size(), T,
-                 device.c_str(), precision_name(precision), flow_precision_name(flow_precision), threads);
+    std::fprintf(stderr, "differnet-eval: %zu images, T=%d, %s, %s, flow %s (%s), %d threads\n", samples.size(), T,
+                 device.c_str(), precision_name(precision), flow_precision_name(flow_precision), arithmetic.note.c_str(),
+                 threads);
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<double> scores, gaussian_scores, local_scores;
     const auto angles = test_time_angles(T);
@@ -287,14 +298,14 @@ int main(int argc, char** argv) {
       if (s.label == 1 && std::find(classes.begin(), classes.end(), s.cls) == classes.end()) classes.push_back(s.cls);
     const nlohmann::json per_class = per_class_auroc(samples, scores, classes);
     const double threshold = args.has("threshold") ? args.number("threshold", 0, -1e30, 1e30)
-                             : model.calibration.calibrated ? model.calibration.threshold
-                                                            : std::nan("");
+                             : model.calibration.threshold_for(arithmetic.threshold_arithmetic);
     nlohmann::json report = {{"auroc", auc}, {"per_class", per_class}, {"transforms", T},
                              {"model", model_path}, {"model_id", sha256_file_hex(model_path).substr(0, 12)},
                              {"images_good", std::count(labels.begin(), labels.end(), 0)},
                              {"images_defective", std::count(labels.begin(), labels.end(), 1)},
                              {"seconds", seconds}, {"device", device}, {"precision", precision_name(precision)},
-                             {"flow_precision", flow_precision_name(flow_precision)}};
+                             {"flow_precision", flow_precision_name(flow_precision)},
+                             {"threshold_arithmetic", arithmetic.threshold_arithmetic}};
     std::printf("ROC AUC %.4f over %zu images (T=%d, %.1f s)\n", auc, samples.size(), T, seconds);
     for (const auto& cls : classes) std::printf("  %-24s %.4f\n", cls.c_str(), per_class[cls].get<double>());
     {

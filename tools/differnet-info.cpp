@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "arithmetic_calibration.h"
 #include "cli.h"
 #include "model.h"
 #include "safetensors.h"
@@ -85,6 +86,18 @@ int main(int argc, char** argv) {
                   k.threshold, k.transforms, k.method.c_str(), k.good_mean, k.good_std, k.good_max, k.good_count);
     else
       std::printf("threshold    none (not calibrated: run differnet-calibrate)\n");
+    if (k.calibrated) {
+      std::printf("arithmetics  fp32/fp32 %.6g", k.threshold);
+      for (const auto& [name, t] : k.arithmetics) std::printf(", %s %.6g", name.c_str(), t.threshold);
+      std::printf("%s\n", k.arithmetics.empty() ? " only (others: differnet-calibrate)" : "");
+    }
+    // What precision=auto scores in on this machine's CPU (and its first GPU, if any).
+    std::vector<std::string> devices = {"cpu"};
+    if (cuda_available()) devices.push_back("cuda:0");
+    for (const auto& d : devices) {
+      const ChosenArithmetic a = choose_arithmetic("auto", "auto", d, k);
+      std::printf("auto here    %s: %s (%s)\n", d.c_str(), arithmetic_name(a.backbone, a.flow).c_str(), a.note.c_str());
+    }
     return cli::kOk;
   });
 }

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "backbone.h"
+#include "arithmetic_calibration.h"
 #include "calibration.h"
 #include "cli.h"
 #include "dataset.h"
@@ -107,6 +108,10 @@ calibration (the decision threshold; DifferNet itself defines none):
   --calibration-transforms T  test-time rotations for calibration (default 1: the element's default
                       T; calibrate at the T you will score at)
   --quantile Q        threshold = the Q quantile of the held-out scores (default 0.99)
+  --calibrate-in LIST  the arithmetics (BACKBONE/FLOW precisions) to store a threshold for: "all"
+                      (default: every one this machine runs, so that precision=auto can use it;
+                      each backbone precision scores the calibration images once more) or a list
+                      such as fp32/fp32,fp32/int8 (fp32/fp32 is always included)
 runtime:
   --threads N         CPU threads, 0 = one per core (default)
   --device NAME       auto, cpu, cuda, cuda:N (default auto)
@@ -129,7 +134,7 @@ int main(int argc, char** argv) {
                     {"flow-blocks", true}, {"flow-width", true}, {"flow-hidden", true}, {"clamp-alpha", true},
                     {"epochs", true}, {"batch-size", true}, {"rotations", true}, {"lr", true}, {"beta1", true},
                     {"beta2", true}, {"eps", true}, {"weight-decay", true}, {"feature-cache", true},
-                    {"holdout", true}, {"calibration-transforms", true}, {"quantile", true}, {"threads", true},
+                    {"holdout", true}, {"calibration-transforms", true}, {"quantile", true}, {"calibrate-in", true}, {"threads", true},
                     {"device", true}, {"layers", true}, {"standardize", true}, {"whiten", true}, {"rotation", true},
                     {"curve", true}, {"curve-every", true}, {"feature-noise", true},
                     {"local", true}, {"local-layers", true}, {"local-dim", true}, {"local-scales", true}},
@@ -223,6 +228,9 @@ int main(int argc, char** argv) {
     const std::string curve_path = args.text("curve", "");
     const int cal_T = args.integer("calibration-transforms", 1, 1, 1024);
     const double quantile = args.number("quantile", 0.99, 0.5, 1.0);
+    std::vector<std::string> calibrate_in;
+    for (const auto& a : args.list("calibrate-in", "all"))
+      if (a != "all") calibrate_in.push_back(a);
 
     // ---- the images
     for (const auto& p : args.positionals()) {  // an MVTec AD root would add its defect images too
@@ -408,17 +416,28 @@ int main(int argc, char** argv) {
     const bool on_training = calib.empty();
     // Each calibration image as its tiles (one tile when untiled); its score is the largest.
     const std::vector<std::vector<at::Tensor>>& cal_images = on_training ? train_tiles : cal_tiles_heldout;
-    std::vector<double> scores;
-    for (size_t i = 0; i < cal_images.size() && !cli::stop_requested; ++i) {
-      scores.push_back(worst_tile_score(model, cal_images[i], cal_T));
-      cli::progress_line("calibrating " + std::to_string(i + 1) + "/" + std::to_string(cal_images.size()),
-                         (i + 1.0) / cal_images.size());
-    }
-    cli::progress_done();
-    if (scores.size() >= 2) {
-      model.calibration = calibrate_from_good_scores(scores, cal_T, quantile);
-      model.calibration.method += on_training ? " (the training images: optimistic, expect false alarms)"
-                                              : " (held out of training)";
+    const size_t cal_count = cal_images.size();
+    if (cal_count >= 2 && !cli::stop_requested) {
+      ArithmeticCalibrationOptions o;
+    std::vector<std::string> skipped;
+    o.skipped = &skipped;
+      o.transforms = cal_T;
+      o.quantile = quantile;
+      o.arithmetics = calibrate_in;
+      o.progress = [&](int done, int total) {
+        cli::progress_line("calibrating " + std::to_string(done) + "/" + std::to_string(total),
+                           static_cast<double>(done) / total);
+        return !cli::stop_requested;
+      };
+      try {
+        model.calibration = calibrate_arithmetics(model, cal_images, device, o);
+        for (const auto& why : skipped) std::fprintf(stderr, "differnet-train: no threshold in %s\n", why.c_str());
+        model.calibration.method += on_training ? " (the training images: optimistic, expect false alarms)"
+                                                : " (held out of training)";
+      } catch (const Error&) {
+        if (!cli::stop_requested) throw;
+      }
+      cli::progress_done();
     }
     if (!curve_path.empty()) {
       std::FILE* f = std::fopen(curve_path.c_str(), "w");
@@ -450,12 +469,16 @@ int main(int argc, char** argv) {
                 cli::format_duration(report.seconds).c_str(), report.epoch_losses.back(),
                 report.stopped ? " (stopped early: the last finished epoch)" : "");
     if (model.calibration.calibrated)
+    {
       std::printf("threshold %.6g: %s\n", model.calibration.threshold, model.calibration.method.c_str());
+      for (const auto& [name, t] : model.calibration.arithmetics)
+        std::printf("  in %s: threshold %.6g\n", name.c_str(), t.threshold);
+    }
     else if (cli::stop_requested)
       std::printf("not calibrated (stopped); run differnet-calibrate on good images\n");
     else
       std::printf("not calibrated: %zu calibration image(s), at least 2 are needed; run differnet-calibrate on good images\n",
-                  scores.size());
+                  cal_count);
     if (written != out)
       std::printf("stopped early: %s was left as it was; the stopped run is in %s\n", out.c_str(), written.c_str());
     return report.stopped ? cli::kInterrupted : cli::kOk;

@@ -40,6 +40,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (text != differnet::flow_precision_name(p)) __builtin_trap();  // only the three exact names
   } catch (const differnet::Error&) {
   }
+  try {  // a choice: "auto" (false) or exactly one of the names
+    differnet::Precision p;
+    differnet::FlowPrecision f;
+    if (!differnet::parse_precision_choice(text, p) && text != "auto") __builtin_trap();
+    if (differnet::parse_flow_precision_choice(text, f) &&
+        differnet::arithmetic_name(p, f) != text + "/" + text)
+      __builtin_trap();  // a name both parsers accept (fp32, bf16) names the same arithmetic twice
+  } catch (const differnet::Error&) {
+  }
   try {
     const differnet::TileGrid g = differnet::TileGrid::parse(text, 0.25);
     if (differnet::TileGrid::parse(g.to_string()).to_string() != g.to_string()) __builtin_trap();

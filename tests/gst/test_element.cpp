@@ -338,7 +338,7 @@ TEST_F(Element, NonsensePropertiesRefused) {
   g_object_get(e, "heatmap-alpha", &alpha, nullptr);
   EXPECT_EQ(alpha, 0.5);
   g_object_set(e, "precision", "fp8", nullptr);
-  EXPECT_EQ(str("precision"), "fp32");
+  EXPECT_EQ(str("precision"), "auto");  // the default, kept
   g_object_set(e, "precision", "bf16", nullptr);
   EXPECT_EQ(str("precision"), "bf16");
   gint in_flight = 0;
@@ -415,10 +415,19 @@ TEST_F(Element, StateCycles) {
     g_object_get(filter(h), "active-device", &active, nullptr);
     EXPECT_EQ(std::string(active), resolve_device(fixtures::test_device()));
     g_free(active);
+    // precision=auto (the default): the fixture model holds only the fp32/fp32 threshold, so fp32.
+    gchar *precision = nullptr, *flow_precision = nullptr;
+    g_object_get(filter(h), "active-precision", &precision, "active-flow-precision", &flow_precision, nullptr);
+    EXPECT_STREQ(precision, "fp32");
+    EXPECT_STREQ(flow_precision, "fp32");
+    g_free(precision);
+    g_free(flow_precision);
     ASSERT_EQ(gst_element_set_state(h->element, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
-    g_object_get(filter(h), "active-device", &active, nullptr);
+    g_object_get(filter(h), "active-device", &active, "active-precision", &precision, nullptr);
     EXPECT_STREQ(active, "");
+    EXPECT_STREQ(precision, "");
     g_free(active);
+    g_free(precision);
     ASSERT_NE(gst_element_set_state(h->element, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
     gst_harness_set_src_caps_str(h, kCaps);
   }

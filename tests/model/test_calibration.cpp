@@ -35,3 +35,44 @@ TEST(Calibration, BadInputs) {
   EXPECT_THROW(calibrate_from_good_scores({1.0, NAN}, 1), Error);
   EXPECT_THROW(calibrate_from_good_scores({1.0, 2.0}, 1, 0.2), Error);
 }
+
+// Thresholds of other arithmetics round-trip through the model file's JSON; a block written before
+// them loads with none; a misnamed or inconsistent one is refused with what is wrong.
+TEST(Calibration, ArithmeticsRoundTrip) {
+  Calibration c = calibrate_from_good_scores({3, 1, 5, 2, 4}, 1, 0.9);
+  c.arithmetics["bf16/int8"] = {4.7, 5, 3.05, 1.4, 5.1};
+  c.arithmetics["fp32/int8"] = {4.5, 5, 2.95, 1.4, 4.9};
+  const Calibration back = Calibration::from_json(c.to_json());
+  ASSERT_EQ(back.arithmetics.size(), 2u);
+  EXPECT_DOUBLE_EQ(back.threshold_for("fp32/fp32"), c.threshold);
+  EXPECT_DOUBLE_EQ(back.threshold_for("bf16/int8"), 4.7);
+  EXPECT_DOUBLE_EQ(back.arithmetics.at("fp32/int8").good_max, 4.9);
+  EXPECT_TRUE(std::isnan(back.threshold_for("bf16/fp32")));
+  EXPECT_TRUE(std::isnan(Calibration{}.threshold_for("fp32/fp32")));  // uncalibrated
+
+  Calibration old = Calibration::from_json(
+      R"({"calibrated":true,"threshold":4.6,"transforms":1,"method":"m","good_count":5,"good_mean":3,"good_std":1.4,"good_max":5})");
+  EXPECT_TRUE(old.arithmetics.empty());
+  EXPECT_TRUE(std::isnan(old.threshold_for("fp32/int8")));
+
+  auto refused = [&](const std::string& name, GoodScoreThreshold t, const std::string& why) {
+    Calibration bad = c;
+    bad.arithmetics[name] = t;
+    try {
+      Calibration::from_json(bad.to_json());
+      ADD_FAILURE() << name << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+  };
+  const GoodScoreThreshold fine{4.6, 5, 3, 1.4, 5};
+  refused("fp32/fp32", fine, "not an arithmetic other than fp32/fp32");
+  refused("bf16", fine, "not an arithmetic");
+  refused("fp64/int8", fine, "not an arithmetic");
+  refused("auto/int8", fine, "not an arithmetic");
+  refused("bf16/int8", {-1, 5, 3, 1.4, 5}, "in bf16/int8: threshold -1");
+  refused("bf16/int8", {9, 5, 3, 1.4, 5}, "above the largest good score");
+  Calibration uncalibrated;
+  uncalibrated.arithmetics["bf16/int8"] = fine;
+  EXPECT_THROW(Calibration::from_json(uncalibrated.to_json()), Error);
+}

@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <thread>
 
+#include "arithmetic_calibration.h"
 #include "detector.h"
 #include "error.h"
 #include "runtime.h"
@@ -26,7 +28,7 @@ class DetectorTest : public ::testing::Test {
   static void SetUpTestSuite() {
     path_ = fixtures::temp_dir() + "/model.safetensors";
     Model m = fixtures::tiny_model(5, 16);
-    m.calibration = Calibration{true, 2.0, 1, "test", 2, 1.0, 0.1, 2.1};
+    m.calibration = Calibration{true, 2.0, 1, "test", 2, 1.0, 0.1, 2.1, {}};
     save_model(m, path_);
   }
   static Detector& detector() {
@@ -323,4 +325,91 @@ TEST_F(DetectorTest, FixtureScoresAreWellConditioned) {
     EXPECT_GT(score, 0.0) << "image " << i;
     EXPECT_LT(score, 1e6) << "image " << i;
   }
+}
+
+// precision=auto follows what the libraries report of the CPU, including their capping variables
+// (the dispatch levels of scripts/test-dispatch-levels.sh set them): bf16 backbone only with AMX, int8
+// flow only with VNNI, fp32 where they are capped below or ATen runs without vector kernels.
+TEST(AutoPrecision, FollowsWhatTheCpuReports) {
+  const CpuArithmetic cpu = cpu_arithmetic();
+  const AutoPrecision a = auto_precision("cpu");
+  SCOPED_TRACE(a.reason);
+  const bool vector = cpu.aten_capability != "default";
+  EXPECT_EQ(a.backbone == Precision::BF16, vector && cpu.amx && cpu_runs_bf16_convolutions());
+  EXPECT_NE(a.backbone, Precision::FP16);
+  EXPECT_EQ(a.flow == FlowPrecision::INT8, vector && cpu.vnni);
+  EXPECT_NE(a.flow, FlowPrecision::BF16);
+  EXPECT_NO_THROW(check_precision("cpu", a.backbone));
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::string(v ? v : "");
+  };
+  const std::string isa = env("ONEDNN_MAX_CPU_ISA"), aten = env("ATEN_CPU_CAPABILITY");
+  for (const char* capped : {"SSE41", "AVX", "AVX2"})
+    if (isa == capped) {
+      EXPECT_EQ(a.backbone, Precision::FP32);
+      EXPECT_EQ(a.flow, FlowPrecision::FP32);
+      EXPECT_FALSE(cpu.vnni || cpu.amx || cpu.avx512_bf16) << cpu.onednn_isa;
+    }
+  if (isa == "AVX512_CORE" || isa == "AVX512_CORE_VNNI") EXPECT_EQ(a.backbone, Precision::FP32);
+  if (aten == "default") {
+    EXPECT_EQ(cpu.aten_capability, aten);
+    EXPECT_EQ(a.backbone, Precision::FP32);
+    EXPECT_EQ(a.flow, FlowPrecision::FP32);
+  }
+  if (resolve_device(fixtures::test_device()) != "cpu") EXPECT_EQ(auto_precision("cuda:0").backbone, Precision::FP16);
+}
+
+// A model calibrated in every arithmetic: auto runs in what auto_precision picks, with that
+// arithmetic's own threshold; the same file without them falls back to fp32/fp32 and says so; an
+// explicit precision without a threshold of its own uses fp32/fp32's and says so too.
+TEST(AutoPrecision, UsesOnlyArithmeticsTheModelIsCalibratedIn) {
+  Model m = fixtures::tiny_model(5, 16);
+  std::vector<Image> good;
+  for (int i = 0; i < 4; ++i) good.push_back(fixtures::make_texture(96, 96, 700 + i));
+  std::vector<std::vector<at::Tensor>> images;
+  for (const auto& t : fixtures::resized_for_training(good, m.config.input_size)) images.push_back({t});
+  ArithmeticCalibrationOptions o;
+  const Calibration all = calibrate_arithmetics(m, images, "cpu", o);
+  const size_t runnable = runnable_precisions("cpu").size() * runnable_flow_precisions("cpu").size();
+  EXPECT_EQ(all.arithmetics.size(), runnable - 1);
+  for (const auto& [name, t] : all.arithmetics)  // a reduced precision moves scores a little, not a lot
+    EXPECT_NEAR(t.threshold, all.threshold, 0.1 * all.threshold) << name;
+
+  const std::string dir = fixtures::temp_dir();
+  m.calibration = all;
+  save_model(m, dir + "/all.safetensors");
+  m.calibration.arithmetics.clear();
+  save_model(m, dir + "/fp32.safetensors");
+
+  const AutoPrecision a = auto_precision("cpu");
+  const std::string wanted = arithmetic_name(a.backbone, a.flow);
+  Detector full(DetectorOptions{dir + "/all.safetensors", "cpu", 2});
+  EXPECT_EQ(full.summary().precision, precision_name(a.backbone));
+  EXPECT_EQ(full.summary().flow_precision, flow_precision_name(a.flow));
+  EXPECT_EQ(full.summary().threshold_arithmetic, wanted);
+  EXPECT_DOUBLE_EQ(full.summary().threshold, all.threshold_for(wanted));
+
+  Detector old(DetectorOptions{dir + "/fp32.safetensors", "cpu", 2});
+  EXPECT_EQ(old.summary().precision, "fp32");
+  EXPECT_EQ(old.summary().flow_precision, "fp32");
+  EXPECT_DOUBLE_EQ(old.summary().threshold, all.threshold);
+  if (wanted != "fp32/fp32") {
+    EXPECT_NE(old.summary().precision_note.find("no threshold for " + wanted), std::string::npos)
+        << old.summary().precision_note;
+  }
+
+  Detector explicit_int8(DetectorOptions{dir + "/fp32.safetensors", "cpu", 2, "fp32", "int8"});
+  EXPECT_EQ(explicit_int8.summary().flow_precision, "int8");
+  EXPECT_EQ(explicit_int8.summary().threshold_arithmetic, "fp32/fp32");
+  EXPECT_NE(explicit_int8.summary().precision_note.find("using fp32/fp32's"), std::string::npos);
+  Detector int8_own(DetectorOptions{dir + "/all.safetensors", "cpu", 2, "fp32", "int8"});
+  EXPECT_DOUBLE_EQ(int8_own.summary().threshold, all.threshold_for("fp32/int8"));
+
+  m.calibration = Calibration{};  // uncalibrated: auto is the method's arithmetic
+  save_model(m, dir + "/none.safetensors");
+  Detector none(DetectorOptions{dir + "/none.safetensors", "cpu", 2});
+  EXPECT_EQ(none.summary().precision + "/" + none.summary().flow_precision, "fp32/fp32");
+  EXPECT_THROW(Detector(DetectorOptions{dir + "/all.safetensors", "cpu", 2, "auto", "int4"}), Error);
+  EXPECT_THROW(calibrate_arithmetics(m, {images[0]}, "cpu", o), Error);
 }

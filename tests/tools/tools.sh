@@ -93,6 +93,14 @@ expect 0 "threshold " "$bin/differnet-calibrate" "$work/trained.model" "$work/fr
 after=$(threshold "$work/trained.model")
 [ "$before" != "$after" ] || fail "calibrate left the threshold at $before"
 expect 1 "at least 2 good images" "$bin/differnet-calibrate" "$work/trained.model" "$work/test/good/0.png"
+# Every arithmetic this machine runs gets its own threshold; precision=auto uses one of them, and
+# fp32 where the libraries' capping variables hide what the CPU has.
+expect 0 "fp32/int8" "$bin/differnet-info" "$work/trained.model"
+expect 0 "auto here    cpu: fp32/fp32" env ONEDNN_MAX_CPU_ISA=AVX2 "$bin/differnet-info" "$work/trained.model"
+expect 0 "auto here    cpu: fp32/fp32" env ATEN_CPU_CAPABILITY=default "$bin/differnet-info" "$work/trained.model"
+expect 0 "threshold" "$bin/differnet-calibrate" "$work/trained.model" "$work/fresh" --calibrate-in fp32/fp32 -o "$work/fp32only.model"
+expect 0 "only (others: differnet-calibrate)" "$bin/differnet-info" "$work/fp32only.model"
+expect 1 "not BACKBONE/FLOW" "$bin/differnet-calibrate" "$work/trained.model" "$work/fresh" --calibrate-in int8
 head -c 1000 "$work/trained.model" > "$work/damaged.model"
 expect 1 "damaged.model" "$bin/differnet-info" "$work/damaged.model"
 expect 1 "precision fp16 needs a CUDA device" "$bin/differnet-eval" "$work/trained.model" "$work" --device cpu --precision fp16 --report "$work/r.json"
@@ -168,7 +176,7 @@ out=$("$bin/differnet-bench" --quick --backbones squeezenet1_1 --flow-widths 16 
 for needle in "backbone bf16" "T=1, batch 2" "backbone fp16 skipped: precision fp16 needs a CUDA device" "summary (cpu"; do
   grep -qF -- "$needle" <<< "$out" || fail "differnet-bench did not say '$needle': $out"
 done
-expect 1 "precision 'fp64' is not one of fp32, fp16, bf16" "$bin/differnet-bench" --quick --precision fp64
+expect 1 "precision 'fp64' is not one of auto, fp32, fp16, bf16" "$bin/differnet-bench" --quick --precision fp64
 
 [ "$failures" -eq 0 ] && echo "tools: all checks passed"
 exit "$failures"

@@ -1,0 +1,150 @@
+#include "arithmetic_calibration.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "calibration.h"
+#include "error.h"
+#include "preprocess.h"
+#include "scoring.h"
+
+namespace differnet {
+
+std::pair<Precision, FlowPrecision> parse_arithmetic(const std::string& name, const std::string& device) {
+  const auto slash = name.find('/');
+  if (slash == std::string::npos) throw Error("arithmetic '" + name + "' is not BACKBONE/FLOW (e.g. bf16/int8)");
+  const Precision b = parse_precision(name.substr(0, slash));
+  const FlowPrecision f = parse_flow_precision(name.substr(slash + 1));
+  check_precision(device, b);
+  if (f == FlowPrecision::INT8 && device.rfind("cuda", 0) == 0)
+    throw Error("arithmetic '" + name + "': flow precision int8 runs on the CPU only");
+  return {b, f};
+}
+
+ChosenArithmetic choose_arithmetic(const std::string& precision, const std::string& flow_precision,
+                                   const std::string& device, const Calibration& calibration) {
+  ChosenArithmetic c;
+  const bool backbone_given = parse_precision_choice(precision, c.backbone);
+  const bool flow_given = parse_flow_precision_choice(flow_precision, c.flow);
+  if (backbone_given) check_precision(device, c.backbone);
+  if ((!backbone_given || !flow_given) && !calibration.calibrated) {
+    // The threshold comes from the user, and scores the user has seen are the method's: fp32.
+    if (!backbone_given) c.backbone = Precision::FP32;
+    if (!flow_given) c.flow = FlowPrecision::FP32;
+    c.note = "auto: fp32 (an uncalibrated model: the threshold given is taken to be the method's arithmetic's)";
+  } else if (!backbone_given || !flow_given) {
+    const AutoPrecision a = auto_precision(device);
+    if (!backbone_given) c.backbone = a.backbone;
+    if (!flow_given) c.flow = a.flow;
+    c.note = "auto: " + a.reason;
+    // Keep an automatic choice only where the model holds a threshold computed in it: give up the
+    // flow's first, then the backbone's.
+    if (std::isnan(calibration.threshold_for(arithmetic_name(c.backbone, c.flow)))) {
+      const std::string wanted = arithmetic_name(c.backbone, c.flow);
+      std::vector<ChosenArithmetic> fallbacks;
+      if (!flow_given) fallbacks.push_back({c.backbone, FlowPrecision::FP32, "", ""});
+      if (!backbone_given) fallbacks.push_back({Precision::FP32, c.flow, "", ""});
+      if (!backbone_given && !flow_given) fallbacks.push_back({Precision::FP32, FlowPrecision::FP32, "", ""});
+      for (const ChosenArithmetic& f : fallbacks)
+        if (!std::isnan(calibration.threshold_for(arithmetic_name(f.backbone, f.flow)))) {
+          c.backbone = f.backbone;
+          c.flow = f.flow;
+          break;
+        }
+      c.note += "; the model has no threshold for " + wanted + ", so " + arithmetic_name(c.backbone, c.flow) +
+                " (recalibrate to add it: differnet-calibrate MODEL GOOD_IMAGES)";
+    }
+  } else {
+    c.note = "as asked";
+  }
+  c.threshold_arithmetic = arithmetic_name(c.backbone, c.flow);
+  if (calibration.calibrated && std::isnan(calibration.threshold_for(c.threshold_arithmetic))) {
+    // Explicit precisions without a threshold of their own: the method's, as before they had any.
+    c.note += "; the model has no threshold for " + c.threshold_arithmetic +
+              ": using fp32/fp32's (recalibrate for it: differnet-calibrate MODEL GOOD_IMAGES)";
+    c.threshold_arithmetic = "fp32/fp32";
+  }
+  return c;
+}
+
+Calibration calibrate_arithmetics(const Model& model, const std::vector<std::vector<at::Tensor>>& images,
+                                  const std::string& device, const ArithmeticCalibrationOptions& options) {
+  if (images.size() < 2)
+    throw Error("calibration needs at least 2 good images, got " + std::to_string(images.size()));
+  // The arithmetics to score, grouped by backbone precision (one backbone pass each).
+  std::map<Precision, std::vector<FlowPrecision>> plan;
+  plan[Precision::FP32].push_back(FlowPrecision::FP32);
+  if (options.arithmetics.empty()) {
+    for (Precision b : runnable_precisions(device))
+      for (FlowPrecision f : runnable_flow_precisions(device))
+        if (!(b == Precision::FP32 && f == FlowPrecision::FP32)) plan[b].push_back(f);
+  } else {
+    for (const std::string& name : options.arithmetics) {
+      const auto [b, f] = parse_arithmetic(name, device);
+      auto& flows = plan[b];
+      if (std::find(flows.begin(), flows.end(), f) == flows.end()) flows.push_back(f);
+    }
+  }
+  const std::vector<double> angles = test_time_angles(options.transforms);
+  const int total = static_cast<int>(plan.size() * images.size());
+  int done = 0;
+  std::map<std::string, std::vector<double>> scores;
+  at::NoGradGuard no_grad;
+  for (const auto& [backbone, flows] : plan) {
+    // A reduced arithmetic that cannot score these images (a kernel that fails, scores that are not
+    // finite) is left out, with the reason: auto then does not use it. fp32/fp32's failures are errors.
+    std::vector<at::Tensor> features;
+    const int done_before = done;
+    bool stopped = false;
+    Model m = model;  // a copy: converting the backbone to a reduced precision and back would round it
+    try {
+      m.prepare_for_inference(device, backbone, FlowPrecision::FP32);
+      // Each image's tiles' features, [tiles*T, D], in this backbone precision.
+      features.reserve(images.size());
+      for (const auto& tiles : images) {
+        std::vector<at::Tensor> per_tile;
+        for (const at::Tensor& tile : tiles)
+          per_tile.push_back(m.extractor.features(make_copies(tile.to(m.device()), angles, m.config)));
+        features.push_back(at::cat(per_tile, 0));
+        ++done;
+        if (options.progress && !options.progress(done, total)) {
+          stopped = true;
+          throw Error("calibration stopped");
+        }
+      }
+    } catch (const std::exception& e) {
+      if (backbone == Precision::FP32 || stopped) throw;
+      for (FlowPrecision flow : flows)
+        if (options.skipped) options.skipped->push_back(arithmetic_name(backbone, flow) + ": " + without_backtrace(e.what()));
+      done = done_before + static_cast<int>(images.size());
+      continue;
+    }
+    for (FlowPrecision flow : flows) {
+      const std::string name = arithmetic_name(backbone, flow);
+      try {
+        m.flow.set_inference_precision(flow);
+        std::vector<double> s;
+        for (const at::Tensor& f : features) {  // the image's score: its largest tile score
+          s.push_back(scores_from_features(m, f, static_cast<int64_t>(angles.size())).max().item<double>());
+          if (!std::isfinite(s.back())) throw Error("a good image scores " + std::to_string(s.back()));
+        }
+        scores[name] = std::move(s);
+      } catch (const std::exception& e) {
+        if (name == "fp32/fp32") throw;
+        if (options.skipped) options.skipped->push_back(name + ": " + without_backtrace(e.what()));
+      }
+    }
+  }
+  Calibration c = calibrate_from_good_scores(scores.at("fp32/fp32"), options.transforms, options.quantile);
+  for (const auto& [name, s] : scores) {
+    if (name == "fp32/fp32") continue;
+    const Calibration other = calibrate_from_good_scores(s, options.transforms, options.quantile);
+    c.arithmetics[name] = {other.threshold, other.good_count, other.good_mean, other.good_std, other.good_max};
+  }
+  if (!c.arithmetics.empty()) c.method += "; also in " + std::to_string(c.arithmetics.size()) + " other arithmetic(s)";
+  return c;
+}
+
+}  // namespace differnet

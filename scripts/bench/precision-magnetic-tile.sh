@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# What precision=auto costs in detection quality on Magnetic Tile: trains PRESET on the paper's split
+# (seed SEED) with thresholds for fp32/fp32 and the arithmetic auto picks on this machine, scores the
+# test images (191 good, 392 defective; none trained on) in fp32 and in auto, and prints both ROC AUCs
+# and how many images' verdicts differ, each arithmetic judged with its own threshold.
+#   scripts/bench/precision-magnetic-tile.sh DATA OUTDIR [PRESET] [SEED]
+# DATA is the magnetic-tile folder (MT_*/Imgs/*.jpg, train_good.txt). Needs a build in ./build.
+set -euo pipefail
+data=${1:?usage: precision-magnetic-tile.sh DATA OUTDIR [PRESET] [SEED]}
+out=${2:?OUTDIR}
+preset=${3:-accurate}
+seed=${4:-0}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=$root/build/tools
+mkdir -p "$out"
+model="$out/mt-$preset-seed$seed.model"
+auto=$("$bin/differnet-bench" --help >/dev/null && "$bin/differnet-bench" --path-only --backbones squeezenet1_1 \
+  --flow-widths 16 --transforms 1 --localize-transforms "" --local no --batch 0 --iterations 1 --warmup 0 |
+  sed -n 's/^precision auto on cpu: backbone \([a-z0-9]*\), flow \([a-z0-9]*\).*/\1\/\2/p')
+echo "precision auto on this machine: $auto"
+if [ ! -f "$model" ]; then
+  /usr/bin/time -f "training wall time %e s, peak %M KiB" \
+    "$bin/differnet-train" "$data/MT_Free" --ext jpg --include "$data/train_good.txt" --holdout 0 \
+      --preset "$preset" --seed "$seed" --calibrate-in "fp32/fp32,$auto" -o "$model"
+fi
+for p in fp32 auto; do
+  "$bin/differnet-eval" "$model" "$data" --ext jpg --good MT_Free --exclude "$data/train_good.txt" \
+    --precision "$p" --flow-precision "$p" --report "$out/mt-$preset-seed$seed-$p.json" | head -n 1
+done
+/usr/bin/python3 - "$out/mt-$preset-seed$seed-fp32.json" "$out/mt-$preset-seed$seed-auto.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+name = lambda r: f"{r['precision']}/{r['flow_precision']}"
+print(f"ROC AUC {name(a)} {a['auroc']:.4f}, {name(b)} {b['auroc']:.4f} (difference {b['auroc'] - a['auroc']:+.4f})")
+va = {i["path"]: (i["score"] >= a["threshold"], i["label"]) for i in a["images"]}
+vb = {i["path"]: i["score"] >= b["threshold"] for i in b["images"]}
+flips = [(p, lab) for p, (v, lab) in va.items() if v != vb[p]]
+good = sum(1 for _, lab in flips if lab == 0)
+print(f"thresholds {a['threshold']:.6g} ({a['threshold_arithmetic']}) and {b['threshold']:.6g} ({b['threshold_arithmetic']}); "
+      f"verdicts that differ: {len(flips)} of {len(va)} images ({good} of {sum(1 for v in va.values() if v[1] == 0)} good, "
+      f"{len(flips) - good} of {sum(1 for v in va.values() if v[1] == 1)} defective)")
+PY
