@@ -67,7 +67,7 @@ std::string resolve_backbone_path(const std::string& name_or_path) {
     if (std::ifstream(path)) return path;
     searched += (searched.empty() ? "" : ", ") + path;
   }
-  std::string hint = name_or_path == "alexnet" ? " (AlexNet is not bundled: run scripts/export_alexnet.py and put "
+  std::string hint = name_or_path == "alexnet" ? " (AlexNet is not bundled: run scripts/weights/export_alexnet.py and put "
                                                  "alexnet.safetensors in $DIFFERNET_WEIGHTS_DIR, or pass its path)"
                                                : "";
   throw Error("backbone '" + name_or_path + "' not found; searched " + searched + hint);

@@ -1,7 +1,7 @@
 // The frozen ImageNet CNN trunk of the feature extractor, as plain LibTorch ops over weights read
 // from a safetensors file: SqueezeNet 1.1 (bundled, the default of the fast preset), ResNet50-v2
 // stages 1-3 (bundled, the accurate preset) or AlexNet (the paper's; exported by
-// scripts/export_alexnet.py). Each network's graph is in backbones/. Always in inference form: no
+// scripts/weights/export_alexnet.py). Each network's graph is in backbones/. Always in inference form: no
 // dropout, batch norms with their stored statistics, no gradients stored.
 #pragma once
 #include <ATen/ATen.h>

@@ -8,7 +8,7 @@
 #      on generated images and, when MT_DATA and MT_MODEL are given, on the Magnetic Tile test set;
 #   4. runs differnet-bench (T=1 batch 1 and batched, T=64, localization; fp32 and the reduced
 #      precision; the flow in fp32 and bf16, and int8 on the CPU) while sampling the GPU's memory
-#      with nvidia-smi; with MT_DATA (not --quick), scripts/bench-streams.sh on the device: 1, 2 and 4
+#      with nvidia-smi; with MT_DATA (not --quick), scripts/bench/bench-streams.sh on the device: 1, 2 and 4
 #      streams with separate models, one shared and cross-stream batching;
 #   5. prints a short table last. Everything it wrote is in OUT_DIR.
 #
@@ -24,7 +24,7 @@
 #   BUILD_DIR      build folder (default build-gpu-check); OUT_DIR (default BUILD_DIR/gpu-check)
 #   MESON_ARGS     more options for meson setup (e.g. -Dimage_io=stb)
 #   MT_DATA        Magnetic Tile folder (MT_*/Imgs/*.jpg and train_good.txt, as for
-#                  scripts/benchmark-magnetic-tile.sh): fp32 against the reduced precision on its test
+#                  scripts/bench/benchmark-magnetic-tile.sh): fp32 against the reduced precision on its test
 #                  set (T=MT_TRANSFORMS, default 8), with MT_MODEL or a fast-preset model trained here
 #   BENCH_ITERATIONS  timed runs per figure (default 20; 2 with --quick)
 set -uo pipefail
@@ -225,7 +225,7 @@ check "differnet-bench" run_bench
 streams_ok=0
 if [ "$quick" = 0 ] && [ -d "$builddir/plugin" ] && [ -n "${MT_MODEL:-}" ] && [ -s "${MT_MODEL:-}" ]; then
   run_streams() {
-    BUILD_DIR=$builddir scripts/bench-streams.sh "$MT_MODEL" 20 1,2,4 device="$device" localization=off \
+    BUILD_DIR=$builddir scripts/bench/bench-streams.sh "$MT_MODEL" 20 1,2,4 device="$device" localization=off \
       > "$out/streams.txt" 2>&1 || { tail "$out/streams.txt"; return 1; }
   }
   check "bench-streams" run_streams && streams_ok=1
@@ -236,7 +236,7 @@ echo
 echo "==== gpu-check: $device ($(cat "$out/gpu.txt" 2>/dev/null || echo "no nvidia-smi")), LibTorch ${libtorch:-Debian}"
 echo "command: DIFFERNET_TEST_DEVICE=$device scripts/gpu-check.sh${1:+ $1}    (logs: $out)"
 sed -n '/^summary/,$p' "$out/bench.txt"
-[ "$streams_ok" = 0 ] || { echo "streams (scripts/bench-streams.sh MODEL 20 1,2,4 device=$device localization=off):"; cat "$out/streams.txt"; }
+[ "$streams_ok" = 0 ] || { echo "streams (scripts/bench/bench-streams.sh MODEL 20 1,2,4 device=$device localization=off):"; cat "$out/streams.txt"; }
 if [ -s "${out}/gpu-memory.csv" ]; then
   base=$(head -1 "$out/gpu-memory.csv"); peak=$(sort -n "$out/gpu-memory.csv" | tail -1)
   echo "GPU memory (nvidia-smi, whole device): $base MiB before the bench, peak $peak MiB during it"

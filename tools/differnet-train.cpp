@@ -56,7 +56,7 @@ configuration:
                       fast-last-layer: the former default: the last layer and rotations, flow
                              width 512, 48 epochs, features of 16 rotations per image cached
   --backbone NAME     squeezenet1_1 (fast, bundled), resnet50v2 (accurate, bundled), alexnet (see
-                      scripts/export_alexnet.py) or a file (default: the preset's)
+                      scripts/weights/export_alexnet.py) or a file (default: the preset's)
   --seed N            seed of everything random: subset, split, rotations, initial weights (default 0)
   --input-size N      network input side in px (default 448)
   --scales LIST       the sides the input is pooled at, px, each dividing the input size

@@ -1,4 +1,4 @@
-// AlexNet (the paper's backbone; exported by scripts/export_alexnet.py): five convolutions, each tap
+// AlexNet (the paper's backbone; exported by scripts/weights/export_alexnet.py): five convolutions, each tap
 // after its ReLU, conv5 after the last max pool (torchvision's `features`).
 #include "architectures.h"
 

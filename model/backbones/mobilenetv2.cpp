@@ -1,7 +1,7 @@
 // MobileNetV2 (the ONNX zoo's mobilenetv2-7), the complete feature trunk: conv0, 17 inverted-residual
 // blocks and the 1280-channel head convolution; batch norms are already folded into the stored
 // convolutions. Graph and file numbering as in the upstream weights folder mobilenetv2/README.md (converted by
-// scripts/convert_mobilenetv2.py, conv_{i} -> conv{i}). The taps are the blocks' outputs, block1..
+// scripts/weights/convert_mobilenetv2.py, conv_{i} -> conv{i}). The taps are the blocks' outputs, block1..
 // block17 (torchvision's features[1..17]), and head (features[18], the trunk's last map).
 #include <iterator>
 

@@ -1,6 +1,6 @@
 // ResNet50-v2 (pre-activation; the ONNX zoo's MXNet-Gluon "resnetv24"), stem and stages 1 to 3: the
 // bundled accurate backbone. Graph and file numbering as in the upstream weights folder resnet50v2_stage3/
-// README.md (converted by scripts/convert_resnet50v2.py, names without the "resnetv24_" prefix):
+// README.md (converted by scripts/weights/convert_resnet50v2.py, names without the "resnetv24_" prefix):
 //   stem: batchnorm0 on the input -> conv0 7x7/2 -> batchnorm1 + ReLU -> max pool 3x3/2 pad 1
 //   unit (input x): h = ReLU(BN_a(x)); shortcut = first unit ? conv_s(h) : x;
 //                   y = conv_1(h) -> ReLU(BN_b) -> conv_2 3x3 (the unit's stride) -> ReLU(BN_c) -> conv_3

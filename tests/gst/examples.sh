@@ -44,7 +44,7 @@ echo "examples: thread policy set, and left to the user's OMP_WAIT_POLICY"
 
 # The scale-out recipe: two pipelines (two lines) -> differnetpublish -> a mosquitto broker started
 # here -> collect_results.py into SQLite, with per-line counts.
-collector=$(dirname "$read_meta_py")/collect_results.py
+collector=$(dirname "$read_meta_py")/../collect-results/collect_results.py
 mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 if [ ! -x "$mosquitto" ] || ! /usr/bin/python3 -c 'import paho.mqtt.client' 2>/dev/null; then
   echo "examples: SKIPPED the MQTT recipe: mosquitto or python3-paho-mqtt is not installed (scripts/install-deps.sh)"

@@ -5,7 +5,7 @@ for the C++ parity test. Written from the method's specification, independently 
 usage: make_reference.py REPO_ROOT OUT_DIR
 Writes OUT_DIR/reference.safetensors (inputs and expected outputs), OUT_DIR/model.safetensors (a small
 model in the project's model-file format: SqueezeNet + a narrow flow) and OUT_DIR/alexnet.safetensors
-(a random AlexNet backbone written by scripts/export_alexnet.py).
+(a random AlexNet backbone written by scripts/weights/export_alexnet.py).
 """
 import math
 import os
@@ -19,7 +19,7 @@ import torchvision
 from PIL import Image
 
 ROOT, OUT = sys.argv[1], sys.argv[2]
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "weights"))
 import export_alexnet  # noqa: E402
 import safetensors_np  # noqa: E402
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Convert the ONNX-zoo ResNet50-v2 (stem and stages 1-3) .npy weights into the project's backbone file.
 
-usage: scripts/convert_resnet50v2.py SRC_DIR OUT.safetensors
+usage: scripts/weights/convert_resnet50v2.py SRC_DIR OUT.safetensors
 SRC_DIR holds resnetv24_*.npy (the upstream weights folder resnet50v2_stage3/weights). Values are unchanged
 (float32, OIHW); names lose the "resnetv24_" prefix and take dots: resnetv24_stage2_conv3_weight.npy
 -> stage2.conv3.weight, resnetv24_batchnorm1_running_var.npy -> batchnorm1.running_var.

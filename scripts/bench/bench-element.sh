@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Frames per second of differnetfilter in a whole gst-launch-1.0 pipeline (test source -> filter ->
 # x264 encode -> MP4), for each frames-in-flight value: the figure behind the README's element rows.
-#   scripts/bench-element.sh MODEL [FRAMES] [IN_FLIGHT_LIST] [ELEMENT PROPERTIES...]
-#   e.g. scripts/bench-element.sh parts.model 60 1,2,3 device=cuda precision=fp16 localization=false
+#   scripts/bench/bench-element.sh MODEL [FRAMES] [IN_FLIGHT_LIST] [ELEMENT PROPERTIES...]
+#   e.g. scripts/bench/bench-element.sh parts.model 60 1,2,3 device=cuda precision=fp16 localization=false
 # Startup (model load, warm-up, encoder setup) is taken out: each setting runs twice, with FRAMES
 # and with 1 frame, and the rate is (FRAMES - 1) / (difference of the wall times).
 # BUILD_DIR (default build) names the build whose plugin is used; SIZE (default 640x480) the frames.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 [ $# -ge 1 ] || { sed -n '2,8p' "$0"; exit 2; }
 model=$1 frames=${2:-60} in_flight=${3:-1,2}
 shift $(( $# < 3 ? $# : 3 ))

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Write torchvision's ImageNet AlexNet trunk (alexnet().features) as a gst-differnet backbone file.
 
-usage: scripts/export_alexnet.py [--random-weights --seed N] OUT.safetensors
+usage: scripts/weights/export_alexnet.py [--random-weights --seed N] OUT.safetensors
 
 Needs torchvision and, for the ImageNet weights, a network connection (torchvision downloads them
 into ~/.cache/torch) or a cached copy. Put the result in $DIFFERNET_WEIGHTS_DIR as alexnet.safetensors

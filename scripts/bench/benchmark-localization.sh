@@ -3,17 +3,17 @@
 # (761 MT_Free images, or a seeded draw of LIMIT of them) and reports, over the 392 defective test
 # images, the pixel-level ROC AUC of its maps against the masks (overall and per class, at 112 x 112),
 # and over all 583 test images the image ROC AUC of the map's maximum.
-#   scripts/benchmark-localization.sh DATA OUTDIR [PRESET] [SEED] [LIMIT]
+#   scripts/bench/benchmark-localization.sh DATA OUTDIR [PRESET] [SEED] [LIMIT]
 # DATA is the magnetic-tile folder (MT_*/Imgs/*.jpg with NAME.png masks, train_good.txt). The flow is
 # trained for one epoch only: the local scorer does not depend on it, and its figures here are not
-# the preset's (scripts/benchmark-magnetic-tile.sh measures those). Needs a build in ./build.
+# the preset's (scripts/bench/benchmark-magnetic-tile.sh measures those). Needs a build in ./build.
 set -euo pipefail
 data=${1:?usage: benchmark-localization.sh DATA OUTDIR [PRESET] [SEED] [LIMIT]}
 out=${2:?OUTDIR}
 preset=${3:-accurate}
 seed=${4:-0}
 limit=${5:-}
-bin=$(cd "$(dirname "$0")/.." && pwd)/build/tools
+bin=$(cd "$(dirname "$0")/../.." && pwd)/build/tools
 mkdir -p "$out"
 name="mt-local-$preset-seed$seed${limit:+-limit$limit}"
 args=()

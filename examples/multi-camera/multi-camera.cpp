@@ -12,7 +12,7 @@
 //   every differnetfilter (e.g. FILTER_PROPS="when-busy=pass localization=on-anomaly", or
 //   FILTER_PROPS="batch-size=4" to score the four streams' frames in one pass: cross-stream batching).
 //
-// Build: part of the project (build/pipelines/multi-camera); run with GST_PLUGIN_PATH=build/plugin.
+// Build: part of the project (build/examples/multi-camera); run with GST_PLUGIN_PATH=build/plugin.
 #include <gst/gst.h>
 
 #include <chrono>

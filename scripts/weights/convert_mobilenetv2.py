@@ -2,7 +2,7 @@
 """Convert the ONNX-zoo MobileNetV2 feature trunk (.npy weights, batch norms folded) into the project's
 backbone file.
 
-usage: scripts/convert_mobilenetv2.py SRC_DIR OUT.safetensors
+usage: scripts/weights/convert_mobilenetv2.py SRC_DIR OUT.safetensors
 SRC_DIR holds conv_{i}_{weight,bias}.npy (the upstream weights folder mobilenetv2/weights). Values are unchanged
 (float32, OIHW); conv_{i}_weight.npy -> conv{i}.weight. The classifier's lone bias is left out.
 """

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tiled vs squeezed scoring of wide line-scan strips, measured in one run:
-#   scripts/bench-tiles.sh OUTDIR [PRESET] [TILES] [OVERLAP] [extra differnet-train options...]
-# Generates 4096x256 strips of a woven web (scripts/make_web_strips.py, seed 0: 24 good strips train,
+#   scripts/bench/bench-tiles.sh OUTDIR [PRESET] [TILES] [OVERLAP] [extra differnet-train options...]
+# Generates 4096x256 strips of a woven web (scripts/bench/make_web_strips.py, seed 0: 24 good strips train,
 # 40 good and 40 with one defect of 0.05 % of the strip test), trains one model on whole strips
 # (squeezed to the model's square input) and one on tiles (default auto: 16 tiles of 256 px), and
 # prints each one's ROC AUC, detections at <= 1 % false alarms and time per strip (differnet-eval,
@@ -13,7 +13,7 @@ preset=${2:-fast}
 tiles=${3:-auto}
 overlap=${4:-0}
 shift $(( $# < 4 ? $# : 4 ))
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$root/build/tools
 mkdir -p "$out"
 [ -d "$out/data/train" ] || /usr/bin/python3 "$root/scripts/make_web_strips.py" "$out/data"

@@ -8,7 +8,7 @@ prints, measured in one run on this machine:
   2. the frame rate of a scoring pipeline (160x120 frames, the model given) without and with
      differnetpublish (QoS 1), alternated, and their ratio.
 
-Usage: scripts/bench_publish.py MODEL [--messages N] [--frames F] [--build BUILD_DIR]
+Usage: scripts/bench/bench_publish.py MODEL [--messages N] [--frames F] [--build BUILD_DIR]
 Needs the build's plugin, mosquitto, mosquitto-clients is not needed (the subscriber is paho-mqtt).
 """
 import argparse

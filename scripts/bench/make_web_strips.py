@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Generates line-scan strips of a web of material (woven texture, lighting drift, fibre streaks) for
-the tiling benchmark (scripts/bench-tiles.sh), some with one small weaving fault covering about
+the tiling benchmark (scripts/bench/bench-tiles.sh), some with one small weaving fault covering about
 0.05 % of the strip: a patch without the weave, a patch with the weave shifted, a pulled thread.
 
 usage: make_web_strips.py OUTDIR [--width 4096] [--height 256] [--train 24] [--test 40] [--seed 0]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Convert the ONNX-zoo SqueezeNet 1.1 .npy weights into the project's backbone file.
 
-usage: scripts/convert_squeezenet.py SRC_DIR OUT.safetensors
+usage: scripts/weights/convert_squeezenet.py SRC_DIR OUT.safetensors
 SRC_DIR holds squeezenet0_conv{0..25}_{weight,bias}.npy (the upstream weights folder squeezenet1_1/weights).
 Tensor names become conv{i}.weight / conv{i}.bias; conv25 is the ImageNet classifier, kept only so
 that the port can be checked against the published golden logits.

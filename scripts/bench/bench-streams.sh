@@ -4,13 +4,13 @@
 # with one model per element (share-model=false), one model shared by all (the default), and, for
 # 2 streams or more, the shared model with cross-stream batching (batch-size = the stream count, the
 # default batch-timeout of 40 ms).
-#   scripts/bench-streams.sh MODEL [FRAMES_PER_STREAM] [STREAM_LIST] [ELEMENT PROPERTIES...]
-#   e.g. scripts/bench-streams.sh parts.model 20 1,2,4 localization=off
+#   scripts/bench/bench-streams.sh MODEL [FRAMES_PER_STREAM] [STREAM_LIST] [ELEMENT PROPERTIES...]
+#   e.g. scripts/bench/bench-streams.sh parts.model 20 1,2,4 localization=off
 # Frames per second = streams x FRAMES / wall time, model loading and warm-up included (they are
 # what sharing saves at start); peak memory from /usr/bin/time (maximum resident set size).
 # BUILD_DIR (default build) names the build whose plugin is used; SIZE (default 320x240) the frames.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 [ $# -ge 1 ] || { sed -n '2,10p' "$0"; exit 2; }
 model=$1 frames=${2:-20} streams=${3:-1,2,4}
 shift $(( $# < 3 ? $# : 3 ))

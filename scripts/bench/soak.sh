@@ -5,10 +5,10 @@
 # prints the samples and the slope of a least-squares line through those after the warm-up (the
 # first 20 %), in KiB per 1000 frames. It also checks that every frame left with its timestamp:
 # FRAMES result lines, pts strictly increasing by one frame duration.
-#   scripts/soak.sh FRAMES [STEP] [MODEL]     (needs a build in ./build)
+#   scripts/bench/soak.sh FRAMES [STEP] [MODEL]     (needs a build in ./build)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-frames=${1:?usage: scripts/soak.sh FRAMES [STEP] [MODEL]}
+cd "$(dirname "$0")/../.."
+frames=${1:?usage: scripts/bench/soak.sh FRAMES [STEP] [MODEL]}
 step=${2:-1000}
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -17,7 +17,7 @@ a test image (the paper's test set: 191 MT_Free, 392 defective) scores
     runs differ in exposure).
 Prints ROC AUC per draw and the mean. 48 minutes on 2 cores shared with other work (less alone).
 
-  /usr/bin/python3 scripts/few_shot_patches.py WEIGHTS_DIR DATA_DIR
+  /usr/bin/python3 research/few_shot_patches.py WEIGHTS_DIR DATA_DIR
   (WEIGHTS_DIR = the upstream weights folder resnet50v2_stage3/weights, DATA_DIR = the Magnetic Tile folder)
 """
 import os

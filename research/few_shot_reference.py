@@ -17,7 +17,7 @@ the 392 defective ones):
   - the full 761 images, for comparison.
 Prints ROC AUC per draw and the mean. About 12 minutes on 2 cores (feature extraction ~10, local cells ~1).
 
-  /usr/bin/python3 scripts/few_shot_reference.py WEIGHTS_DIR DATA_DIR
+  /usr/bin/python3 research/few_shot_reference.py WEIGHTS_DIR DATA_DIR
   (WEIGHTS_DIR = the upstream weights folder squeezenet1_1/weights, DATA_DIR = the Magnetic Tile folder)
 """
 import os
