@@ -86,6 +86,15 @@ void draw(const Canvas& c, const Result& res, bool heatmap, bool text_and_border
     const Region& t = res.worst_tile;
     cv::rectangle(mat, cv::Rect(t.x, t.y, t.width, t.height), border, std::max(2, thickness / 2));
   }
+  const cv::Scalar outline = l.gray ? cv::Scalar(255) : colour(l, 255, 230, 0);
+  for (int i = 0; res.defects && i < res.n_defects; ++i) {  // where the defect is
+    const cv::Rect r = cv::Rect(res.defects[i].x, res.defects[i].y, res.defects[i].width, res.defects[i].height) &
+                       cv::Rect(0, 0, c.width, c.height);
+    if (r.empty()) continue;
+    cv::rectangle(mat, r, outline, std::max(2, thickness / 2));
+    cv::putText(mat, std::to_string(i + 1), cv::Point(r.x + 2, std::max(12, r.y - 4)), cv::FONT_HERSHEY_SIMPLEX,
+                std::clamp(roi.width / 1280.0, 0.35, 1.0), outline, 1, cv::LINE_AA);
+  }
 
   char text[96];
   if (std::isnan(res.threshold))

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <gst/video/video.h>
 #include <nlohmann/json.hpp>
 
 namespace differnet {
@@ -54,6 +55,25 @@ std::string result_json(const GstDifferNetMeta& m, GstClockTime pts, const std::
 std::string json_member(const char* key, const std::string& text) {
   // Invalid UTF-8 is replaced, never an exception: a stream name comes from the user.
   return std::string(",\"") + key + "\":" + nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string defects_member(GstBuffer* buffer) {
+  std::string out;
+  gpointer state = nullptr;
+  GstMeta* meta;
+  while ((meta = gst_buffer_iterate_meta_filtered(buffer, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+    const auto* roi = reinterpret_cast<const GstVideoRegionOfInterestMeta*>(meta);
+    if (roi->roi_type != g_quark_from_static_string("defect")) continue;
+    double peak = NAN;
+    if (const GstStructure* p = gst_video_region_of_interest_meta_get_param(const_cast<GstVideoRegionOfInterestMeta*>(roi),
+                                                                          "differnet/defect"))
+      gst_structure_get_double(p, "peak", &peak);
+    std::string item = "{\"x\":" + std::to_string(roi->x) + ",\"y\":" + std::to_string(roi->y) +
+                       ",\"width\":" + std::to_string(roi->w) + ",\"height\":" + std::to_string(roi->h) + ",";
+    append_number(item, "peak", peak);
+    out += (out.empty() ? "" : ",") + item + "}";
+  }
+  return out.empty() ? "" : ",\"defects\":[" + out + "]";
 }
 
 std::string json_member(const char* key, long long value) {

@@ -19,4 +19,9 @@ std::string json_member(const char* key, const std::string& text);  // a JSON st
 std::string json_member(const char* key, long long value);
 std::string json_member_raw(const char* key, const std::string& json);  // value already JSON
 
+// ,"defects":[{"x":…,"y":…,"width":…,"height":…,"peak":…},…] from the buffer's
+// GstVideoRegionOfInterestMeta of type "defect" (differnetfilter's defect regions, hottest first);
+// "" when it has none.
+std::string defects_member(GstBuffer* buffer);
+
 }  // namespace differnet

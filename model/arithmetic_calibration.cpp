@@ -91,11 +91,14 @@ Calibration calibrate_arithmetics(const Model& model, const std::vector<std::vec
   const int total = static_cast<int>(plan.size() * images.size());
   int done = 0;
   std::map<std::string, std::vector<double>> scores;
+  std::map<Precision, std::vector<double>> local_maxima;  // per backbone precision: each image's local-map maximum
+  const bool local = model.extractor.local().enabled() && model.extractor.local().fitted();
   at::NoGradGuard no_grad;
   for (const auto& [backbone, flows] : plan) {
     // A reduced arithmetic that cannot score these images (a kernel that fails, scores that are not
     // finite) is left out, with the reason: auto then does not use it. fp32/fp32's failures are errors.
     std::vector<at::Tensor> features;
+    std::vector<double> maxima;  // each image's local-map maximum
     const int done_before = done;
     bool stopped = false;
     Model m = model;  // a copy: converting the backbone to a reduced precision and back would round it
@@ -105,9 +108,17 @@ Calibration calibrate_arithmetics(const Model& model, const std::vector<std::vec
       features.reserve(images.size());
       for (const auto& tiles : images) {
         std::vector<at::Tensor> per_tile;
-        for (const at::Tensor& tile : tiles)
-          per_tile.push_back(m.extractor.features(make_copies(tile.to(m.device()), angles, m.config)));
+        double image_max = -std::numeric_limits<double>::infinity();
+        for (const at::Tensor& tile : tiles) {
+          // The local map: at T = 1 the element's; at T > 1 the copies' maps averaged unturned (as
+          // differnet-eval's local score), close to the element's turned-back average.
+          at::Tensor map;
+          per_tile.push_back(m.extractor.features(make_copies(tile.to(m.device()), angles, m.config), 0,
+                                                  local ? &map : nullptr));
+          if (local) image_max = std::max(image_max, map.mean(0).max().item<double>());
+        }
         features.push_back(at::cat(per_tile, 0));
+        if (local) maxima.push_back(image_max);
         ++done;
         if (options.progress && !options.progress(done, total)) {
           stopped = true;
@@ -121,6 +132,7 @@ Calibration calibrate_arithmetics(const Model& model, const std::vector<std::vec
       done = done_before + static_cast<int>(images.size());
       continue;
     }
+    if (local) local_maxima[backbone] = std::move(maxima);
     for (FlowPrecision flow : flows) {
       const std::string name = arithmetic_name(backbone, flow);
       try {
@@ -137,11 +149,21 @@ Calibration calibrate_arithmetics(const Model& model, const std::vector<std::vec
       }
     }
   }
+  // The pixel threshold of a backbone precision: the same quantile of its images' local-map maxima.
+  auto pixel_threshold = [&](const std::string& name) {
+    const auto it = local_maxima.find(parse_precision(name.substr(0, name.find('/'))));
+    if (it == local_maxima.end()) return 0.0;
+    for (double v : it->second)
+      if (!std::isfinite(v)) return 0.0;
+    return calibrate_from_good_scores(it->second, options.transforms, options.quantile).threshold;
+  };
   Calibration c = calibrate_from_good_scores(scores.at("fp32/fp32"), options.transforms, options.quantile);
+  c.pixel_threshold = pixel_threshold("fp32/fp32");
   for (const auto& [name, s] : scores) {
     if (name == "fp32/fp32") continue;
     const Calibration other = calibrate_from_good_scores(s, options.transforms, options.quantile);
-    c.arithmetics[name] = {other.threshold, other.good_count, other.good_mean, other.good_std, other.good_max};
+    c.arithmetics[name] = {other.threshold, other.good_count, other.good_mean, other.good_std, other.good_max,
+                           pixel_threshold(name)};
   }
   if (!c.arithmetics.empty()) c.method += "; also in " + std::to_string(c.arithmetics.size()) + " other arithmetic(s)";
   return c;

@@ -48,7 +48,8 @@ std::pair<Precision, FlowPrecision> parse_arithmetic(const std::string& name, co
 // Scores the good images (each as its tiles, as load_resized_tiles gives them; an image's score is
 // its largest tile's) once per backbone precision, the flow in each flow precision on the same
 // features, and returns the calibration: `threshold` from fp32/fp32 and one entry per other
-// arithmetic. `model` is left as it was (each precision runs on a copy); `device` is a resolved name.
+// arithmetic. A model with a local scorer also gets each arithmetic's pixel threshold, the same
+// quantile of the images' local-map maxima (the largest over an image's tiles). `model` is left as it was (each precision runs on a copy); `device` is a resolved name.
 // Throws Error for fewer than 2 images.
 Calibration calibrate_arithmetics(const Model& model, const std::vector<std::vector<at::Tensor>>& images,
                                   const std::string& device, const ArithmeticCalibrationOptions& options);

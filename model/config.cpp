@@ -165,8 +165,10 @@ int ModelConfig::pooled_channels() const {
 
 namespace {
 json threshold_json(const GoodScoreThreshold& t) {
-  return {{"threshold", t.threshold}, {"good_count", t.good_count}, {"good_mean", t.good_mean},
-          {"good_std", t.good_std}, {"good_max", t.good_max}};
+  json j = {{"threshold", t.threshold}, {"good_count", t.good_count}, {"good_mean", t.good_mean},
+            {"good_std", t.good_std}, {"good_max", t.good_max}};
+  if (t.pixel_threshold != 0) j["pixel_threshold"] = t.pixel_threshold;
+  return j;
 }
 
 GoodScoreThreshold threshold_from_json(const json& j) {
@@ -176,6 +178,7 @@ GoodScoreThreshold threshold_from_json(const json& j) {
   t.good_mean = j.at("good_mean").get<double>();
   t.good_std = j.at("good_std").get<double>();
   t.good_max = j.at("good_max").get<double>();
+  if (j.contains("pixel_threshold")) t.pixel_threshold = j.at("pixel_threshold").get<double>();
   return t;
 }
 
@@ -207,11 +210,21 @@ void validate_threshold(const GoodScoreThreshold& t, const std::string& where) {
   if (t.threshold > t.good_max + slack)
     bad("threshold " + num(t.threshold) + " is above the largest good score it was computed from (" +
         num(t.good_max) + ")");
+  if (!std::isfinite(t.pixel_threshold) || t.pixel_threshold < 0)
+    bad("pixel threshold " + num(t.pixel_threshold) + " is not a finite number >= 0");
   if (t.threshold < t.good_mean - t.good_std - slack)
     bad("threshold " + num(t.threshold) + " is below the good scores' median (mean " + num(t.good_mean) + ", std " +
         num(t.good_std) + ")");
 }
 }  // namespace
+
+double Calibration::pixel_threshold_for(const std::string& arithmetic) const {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (!calibrated) return nan;
+  if (arithmetic == "fp32/fp32") return pixel_threshold > 0 ? pixel_threshold : nan;
+  auto it = arithmetics.find(arithmetic);
+  return it == arithmetics.end() || !(it->second.pixel_threshold > 0) ? nan : it->second.pixel_threshold;
+}
 
 double Calibration::threshold_for(const std::string& arithmetic) const {
   if (!calibrated) return std::numeric_limits<double>::quiet_NaN();
@@ -224,6 +237,7 @@ std::string Calibration::to_json() const {
   json j = {{"calibrated", calibrated}, {"threshold", threshold}, {"transforms", transforms},
             {"method", method},         {"good_count", good_count}, {"good_mean", good_mean},
             {"good_std", good_std},     {"good_max", good_max}};
+  if (pixel_threshold != 0) j["pixel_threshold"] = pixel_threshold;
   if (!arithmetics.empty()) {
     json a = json::object();
     for (const auto& [name, t] : arithmetics) a[name] = threshold_json(t);
@@ -244,6 +258,7 @@ Calibration Calibration::from_json(const std::string& text) {
     c.good_mean = j.at("good_mean").get<double>();
     c.good_std = j.at("good_std").get<double>();
     c.good_max = j.at("good_max").get<double>();
+    if (j.contains("pixel_threshold")) c.pixel_threshold = j.at("pixel_threshold").get<double>();
     if (j.contains("arithmetics")) {
       const json& a = j.at("arithmetics");
       if (!a.is_object()) throw Error("calibration is malformed: 'arithmetics' is not an object");
@@ -266,7 +281,7 @@ void Calibration::validate() const {
   if (transforms < 1)
     throw Error("calibration is inconsistent: it was computed at transforms=" + std::to_string(transforms) +
                 " (T must be at least 1) (recalibrate: differnet-calibrate MODEL GOOD_IMAGES)");
-  validate_threshold({threshold, good_count, good_mean, good_std, good_max}, "");
+  validate_threshold({threshold, good_count, good_mean, good_std, good_max, pixel_threshold}, "");
   for (const auto& [name, t] : arithmetics) {
     const auto slash = name.find('/');
     Precision backbone;

@@ -69,15 +69,16 @@ struct ModelConfig {
   void validate() const;                                  // throws Error on nonsense values
 };
 
-// The decision threshold and what it rests on. Scores are means over T rotations, so a threshold
-// set at one T carries over to another approximately; `transforms` records the T it was set at.
 // A threshold and the good scores it was computed from.
 struct GoodScoreThreshold {
   double threshold = 0.0;
   int good_count = 0;
   double good_mean = 0.0, good_std = 0.0, good_max = 0.0;
+  double pixel_threshold = 0.0;  // see Calibration::pixel_threshold; 0 = none
 };
 
+// The decision threshold and what it rests on. Scores are means over T rotations, so a threshold
+// set at one T carries over to another approximately; `transforms` records the T it was set at.
 struct Calibration {
   bool calibrated = false;
   double threshold = 0.0;       // in the method's arithmetic: fp32 backbone, fp32 flow
@@ -85,6 +86,10 @@ struct Calibration {
   std::string method;           // e.g. "quantile 0.99 of 40 held-out good images"
   int good_count = 0;
   double good_mean = 0.0, good_std = 0.0, good_max = 0.0;
+  // The local map's threshold: the same quantile of the good images' local-map maxima, so that about
+  // as many good images show a defect region as are flagged. Cells of a heatmap at or above it form
+  // the defect regions (Detection::defects). 0 = none (no local scorer, or a file written before it).
+  double pixel_threshold = 0.0;
   // The same calibration (same images, T and quantile) scored in other arithmetics, keyed by
   // arithmetic_name() ("bf16/fp32", "fp32/int8", ...): a reduced precision moves every score a little,
   // so each arithmetic gets the threshold of its own scores. Empty in files written before them.
@@ -93,6 +98,8 @@ struct Calibration {
   // The threshold for scoring in `arithmetic` ("fp32/fp32": `threshold`); NaN when the model is
   // uncalibrated or holds none for it.
   double threshold_for(const std::string& arithmetic) const;
+  // The pixel threshold for `arithmetic` (its backbone's local map); NaN where there is none.
+  double pixel_threshold_for(const std::string& arithmetic) const;
   std::string to_json() const;
   // Parses and validates (see validate()); throws Error on a malformed or inconsistent block.
   static Calibration from_json(const std::string& text);

@@ -8,6 +8,7 @@
 
 #include "arithmetic_calibration.h"
 #include "error.h"
+#include "metrics.h"
 #include "model.h"
 #include "preprocess.h"
 #include "runtime.h"
@@ -69,6 +70,7 @@ Detector::Detector(const DetectorOptions& options) try {
   s.calibrated = model.calibration.calibrated;
   s.threshold = model.calibration.threshold_for(chosen.threshold_arithmetic);
   s.threshold_arithmetic = chosen.threshold_arithmetic;
+  s.pixel_threshold = model.calibration.pixel_threshold_for(chosen.threshold_arithmetic);
   s.precision_note = chosen.note;
   s.tiles = model.config.tiles;
   s.tile_overlap = model.config.tile_overlap;
@@ -152,6 +154,38 @@ void set_peak(Detection& d, const at::Tensor& map, const Region& area) {
   const int64_t i = map.reshape({-1}).argmax().item<int64_t>();
   d.peak_x = area.x + static_cast<int>(std::min<double>(area.width - 1, ((i % w) + 0.5) * area.width / w));
   d.peak_y = area.y + static_cast<int>(std::min<double>(area.height - 1, ((i / w) + 0.5) * area.height / h));
+}
+
+// The defect regions of a local heatmap covering `area` (Detection::defects).
+void find_defects(Detection& d, const Region& area, double pixel_threshold) {
+  if (!d.heatmap.local || d.heatmap.values.empty() || std::isnan(pixel_threshold)) return;
+  const int w = d.heatmap.width, h = d.heatmap.height;
+  std::vector<int> mask(d.heatmap.values.size());
+  for (size_t i = 0; i < mask.size(); ++i) mask[i] = d.heatmap.values[i] >= pixel_threshold;
+  std::vector<int> regions;
+  const int n = label_regions(mask, w, h, regions);
+  if (n == 0) return;
+  std::vector<int> x0(n, w), y0(n, h), x1(n, -1), y1(n, -1);
+  std::vector<double> peak(n, -std::numeric_limits<double>::infinity());
+  for (size_t i = 0; i < regions.size(); ++i) {
+    const int k = regions[i] - 1;
+    if (k < 0) continue;
+    const int x = static_cast<int>(i % w), y = static_cast<int>(i / w);
+    x0[k] = std::min(x0[k], x), y0[k] = std::min(y0[k], y), x1[k] = std::max(x1[k], x), y1[k] = std::max(y1[k], y);
+    peak[k] = std::max(peak[k], static_cast<double>(d.heatmap.values[i]));
+  }
+  for (int k = 0; k < n; ++k) {
+    // Heatmap cells to frame pixels: a cell covers area.width / w pixels.
+    const int left = area.x + static_cast<int>(std::floor(static_cast<double>(x0[k]) * area.width / w));
+    const int top = area.y + static_cast<int>(std::floor(static_cast<double>(y0[k]) * area.height / h));
+    const int right = area.x + static_cast<int>(std::ceil(static_cast<double>(x1[k] + 1) * area.width / w));
+    const int bottom = area.y + static_cast<int>(std::ceil(static_cast<double>(y1[k] + 1) * area.height / h));
+    d.defects.push_back({Region{left, top, std::min(right, area.x + area.width) - left,
+                                std::min(bottom, area.y + area.height) - top},
+                         peak[k]});
+  }
+  std::sort(d.defects.begin(), d.defects.end(),
+            [](const DefectRegion& a, const DefectRegion& b) { return a.peak > b.peak; });
 }
 
 TileGrid resolve_grid(const DetectRequest& request, const ModelConfig& config, const Region& area) {
@@ -309,6 +343,7 @@ Detection Detector::score_tiled(const UploadedFrame& frame, const DetectRequest&
     d.heatmap.height = static_cast<int>(map.size(0));
     d.heatmap.width = static_cast<int>(map.size(1));
     d.heatmap.values.assign(map.data_ptr<float>(), map.data_ptr<float>() + map.numel());
+    find_defects(d, area, impl_->summary.pixel_threshold);
   }
   d.times.total_ms = frame.impl_->upload_ms + ms_between(t0, Clock::now());
   return d;
@@ -367,6 +402,7 @@ void Detector::score_group(const std::vector<BatchItem*>& items) {
         d.heatmap.height = static_cast<int>(map.size(0));
         d.heatmap.width = static_cast<int>(map.size(1));
         d.heatmap.values.assign(map.data_ptr<float>(), map.data_ptr<float>() + map.numel());
+        find_defects(d, item.frame->impl_->region, impl_->summary.pixel_threshold);
       }
       d.times.total_ms = item.frame->impl_->upload_ms + ms_between(t0, Clock::now());
       item.detection = std::move(d);

@@ -62,6 +62,12 @@ struct Heatmap {
   bool local = false;           // made by the local scorer (else by the gradient)
 };
 
+// A defect region: cells of the local heatmap at or above the model's pixel threshold, 8-connected.
+struct DefectRegion {
+  Region box;                   // its bounding box, frame pixels
+  double peak = 0.0;            // its hottest heatmap value
+};
+
 struct StageTimes {
   double upload_ms = 0, preprocess_ms = 0, backbone_ms = 0, flow_ms = 0, localization_ms = 0;
   double total_ms = 0;          // upload to result
@@ -77,6 +83,10 @@ struct Detection {
   int peak_x = -1, peak_y = -1;
   // The local map's largest value (the local image score), NaN when no local map was made.
   double local_score = std::numeric_limits<double>::quiet_NaN();
+  // Where the defect is: the local heatmap's regions at or above the model's pixel threshold
+  // (ModelSummary::pixel_threshold), hottest first. Empty without a local heatmap, without a pixel
+  // threshold, or when no cell reaches it (as on most good frames).
+  std::vector<DefectRegion> defects;
   StageTimes times;
   // Tiled scoring only: each tile's score and rectangle (frame pixels), row-major, and the index of
   // the largest score (the frame's). Empty and -1 when the region was scored as one image.
@@ -97,6 +107,9 @@ struct ModelSummary {
   double threshold = 0.0;       // NaN when uncalibrated
   int calibrated_transforms = 0;
   bool local_scorer = false;    // the model has a local scorer (Localization::Local works)
+  // The local map's threshold for the arithmetic in use (Calibration::pixel_threshold); NaN where the
+  // model has none (no local scorer, or calibrated before pixel thresholds): no defect regions then.
+  double pixel_threshold = std::numeric_limits<double>::quiet_NaN();
   std::string tiles = "1x1";    // the tiling the model was trained with
   double tile_overlap = 0.0;
 };

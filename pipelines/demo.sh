@@ -89,6 +89,6 @@ fi
 done_step
 
 step "[5/5] Summary"
-/usr/bin/python3 "$root/pipelines/summarize_results.py" "$out/results.jsonl" "$out/labels.csv" "$(cat "$out/pipeline-seconds")"
+/usr/bin/python3 "$root/pipelines/summarize_results.py" "$out/results.jsonl" "$out/labels.csv" "$(cat "$out/pipeline-seconds")" 640
 echo "annotated video: $out/annotated.mp4 (H.264, I420: plays in common players)"
 echo "results:         $out/results.jsonl (one JSON object per frame)"

@@ -3,7 +3,8 @@
 // small defect (scratch, crack, spot or chip; each at most 1 % of the part's area).
 //
 //   synth-line-camera --out-dir DIR [--frames N] [--seed S] [--defect-rate P] [--width W --height H]
-// Writes DIR/frame-00000.png ... and DIR/labels.csv (frame,label,defect: label 1 = defective).
+// Writes DIR/frame-00000.png ... and DIR/labels.csv (frame,label,defect,x0,y0,x1,y1: label 1 =
+// defective; x0..y1 the defect's bounding box in frame pixels, inclusive, -1 for good frames).
 // --defect-rate 0 gives good frames only (training material).
 #include <algorithm>
 #include <cmath>
@@ -74,7 +75,7 @@ int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   std::filesystem::create_directories(o.out_dir);
   std::ofstream labels(o.out_dir + "/labels.csv");
-  labels << "frame,label,defect\n";
+  labels << "frame,label,defect,x0,y0,x1,y1\n";
   std::mt19937 rng(o.seed);
   std::uniform_real_distribution<double> u(0, 1);
   const int pw = o.width * 55 / 100, ph = o.height * 55 / 100;  // the part
@@ -104,6 +105,11 @@ int main(int argc, char** argv) {
     cv::circle(mask, cv::Point(pw * 5 / 6, ph / 2), ph / 14, 0, cv::FILLED);
 
     std::string defect = "none";
+    cv::Rect where(-1, -1, 0, 0);  // the defect's bounding box, part coordinates
+    auto cover = [&](cv::Point a, int pad) {  // grows `where` to hold a +-pad
+      const cv::Rect r(a.x - pad, a.y - pad, 2 * pad + 1, 2 * pad + 1);
+      where = where.x < 0 ? r : (where | r);
+    };
     if (u(rng) < o.defect_rate) {
       defect = kinds[static_cast<int>(u(rng) * 4) % 4];
       const double area_budget = 0.01 * pw * ph;  // at most 1 % of the part
@@ -113,6 +119,8 @@ int main(int argc, char** argv) {
         const double a = u(rng) * M_PI;
         cv::Point q(p.x + static_cast<int>(len * std::cos(a)), p.y + static_cast<int>(len * std::sin(a)));
         cv::line(tex, p, q, 235, 2, cv::LINE_AA);
+        cover(p, 2);
+        cover(q, 2);
       } else if (defect == "crack") {  // a dark zig-zag
         cv::Point a = p;
         const int steps = 6;
@@ -120,16 +128,20 @@ int main(int argc, char** argv) {
         for (int s = 0; s < steps; ++s) {
           cv::Point b(a.x + static_cast<int>(seg), a.y + static_cast<int>((u(rng) - 0.5) * seg * 1.6));
           cv::line(tex, a, b, 35, 2, cv::LINE_AA);
+          cover(a, 2);
+          cover(b, 2);
           a = b;
         }
       } else if (defect == "spot") {  // a dark stain
         const int radius = static_cast<int>(std::sqrt(area_budget / M_PI));
         cv::circle(tex, p, radius, 60, cv::FILLED, cv::LINE_AA);
+        cover(p, radius + 1);
       } else {  // a chip off an edge: the belt shows through
         const int s = static_cast<int>(std::sqrt(2 * area_budget));
         const int x0 = static_cast<int>(pw * (0.3 + 0.4 * u(rng)));
         std::vector<cv::Point> tri = {{x0, 0}, {x0 + s, 0}, {x0 + s / 2, s}};
         cv::fillConvexPoly(mask, tri, 0);
+        cover({x0 + s / 2, s / 2}, s / 2 + 1);
       }
     }
     for (int y = 0; y < ph; ++y)
@@ -150,7 +162,14 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "synth-line-camera: cannot write %s%s\n", o.out_dir.c_str(), name);
       return 1;
     }
-    labels << f << "," << (defect == "none" ? 0 : 1) << "," << defect << "\n";
+    // In frame pixels, clipped to the part (where the defect can be seen).
+    where &= cv::Rect(0, 0, pw, ph);
+    labels << f << "," << (defect == "none" ? 0 : 1) << "," << defect;
+    if (defect == "none" || where.empty())
+      labels << ",-1,-1,-1,-1\n";
+    else
+      labels << "," << box.x + where.x << "," << box.y + where.y << "," << box.x + where.x + where.width - 1 << ","
+             << box.y + where.y + where.height - 1 << "\n";
   }
   std::printf("synth-line-camera: %d frames (%dx%d) in %s\n", o.frames, o.width, o.height, o.out_dir.c_str());
   return 0;

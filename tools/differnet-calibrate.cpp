@@ -20,6 +20,8 @@ the Q quantile of their scores; the model is rewritten atomically (or written to
 precision moves every score a little, so the images are scored in every arithmetic (backbone and flow
 precision) this machine runs and each gets its own threshold: the element's precision=auto uses only
 an arithmetic the model holds a threshold for.
+A model with a local scorer also gets a pixel threshold (the same quantile of the images' local-map
+maxima): the element's defect regions are the heatmap cells at or above it.
 
   --transforms T   test-time rotations to score with (default 1, the element's default); calibrate at
                    the T the element will use: it warns when the two differ
@@ -100,6 +102,8 @@ int main(int argc, char** argv) {
     std::printf(" (%s); wrote %s\n", model.calibration.method.c_str(), out.c_str());
     for (const auto& [name, t] : model.calibration.arithmetics)
       std::printf("  in %s: threshold %.6g\n", name.c_str(), t.threshold);
+    if (model.calibration.pixel_threshold > 0)
+      std::printf("pixel threshold %.6g (the local map's defect regions)\n", model.calibration.pixel_threshold);
     return cli::kOk;
   });
 }

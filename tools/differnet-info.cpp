@@ -86,6 +86,11 @@ int main(int argc, char** argv) {
                   k.threshold, k.transforms, k.method.c_str(), k.good_mean, k.good_std, k.good_max, k.good_count);
     else
       std::printf("threshold    none (not calibrated: run differnet-calibrate)\n");
+    if (k.calibrated && k.pixel_threshold > 0)
+      std::printf("regions      pixel threshold %.6g: local heatmap cells at or above it are defect regions\n",
+                  k.pixel_threshold);
+    else if (k.calibrated && m.extractor.local().enabled())
+      std::printf("regions      none: no pixel threshold (differnet-calibrate sets one)\n");
     if (k.calibrated) {
       std::printf("arithmetics  fp32/fp32 %.6g", k.threshold);
       for (const auto& [name, t] : k.arithmetics) std::printf(", %s %.6g", name.c_str(), t.threshold);

@@ -473,6 +473,8 @@ int main(int argc, char** argv) {
       std::printf("threshold %.6g: %s\n", model.calibration.threshold, model.calibration.method.c_str());
       for (const auto& [name, t] : model.calibration.arithmetics)
         std::printf("  in %s: threshold %.6g\n", name.c_str(), t.threshold);
+      if (model.calibration.pixel_threshold > 0)
+        std::printf("pixel threshold %.6g (the local map's defect regions)\n", model.calibration.pixel_threshold);
     }
     else if (cli::stop_requested)
       std::printf("not calibrated (stopped); run differnet-calibrate on good images\n");

@@ -458,6 +458,7 @@ gst_differnet_filter_start (GstBaseTransform * trans)
   state->model_id = m.model_id;
   state->model_calibrated = m.calibrated;
   state->model_local = m.local_scorer;
+  state->pixel_threshold = m.pixel_threshold;
   state->model_path = s.model;
   state->active_device = m.device;
   state->active_precision = m.precision;

@@ -19,7 +19,7 @@
 static gboolean
 write_result_line (FILE * f, GstBuffer * buf, const GstDifferNetMeta * m)
 {
-  const std::string line = differnet::result_json (*m, GST_BUFFER_PTS (buf)) + "\n";
+  const std::string line = differnet::result_json (*m, GST_BUFFER_PTS (buf), differnet::defects_member (buf)) + "\n";
   if (std::fputs (line.c_str (), f) < 0)
     return FALSE;
   return std::fflush (f) == 0;
@@ -36,6 +36,13 @@ post_result_message (GstDifferNetFilter * self, GstBuffer * buf, const GstDiffer
       "running-time", G_TYPE_UINT64, gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, pts),
       "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buf), NULL);
   gst_differnet_meta_to_structure (m, s);
+  guint defects = 0;
+  gpointer state = NULL;
+  GstMeta *roi;
+  while ((roi = gst_buffer_iterate_meta_filtered (buf, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)))
+    if (((GstVideoRegionOfInterestMeta *) roi)->roi_type == g_quark_from_static_string ("defect"))
+      defects++;
+  gst_structure_set (s, "defects", G_TYPE_UINT, defects, NULL);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
@@ -123,6 +130,15 @@ differnet_filter_finish_frame (GstDifferNetFilter * self, std::unique_ptr<differ
         d.tile_scores.data ());
   }
   gst_differnet_custom_meta_add (buf, meta);
+  /* Where the defect is, as standard regions of interest (what DeepStream-style applications and
+   * GStreamer's own elements read): one per defect region, hottest first. */
+  for (const differnet::DefectRegion & r : d.defects) {
+    GstVideoRegionOfInterestMeta *roi = gst_buffer_add_video_region_of_interest_meta (buf, "defect",
+        static_cast<guint>(std::max (0, r.box.x)), static_cast<guint>(std::max (0, r.box.y)),
+        static_cast<guint>(std::max (0, r.box.width)), static_cast<guint>(std::max (0, r.box.height)));
+    gst_video_region_of_interest_meta_add_param (roi, gst_structure_new ("differnet/defect", "peak", G_TYPE_DOUBLE,
+            r.peak, "pixel-threshold", G_TYPE_DOUBLE, st.pixel_threshold, NULL));
+  }
 
   const int verdict = d.anomaly ? 1 : 0;
   if (s.post_messages && (s.message_mode == GST_DIFFERNET_MESSAGE_EVERY_FRAME || verdict != st.last_verdict))
@@ -152,7 +168,12 @@ differnet_filter_finish_frame (GstDifferNetFilter * self, std::unique_ptr<differ
     const differnet::overlay::Canvas canvas = differnet_filter_canvas (&frame, st.format);
     differnet::overlay::Result result {d.score, d.threshold, static_cast<bool>(d.anomaly), !job->score,
       d.heatmap.values.empty ()? nullptr : d.heatmap.values.data (), d.heatmap.width, d.heatmap.height, r.region,
-      d.worst_tile >= 0 ? d.tiles[static_cast<size_t>(d.worst_tile)] : differnet::Region {}};
+      d.worst_tile >= 0 ? d.tiles[static_cast<size_t>(d.worst_tile)] : differnet::Region {}, nullptr, 0};
+    std::vector<differnet::Region> boxes;
+    for (const differnet::DefectRegion & r : d.defects)
+      boxes.push_back (r.box);
+    result.defects = boxes.data ();
+    result.n_defects = static_cast<int>(boxes.size ());
     differnet::overlay::draw (canvas, result,
         s.overlay == GST_DIFFERNET_OVERLAY_HEATMAP || s.overlay == GST_DIFFERNET_OVERLAY_ALL,
         s.overlay == GST_DIFFERNET_OVERLAY_SCORE || s.overlay == GST_DIFFERNET_OVERLAY_ALL, s.heatmap_alpha);

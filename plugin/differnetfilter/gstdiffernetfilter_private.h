@@ -172,6 +172,7 @@ struct RunState {
   // lock, so that `threshold` cannot go back to -1 over an uncalibrated model).
   std::atomic<bool> model_calibrated{true};
   std::atomic<bool> model_local{false};  // the running model has a local scorer
+  double pixel_threshold = 0.0;          // the running model's (NaN: none); streaming thread only
   FILE* results = nullptr;
   guint64 results_lost = 0;  // lines that could not be written
   differnet::SnapshotWriter snapshots;  // dir empty: no snapshots

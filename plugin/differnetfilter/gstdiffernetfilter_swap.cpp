@@ -78,6 +78,7 @@ differnet_filter_switch_model (GstDifferNetFilter * self, differnet::ModelLoader
   st.model_id = m.model_id;
   st.model_calibrated = m.calibrated;
   st.model_local = m.local_scorer;
+  st.pixel_threshold = m.pixel_threshold;
   st.active_device = m.device;
   st.active_precision = m.precision;
   st.active_flow_precision = m.flow_precision;

@@ -468,6 +468,7 @@ gst_differnet_publish_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   extra += differnet::json_member_raw ("region", "{\"x\":" + std::to_string (m->region_x) + ",\"y\":" +
       std::to_string (m->region_y) + ",\"width\":" + std::to_string (m->region_width) + ",\"height\":" +
       std::to_string (m->region_height) + "}");
+  extra += differnet::defects_member (buf);
   if (attach && m->anomaly) {
     std::string why;
     const std::string jpeg = encode_jpeg (self, buf, max_bytes, why);

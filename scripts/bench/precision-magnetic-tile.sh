@@ -39,4 +39,19 @@ good = sum(1 for _, lab in flips if lab == 0)
 print(f"thresholds {a['threshold']:.6g} ({a['threshold_arithmetic']}) and {b['threshold']:.6g} ({b['threshold_arithmetic']}); "
       f"verdicts that differ: {len(flips)} of {len(va)} images ({good} of {sum(1 for v in va.values() if v[1] == 0)} good, "
       f"{len(flips) - good} of {sum(1 for v in va.values() if v[1] == 1)} defective)")
+# The model's thresholds rest on what it was calibrated on; at the operating point of <= 1 % false
+# alarms on the good test images (each arithmetic's own), too:
+ta, tb = a["at_1_percent_false_alarms"]["threshold"], b["at_1_percent_false_alarms"]["threshold"]
+sa = {i["path"]: (i["score"], i["label"]) for i in a["images"]}
+sb = {i["path"]: i["score"] for i in b["images"]}
+flips1 = [(p, lab) for p, (v, lab) in sa.items() if (v > ta) != (sb[p] > tb)]
+good1 = sum(1 for _, lab in flips1 if lab == 0)
+print(f"at <= 1 % false alarms ({ta:.6g} and {tb:.6g}): verdicts that differ: {len(flips1)} ({good1} good, "
+      f"{len(flips1) - good1} defective)")
+# Near the decision (fp32 score below 10 times its 1 % threshold) and far past it.
+near = sorted(abs(sb[p] - v) / v for p, (v, _) in sa.items() if 0 < v < 10 * ta)
+far = sorted(abs(sb[p] - v) / v for p, (v, _) in sa.items() if v >= 10 * ta)
+print(f"score difference relative to fp32, {len(near)} images scoring below 10x the threshold: median "
+      f"{near[len(near) // 2]:.2e}, largest {near[-1]:.2e}" +
+      (f"; {len(far)} above it (up to {max(v for v, _ in sa.values()):.3g}): largest {far[-1]:.2e}" if far else ""))
 PY

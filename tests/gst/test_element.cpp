@@ -1224,7 +1224,7 @@ TEST_F(Element, LocalHeatmapPointsAtTheDefect) {
   GstHarness* h = harness("overlay=all results-file=" + results + " model=" + local);
   GstBus* bus = gst_bus_new();
   gst_element_set_bus(h->element, bus);
-  int near = 0;
+  int near = 0, boxed = 0;
   const int frames = 6;
   for (int i = 0; i < frames; ++i) {
     GstBuffer* out = gst_harness_push_and_pull(h, frame(defective(10 + i)));
@@ -1238,6 +1238,19 @@ TEST_F(Element, LocalHeatmapPointsAtTheDefect) {
     std::printf("frame %d: spot at (%d,%d), local peak at (%d,%d), %.1f px away\n", i, s.x, s.y, m->peak_x, m->peak_y,
                 distance);
     near += distance <= 2 * 13.7;
+    // The defect region (the model's pixel threshold from its held-out good textures) as a standard
+    // region of interest holding the spot's centre, within one cell of fire7's map.
+    GstVideoRegionOfInterestMeta* roi = gst_buffer_get_video_region_of_interest_meta_id(out, 0);
+    if (roi) {
+      EXPECT_STREQ(g_quark_to_string(roi->roi_type), "defect");
+      const GstStructure* p = gst_video_region_of_interest_meta_get_param(roi, "differnet/defect");
+      ASSERT_NE(p, nullptr);
+      double peak = 0, pixel_threshold = 0;
+      EXPECT_TRUE(gst_structure_get_double(p, "peak", &peak) && gst_structure_get_double(p, "pixel-threshold", &pixel_threshold));
+      EXPECT_GE(peak, pixel_threshold);
+      boxed += s.x >= static_cast<int>(roi->x) - 14 && s.x <= static_cast<int>(roi->x + roi->w) + 14 &&
+               s.y >= static_cast<int>(roi->y) - 14 && s.y <= static_cast<int>(roi->y + roi->h) + 14;
+    }
     GstMessage* msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT);
     ASSERT_NE(msg, nullptr);
     gint px = -1, py = -1;
@@ -1250,6 +1263,7 @@ TEST_F(Element, LocalHeatmapPointsAtTheDefect) {
     gst_buffer_unref(out);
   }
   EXPECT_EQ(near, frames);
+  EXPECT_EQ(boxed, frames);  // every spot got a region holding it
   gst_util_set_object_arg(G_OBJECT(filter(h)), "localization-method", "gradient");
   GstBuffer* out = gst_harness_push_and_pull(h, frame(defective(3)));
   EXPECT_STREQ(meta(out)->heatmap_method, "gradient");
@@ -1262,6 +1276,7 @@ TEST_F(Element, LocalHeatmapPointsAtTheDefect) {
     const auto j = nlohmann::json::parse(line);
     EXPECT_TRUE(j.contains("peak_x") && j.contains("peak_y")) << line;
     EXPECT_EQ(j["heatmap_method"], lines < frames ? "local" : "gradient") << line;
+    if (lines < frames) EXPECT_TRUE(j.contains("defects") && j["defects"].size() >= 1 && j["defects"][0].contains("peak")) << line;
     ++lines;
   }
   EXPECT_EQ(lines, frames + 1);

@@ -40,20 +40,26 @@ TEST(Calibration, BadInputs) {
 // them loads with none; a misnamed or inconsistent one is refused with what is wrong.
 TEST(Calibration, ArithmeticsRoundTrip) {
   Calibration c = calibrate_from_good_scores({3, 1, 5, 2, 4}, 1, 0.9);
-  c.arithmetics["bf16/int8"] = {4.7, 5, 3.05, 1.4, 5.1};
-  c.arithmetics["fp32/int8"] = {4.5, 5, 2.95, 1.4, 4.9};
+  c.arithmetics["bf16/int8"] = {4.7, 5, 3.05, 1.4, 5.1, 0.0};
+  c.arithmetics["fp32/int8"] = {4.5, 5, 2.95, 1.4, 4.9, 0.0};
+  c.pixel_threshold = 7.5;
+  c.arithmetics["bf16/int8"].pixel_threshold = 7.7;
   const Calibration back = Calibration::from_json(c.to_json());
   ASSERT_EQ(back.arithmetics.size(), 2u);
   EXPECT_DOUBLE_EQ(back.threshold_for("fp32/fp32"), c.threshold);
   EXPECT_DOUBLE_EQ(back.threshold_for("bf16/int8"), 4.7);
   EXPECT_DOUBLE_EQ(back.arithmetics.at("fp32/int8").good_max, 4.9);
   EXPECT_TRUE(std::isnan(back.threshold_for("bf16/fp32")));
+  EXPECT_DOUBLE_EQ(back.pixel_threshold_for("fp32/fp32"), 7.5);
+  EXPECT_DOUBLE_EQ(back.pixel_threshold_for("bf16/int8"), 7.7);
+  EXPECT_TRUE(std::isnan(back.pixel_threshold_for("fp32/int8")));  // 0: none
   EXPECT_TRUE(std::isnan(Calibration{}.threshold_for("fp32/fp32")));  // uncalibrated
 
   Calibration old = Calibration::from_json(
       R"({"calibrated":true,"threshold":4.6,"transforms":1,"method":"m","good_count":5,"good_mean":3,"good_std":1.4,"good_max":5})");
   EXPECT_TRUE(old.arithmetics.empty());
   EXPECT_TRUE(std::isnan(old.threshold_for("fp32/int8")));
+  EXPECT_TRUE(std::isnan(old.pixel_threshold_for("fp32/fp32")));
 
   auto refused = [&](const std::string& name, GoodScoreThreshold t, const std::string& why) {
     Calibration bad = c;
@@ -65,13 +71,14 @@ TEST(Calibration, ArithmeticsRoundTrip) {
       EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
     }
   };
-  const GoodScoreThreshold fine{4.6, 5, 3, 1.4, 5};
+  const GoodScoreThreshold fine{4.6, 5, 3, 1.4, 5, 0.0};
   refused("fp32/fp32", fine, "not an arithmetic other than fp32/fp32");
   refused("bf16", fine, "not an arithmetic");
   refused("fp64/int8", fine, "not an arithmetic");
   refused("auto/int8", fine, "not an arithmetic");
-  refused("bf16/int8", {-1, 5, 3, 1.4, 5}, "in bf16/int8: threshold -1");
-  refused("bf16/int8", {9, 5, 3, 1.4, 5}, "above the largest good score");
+  refused("bf16/int8", {-1, 5, 3, 1.4, 5, 0.0}, "in bf16/int8: threshold -1");
+  refused("bf16/int8", {9, 5, 3, 1.4, 5, 0.0}, "above the largest good score");
+  refused("bf16/int8", {4.6, 5, 3, 1.4, 5, -2.0}, "pixel threshold -2");
   Calibration uncalibrated;
   uncalibrated.arithmetics["bf16/int8"] = fine;
   EXPECT_THROW(Calibration::from_json(uncalibrated.to_json()), Error);

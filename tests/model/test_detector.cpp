@@ -28,7 +28,7 @@ class DetectorTest : public ::testing::Test {
   static void SetUpTestSuite() {
     path_ = fixtures::temp_dir() + "/model.safetensors";
     Model m = fixtures::tiny_model(5, 16);
-    m.calibration = Calibration{true, 2.0, 1, "test", 2, 1.0, 0.1, 2.1, {}};
+    m.calibration = Calibration{true, 2.0, 1, "test", 2, 1.0, 0.1, 2.1, 0.0, {}};
     save_model(m, path_);
   }
   static Detector& detector() {

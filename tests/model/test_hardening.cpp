@@ -25,7 +25,7 @@ namespace {
 
 std::string saved_tiny_model(const std::string& dir, const std::string& name = "tiny.model") {
   Model m = fixtures::tiny_model(3, 16);
-  m.calibration = Calibration{true, 1.0, 1, "test", 10, 0.8, 0.2, 1.1, {}};
+  m.calibration = Calibration{true, 1.0, 1, "test", 10, 0.8, 0.2, 1.1, 0.0, {}};
   const std::string path = dir + "/" + name;
   save_model(m, path);
   return path;

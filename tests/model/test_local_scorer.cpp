@@ -139,6 +139,37 @@ TEST(LocalScorer, RoundTripsAndTheDetectorReportsThePeak) {
   const Detection g = detector.detect(img.view(), r);
   EXPECT_FALSE(g.heatmap.local);
   EXPECT_FALSE(g.heatmap.values.empty());
+  EXPECT_TRUE(std::isnan(detector.summary().pixel_threshold));  // none stored: no regions
+  EXPECT_TRUE(d.defects.empty());
+
+  // With a pixel threshold: the cells at or above it, as boxes in frame pixels, hottest first; the
+  // hottest holds the spot's centre (within one cell of fire7's map, 13.7 px), none leaves the frame.
+  model.calibration.pixel_threshold = 0.5 * d.local_score;
+  const std::string with_regions = write_calibrated(model, "regions.model");
+  Detector regions_detector(DetectorOptions{with_regions, fixtures::test_device(), 2});
+  EXPECT_DOUBLE_EQ(regions_detector.summary().pixel_threshold, 0.5 * d.local_score);
+  r.localization = Localization::Auto;
+  const Detection dd = regions_detector.detect(img.view(), r);
+  ASSERT_FALSE(dd.defects.empty());
+  const Region& top = dd.defects[0].box;
+  EXPECT_GE(spot.x, top.x - 14);
+  EXPECT_LE(spot.x, top.x + top.width + 14);
+  EXPECT_GE(spot.y, top.y - 14);
+  EXPECT_LE(spot.y, top.y + top.height + 14);
+  for (size_t k = 0; k < dd.defects.size(); ++k) {
+    const DefectRegion& region = dd.defects[k];
+    EXPECT_TRUE(region.box.fits(kSize, kSize)) << k;
+    EXPECT_GE(region.peak, 0.5 * d.local_score) << k;
+    if (k > 0) EXPECT_LE(region.peak, dd.defects[k - 1].peak) << k;
+  }
+  EXPECT_TRUE(regions_detector.detect(img.view(), [&] {
+    DetectRequest gradient = r;
+    gradient.localization = Localization::Gradient;  // gradient maps have other units: no regions
+    return gradient;
+  }()).defects.empty());
+  model.calibration.pixel_threshold = 2.0 * d.local_score;  // above every cell: none
+  Detector none(DetectorOptions{write_calibrated(model, "high.model"), fixtures::test_device(), 2});
+  EXPECT_TRUE(none.detect(img.view(), r).defects.empty());
 }
 
 // A model file without a local scorer (every file written before it) loads and localizes with the

@@ -17,7 +17,7 @@ namespace {
 
 std::string saved_tiny_model(const std::string& dir) {
   Model m = fixtures::tiny_model(3, 16);
-  m.calibration = Calibration{true, 1.25, 8, "test", 10, 1.0, 0.2, 1.3, {}};
+  m.calibration = Calibration{true, 1.25, 8, "test", 10, 1.0, 0.2, 1.3, 0.0, {}};
   const std::string path = dir + "/tiny.safetensors";
   save_model(m, path);
   return path;
@@ -54,7 +54,7 @@ void rewrite(const std::string& src, const std::string& dst, const std::function
 TEST(ModelFile, RoundTrip) {
   const std::string dir = fixtures::temp_dir();
   Model a = fixtures::tiny_model(3, 16);
-  a.calibration = Calibration{true, 2.5, 16, "round trip", 5, 1.0, 0.5, 2.6, {}};
+  a.calibration = Calibration{true, 2.5, 16, "round trip", 5, 1.0, 0.5, 2.6, 0.0, {}};
   save_model(a, dir + "/m.safetensors");
   Model b = load_model(dir + "/m.safetensors");
   EXPECT_EQ(b.config.to_json(), a.config.to_json());

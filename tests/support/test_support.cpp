@@ -112,12 +112,15 @@ void train_texture_model(const std::string& path, int size, int count, int epoch
   const std::vector<at::Tensor> images = resized_for_training(good, model.config.input_size);
   if (local) fit_local_scorer(model, images, 5);
   train_flow(model, images, o);
-  std::vector<double> scores;
+  std::vector<double> scores, local_maxima;
   for (const auto& levels : resized_for_training(held_out, model.config.input_size)) {
     const auto angles = test_time_angles(4);
-    scores.push_back(score_copies(model, make_copies(levels, angles, model.config), angles, false).score);
+    const at::Tensor copies = make_copies(levels, angles, model.config);
+    scores.push_back(score_copies(model, copies, angles, false).score);
+    if (local) local_maxima.push_back(score_copies(model, copies, angles, true, false, MapMethod::Local).local_score);
   }
   model.calibration = calibrate_from_good_scores(scores, 4);
+  if (local) model.calibration.pixel_threshold = calibrate_from_good_scores(local_maxima, 4).threshold;
   save_model(model, path);
 }
 

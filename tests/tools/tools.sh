@@ -87,6 +87,11 @@ expect 0 "local map    none" "$bin/differnet-info" "$work/untrained.model"
 expect 2 "--local takes yes or no" "$bin/differnet-train" "$work/train" "${tiny[@]}" --local maybe -o "$work/x.model"
 expect 0 "local map maximum as the image score" "$bin/differnet-eval" "$work/trained.model" "$work" --localization local --report "$work/local.json"
 expect 2 "has no local scorer" "$bin/differnet-eval" "$work/untrained.model" "$work" --localization local --report "$work/local.json"
+# Pixel ROC AUC and PRO against the spots' masks (MVTec AD's layout): eight regions, one per image,
+# found better than chance by the local map.
+expect 0 "PRO (per-region overlap" "$bin/differnet-eval" "$work/trained.model" "$work" --pixel-auroc --report "$work/pixel.json"
+/usr/bin/python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["pixel"]; assert p["pro"]["regions"]==8 and p["pro"]["auc"]>0.5 and p["auroc"]>0.5 and p["localization"]=="local", p' \
+  "$work/pixel.json" || fail "pixel report"
 threshold() { "$bin/differnet-info" --json "$1" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["calibration"]["threshold"])'; }
 before=$(threshold "$work/trained.model")
 expect 0 "threshold " "$bin/differnet-calibrate" "$work/trained.model" "$work/fresh" --transforms 2
