@@ -151,10 +151,11 @@ rm -rf "$work" && mkdir -p "$work"
 "$bin/differnet-train" "$work/images/train" -o "$work/tiny.model" --preset fast --input-size 128 --flow-width 64 --epochs 12 \
   --batch-size 4 --feature-cache 8 --seed 1 --holdout 4 --device cpu > "$work/train.log" 2>&1 \
   || { tail "$work/train.log"; die "training the check model failed"; }
-eval_run() {  # eval_run NAME MODEL FOLDER T DEVICE PRECISION [more differnet-eval options]
+eval_run() {  # eval_run NAME MODEL FOLDER T DEVICE PRECISION [more differnet-eval options]; the flow in fp32
+  # (precision=auto would run it in int8 on a CPU with VNNI and in fp32 on CUDA: not comparable)
   local name=$1 model=$2 folder=$3 T=$4 dev=$5 prec=$6; shift 6
   "$bin/differnet-eval" "$model" "$folder" --transforms "$T" --device "$dev" --precision "$prec" \
-    --report "$work/$name.json" "$@" > "$work/$name.log" 2>&1 || { tail "$work/$name.log"; return 1; }
+    --flow-precision fp32 --report "$work/$name.json" "$@" > "$work/$name.log" 2>&1 || { tail "$work/$name.log"; return 1; }
 }
 compare() {  # compare NAME REFERENCE.json OTHER.json MAX_RELATIVE MAX_AUROC_POINTS
   /usr/bin/env python3 - "$@" <<'PY'
