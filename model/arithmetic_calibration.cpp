@@ -93,6 +93,8 @@ Calibration calibrate_arithmetics(const Model& model, const std::vector<std::vec
   std::map<std::string, std::vector<double>> scores;
   std::map<Precision, std::vector<double>> local_maxima;  // per backbone precision: each image's local-map maximum
   const bool local = model.extractor.local().enabled() && model.extractor.local().fitted();
+  const bool combined = model.config.image_score.method == "combined";
+  double flow_scale = 0.0, gaussian_scale = 0.0;  // set from the fp32 pass (the first) for combined
   at::NoGradGuard no_grad;
   for (const auto& [backbone, flows] : plan) {
     // A reduced arithmetic that cannot score these images (a kernel that fails, scores that are not
@@ -133,6 +135,23 @@ Calibration calibrate_arithmetics(const Model& model, const std::vector<std::vec
       continue;
     }
     if (local) local_maxima[backbone] = std::move(maxima);
+    if (combined && backbone == Precision::FP32) {
+      // The combined score's scales: each part's spread over these images' tiles, in fp32.
+      m.flow.set_inference_precision(FlowPrecision::FP32);
+      std::vector<at::Tensor> flow_parts, gaussian_parts;
+      for (const at::Tensor& f : features) {
+        const ScoreParts p = score_parts(m, f, static_cast<int64_t>(angles.size()));
+        flow_parts.push_back(p.flow.to(at::kCPU, at::kDouble));
+        gaussian_parts.push_back(p.gaussian.to(at::kCPU, at::kDouble));
+      }
+      flow_scale = at::cat(flow_parts).std().item<double>();
+      gaussian_scale = at::cat(gaussian_parts).std().item<double>();
+      if (!(flow_scale > 0 && gaussian_scale > 0 && std::isfinite(flow_scale) && std::isfinite(gaussian_scale)))
+        throw Error("the calibration images' flow or Gaussian scores do not vary (spreads " + std::to_string(flow_scale) +
+                    " and " + std::to_string(gaussian_scale) + "): the combined score cannot be scaled");
+    }
+    m.calibration.flow_scale = flow_scale;
+    m.calibration.gaussian_scale = gaussian_scale;
     for (FlowPrecision flow : flows) {
       const std::string name = arithmetic_name(backbone, flow);
       try {
@@ -159,6 +178,8 @@ Calibration calibrate_arithmetics(const Model& model, const std::vector<std::vec
   };
   Calibration c = calibrate_from_good_scores(scores.at("fp32/fp32"), options.transforms, options.quantile);
   c.pixel_threshold = pixel_threshold("fp32/fp32");
+  c.flow_scale = flow_scale;
+  c.gaussian_scale = gaussian_scale;
   for (const auto& [name, s] : scores) {
     if (name == "fp32/fp32") continue;
     const Calibration other = calibrate_from_good_scores(s, options.transforms, options.quantile);

@@ -41,6 +41,8 @@ std::string ModelConfig::to_json() const {
                   {"dim", local.dim},             {"neighbourhood", local.neighbourhood},
                   {"sigma", local.sigma},         {"scales", local.scales},
                   {"projection_seed", local.projection_seed}};
+  j["image_score"] = {{"method", image_score.method}, {"gaussian", image_score.gaussian},
+                      {"flow_trained", image_score.flow_trained}};
   return j.dump();
 }
 
@@ -69,6 +71,12 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     c.flow.hidden_layers = json_int32(f.at("hidden_layers"));
     c.flow.clamp_alpha = f.at("clamp_alpha").get<double>();
     c.flow.permutation_seeds = json_int_array<int>(f.at("permutation_seeds"), INT32_MIN, INT32_MAX);
+    if (j.contains("image_score")) {  // absent in files written before it: the flow scores
+      const json& s = j.at("image_score");
+      c.image_score.method = s.at("method").get<std::string>();
+      c.image_score.gaussian = s.at("gaussian").get<bool>();
+      c.image_score.flow_trained = s.at("flow_trained").get<bool>();
+    }
     if (j.contains("local")) {  // absent in files written before the local scorer
       const json& l = j.at("local");
       c.local.layers = l.at("layers").get<std::vector<std::string>>();
@@ -123,6 +131,15 @@ void ModelConfig::validate() const {
   if (static_cast<int>(flow.permutation_seeds.size()) != flow.blocks)
     bad("flow needs one permutation seed per block");
   if (feature_dim() < 2) bad("feature dimension must be at least 2");
+  if (image_score.method != "flow" && image_score.method != "gaussian" && image_score.method != "combined")
+    bad("image_score method '" + image_score.method + "' is not one of flow, gaussian, combined");
+  if (image_score.method != "flow" && !image_score.gaussian)
+    bad("image_score method '" + image_score.method + "' needs the pooled Gaussian (gaussian: true)");
+  if (image_score.method != "gaussian" && !image_score.flow_trained)
+    bad("image_score method '" + image_score.method + "' needs a trained flow (flow_trained is false)");
+  if (image_score.gaussian && feature_dim() > kMaxWhitenedDim)
+    bad("the pooled Gaussian needs a feature dimension of at most " + std::to_string(kMaxWhitenedDim) +
+        " (its matrix is D x D), got " + std::to_string(feature_dim()));
   if (local.enabled()) {
     if (local.layers.size() > 8) bad("local layers must name 1 to 8 backbone layers");
     if (local.layer_channels.size() != local.layers.size()) bad("local layer_channels must give one count per layer");
@@ -238,6 +255,7 @@ std::string Calibration::to_json() const {
             {"method", method},         {"good_count", good_count}, {"good_mean", good_mean},
             {"good_std", good_std},     {"good_max", good_max}};
   if (pixel_threshold != 0) j["pixel_threshold"] = pixel_threshold;
+  if (flow_scale != 0 || gaussian_scale != 0) j["scales"] = {{"flow", flow_scale}, {"gaussian", gaussian_scale}};
   if (!arithmetics.empty()) {
     json a = json::object();
     for (const auto& [name, t] : arithmetics) a[name] = threshold_json(t);
@@ -259,6 +277,10 @@ Calibration Calibration::from_json(const std::string& text) {
     c.good_std = j.at("good_std").get<double>();
     c.good_max = j.at("good_max").get<double>();
     if (j.contains("pixel_threshold")) c.pixel_threshold = j.at("pixel_threshold").get<double>();
+    if (j.contains("scales")) {
+      c.flow_scale = j.at("scales").at("flow").get<double>();
+      c.gaussian_scale = j.at("scales").at("gaussian").get<double>();
+    }
     if (j.contains("arithmetics")) {
       const json& a = j.at("arithmetics");
       if (!a.is_object()) throw Error("calibration is malformed: 'arithmetics' is not an object");
@@ -278,6 +300,11 @@ void Calibration::validate() const {
                   "(recalibrate: differnet-calibrate MODEL GOOD_IMAGES)");
     return;  // the element refuses to run on it unless given a threshold
   }
+  for (double scale : {flow_scale, gaussian_scale})
+    if (!std::isfinite(scale) || scale < 0)
+      throw Error("calibration is malformed: the combined score's scales must be finite and >= 0");
+  if ((flow_scale > 0) != (gaussian_scale > 0))
+    throw Error("calibration is malformed: the combined score needs both scales (flow and gaussian) or neither");
   if (transforms < 1)
     throw Error("calibration is inconsistent: it was computed at transforms=" + std::to_string(transforms) +
                 " (T must be at least 1) (recalibrate: differnet-calibrate MODEL GOOD_IMAGES)");

@@ -31,6 +31,17 @@ struct LocalConfig {
   int channels() const;              // sum of layer_channels
 };
 
+// How the image score is made (model/image_score.h): "flow" (the method), "gaussian" (one Gaussian
+// over the pooled features, closed form) or "combined" (the two, each divided by its spread over the
+// calibration's good images). Files written before it score with the flow.
+struct ImageScoreConfig {
+  std::string method = "flow";
+  bool gaussian = false;      // the file holds the pooled Gaussian (tensors gaussian.mean, gaussian.matrix)
+  // false: the flow was never trained (a first model of learn mode, scored by the Gaussian until the
+  // trained flow replaces it); such a file scores with "gaussian" only
+  bool flow_trained = true;
+};
+
 struct ModelConfig {
   std::string backbone = "squeezenet1_1";  // architecture name stored in the backbone weights
   int trunk_channels = 512;                // channels of the backbone's last feature map
@@ -60,6 +71,7 @@ struct ModelConfig {
   std::array<double, 3> std = {0.229, 0.224, 0.225};
   FlowConfig flow;
   LocalConfig local;
+  ImageScoreConfig image_score;
 
   std::vector<int> channels_per_layer() const;  // layer_channels, or {trunk_channels} for the default
   int pooled_channels() const;                  // their sum
@@ -94,6 +106,9 @@ struct Calibration {
   // arithmetic_name() ("bf16/fp32", "fp32/int8", ...): a reduced precision moves every score a little,
   // so each arithmetic gets the threshold of its own scores. Empty in files written before them.
   std::map<std::string, GoodScoreThreshold> arithmetics;
+  // The combined image score's scales: the standard deviations of the calibration images' flow and
+  // Gaussian scores (fp32). 0 = none (any other image score, or a file written before them).
+  double flow_scale = 0.0, gaussian_scale = 0.0;
 
   // The threshold for scoring in `arithmetic` ("fp32/fp32": `threshold`); NaN when the model is
   // uncalibrated or holds none for it.

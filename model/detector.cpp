@@ -76,6 +76,11 @@ Detector::Detector(const DetectorOptions& options) try {
   s.tile_overlap = model.config.tile_overlap;
   s.calibrated_transforms = model.calibration.transforms;
   s.local_scorer = model.extractor.local().enabled() && model.extractor.local().fitted();
+  s.image_score = model.config.image_score.method;
+  s.flow_trained = model.config.image_score.flow_trained;
+  if (s.image_score == "combined" && !model.calibration.calibrated)
+    throw Error("model '" + options.model_path + "' combines the flow's and the Gaussian's scores, which needs its "
+                "calibration (their scales); this file is uncalibrated: differnet-calibrate MODEL GOOD_IMAGES");
   impl_.reset(new Impl{std::move(model), s, device, options.synchronize_stages, {}});
 } catch (const c10::Error& e) {
   throw Error("model '" + options.model_path + "' cannot be set up: " + without_backtrace(e.what()));

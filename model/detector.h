@@ -74,7 +74,7 @@ struct StageTimes {
 };
 
 struct Detection {
-  double score = 0.0;           // mean of z^2 over the T copies and D dimensions
+  double score = 0.0;           // the model's image score (flow: mean of z^2 over the T copies and D dimensions)
   double threshold = 0.0;       // the threshold used (NaN when the model is uncalibrated and none was given)
   bool anomaly = false;         // score >= threshold
   Heatmap heatmap;              // empty unless localize
@@ -112,6 +112,9 @@ struct ModelSummary {
   double pixel_threshold = std::numeric_limits<double>::quiet_NaN();
   std::string tiles = "1x1";    // the tiling the model was trained with
   double tile_overlap = 0.0;
+  // How the image score is made: "flow" (the method), "gaussian" or "combined" (model/image_score.h).
+  std::string image_score = "flow";
+  bool flow_trained = true;     // false: a first model of learn mode, scored by the Gaussian alone
 };
 
 // A frame's pixels (the requested region only) copied onto the model's device, waiting to be

@@ -114,12 +114,16 @@ Recipe make_recipe(const LearnOptions& o) {
     else if (key == "feature-noise") t.feature_noise = parse_double(key, v, 0, 10);
     else if (key == "lr") t.lr = parse_double(key, v, 1e-12, 1);
     else if (key == "seed") t.seed = static_cast<uint64_t>(parse_int(key, v, 0, 1 << 30));
+    else if (key == "image-score") {
+      c.image_score.method = image_score_name(parse_image_score(v));
+      c.image_score.gaussian = c.image_score.method != "flow";
+    }
     else if (key == "holdout") r.holdout = static_cast<int>(parse_int(key, v, 0, 1 << 20));
     else if (key == "quantile") r.quantile = parse_double(key, v, 0.5, 1.0);
     else if (key == "calibration-transforms") r.calibration_transforms = static_cast<int>(parse_int(key, v, 1, 1024));
     else
       throw Error("unknown learn setting '" + key + "' (known: backbone, input-size, layers, standardize, whiten, flow-width, "
-                  "flow-blocks, epochs, batch-size, feature-cache, rotation, feature-noise, lr, seed, holdout, "
+                  "flow-blocks, epochs, batch-size, feature-cache, rotation, feature-noise, lr, seed, image-score, holdout, "
                   "quantile, calibration-transforms)");
   }
   return r;
@@ -301,10 +305,49 @@ void Learner::Impl::run() {
     }
     Model model = Model::create(config, std::move(*backbone), t.seed + 1);
     model.to(at::Device(device));
+    const auto started = std::chrono::steady_clock::now();
     if (model.extractor.local().enabled()) {  // closed form, one backbone pass per frame
       t.unrotated_features = fit_local_scorer(model, train, t.seed, {}, &stop).raw_features;
       if (abandon) throw Error("learning was abandoned");
       if (!model.extractor.local().fitted()) throw Error("learning was stopped before the first epoch ended; nothing written");
+    }
+    // The pooled Gaussian (closed form, from the same features) gives a first model at once: scored
+    // by the Gaussian alone, calibrated on the held-out frames, written and taken over by the element
+    // while the flow trains. The final model keeps the Gaussian (its image score may use it).
+    const std::vector<at::Tensor>& cal = holdout >= 2 ? calib : train;
+    std::vector<std::vector<at::Tensor>> cal_tiles;
+    for (const auto& img : cal) cal_tiles.push_back({img});
+    ArithmeticCalibrationOptions o;
+    o.transforms = recipe.calibration_transforms;
+    o.quantile = recipe.quantile;
+    o.progress = [&](int, int) { return !abandon; };
+    // fp32/fp32 and what the element's precision=auto picks here: one more scoring pass at most.
+    const AutoPrecision automatic = auto_precision(device);
+    o.arithmetics = {arithmetic_name(automatic.backbone, automatic.flow)};
+    auto calibrate = [&](Model& m) {
+      try {
+        m.calibration = calibrate_arithmetics(m, cal_tiles, device, o);
+      } catch (const Error&) {
+        if (abandon) throw Error("learning was abandoned");
+        throw;
+      }
+      m.calibration.method += holdout >= 2 ? " (frames held out of learning)"
+                                           : " (the learning frames themselves: optimistic, expect false alarms)";
+    };
+    if (fit_pooled_gaussian(model, train, t.unrotated_features, true, &stop) < 0 || abandon)
+      throw Error(abandon ? "learning was abandoned" : "learning was stopped before the first epoch ended; nothing written");
+    {
+      Model first = model;  // shares the weights; written before the flow's training changes them
+      first.config.image_score.method = "gaussian";
+      first.config.image_score.flow_trained = false;
+      calibrate(first);
+      first.calibration.method += "; the pooled Gaussian alone, while the flow trains";
+      save_model(first, options.output);
+      const std::string id = sha256_file_hex(options.output).substr(0, 12);
+      std::lock_guard<std::mutex> guard(mutex);
+      status.first_model_id = id;
+      status.first_model_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      status.first_threshold = first.calibration.threshold;
     }
     TrainReport report = train_flow(model, train, t, [this](const TrainProgress& p) {
       std::lock_guard<std::mutex> guard(mutex);
@@ -323,27 +366,18 @@ void Learner::Impl::run() {
       status.remaining_s = p.remaining_s;
     }, &stop);
     if (abandon) throw Error("learning was abandoned");
-    if (report.epochs_done == 0) throw Error("learning was stopped before the first epoch ended; nothing written");
-    set_phase(LearnPhase::Calibrating);
-    const std::vector<at::Tensor>& cal = holdout >= 2 ? calib : train;
-    // In the arithmetic precision=auto picks here too, so that the element can use it.
-    std::vector<std::vector<at::Tensor>> cal_tiles;
-    for (const auto& img : cal) cal_tiles.push_back({img});
-    ArithmeticCalibrationOptions o;
-    o.transforms = recipe.calibration_transforms;
-    o.quantile = recipe.quantile;
-    o.progress = [&](int, int) { return !abandon; };
-    // fp32/fp32 and what the element's precision=auto picks here: one more scoring pass at most.
-    const AutoPrecision automatic = auto_precision(device);
-    o.arithmetics = {arithmetic_name(automatic.backbone, automatic.flow)};
-    try {
-      model.calibration = calibrate_arithmetics(model, cal_tiles, device, o);
-    } catch (const Error&) {
-      if (abandon) throw Error("learning was abandoned");
-      throw;
+    if (report.epochs_done == 0) {  // stopped before the flow's first epoch: the first model is the run's model
+      std::lock_guard<std::mutex> guard(mutex);
+      status.model_id = status.first_model_id;
+      status.threshold = status.first_threshold;
+      status.stopped_early = true;
+      status.phase = LearnPhase::Done;
+      return;
     }
-    model.calibration.method += holdout >= 2 ? " (frames held out of learning)"
-                                             : " (the learning frames themselves: optimistic, expect false alarms)";
+    set_phase(LearnPhase::Calibrating);
+    // Training with rotations fitted the standardisation to rotated copies: refit the Gaussian to it.
+    if (t.rotation_deg != 0 && model.config.standardize) fit_pooled_gaussian(model, train, {}, false);
+    calibrate(model);
     set_phase(LearnPhase::Writing);
     model.to(at::kCPU);
     save_model(model, options.output);  // atomic: a temporary file beside it, then renamed

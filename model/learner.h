@@ -2,7 +2,8 @@
 // are collected (the region resized to the model's input as differnet-train resizes an image;
 // near-duplicates of a still line skipped), then trained on a thread of its own with the training
 // code differnet-train uses (a preset and overrides), part of the frames held out to calibrate the
-// threshold, and the model is written atomically. No LibTorch type here: the element includes it.
+// threshold, and the model is written atomically. A first model, scored by a Gaussian over the pooled
+// features (closed form: seconds), is written to the same file before the flow's training starts. No LibTorch type here: the element includes it.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -19,7 +20,7 @@ struct LearnOptions {
   std::string preset = "accurate"; // differnet-train's presets (model/presets.h)
   // Overrides of the preset, named as differnet-train's options: backbone, input-size, layers
   // (comma separated), standardize (yes/no), flow-width, flow-blocks, epochs, batch-size,
-  // feature-cache, rotation, feature-noise, lr, holdout, quantile, calibration-transforms, seed.
+  // feature-cache, rotation, feature-noise, lr, image-score, holdout, quantile, calibration-transforms, seed.
   std::map<std::string, std::string> settings;
   std::string device = "auto";
   int threads = 0;                 // 0: LibTorch's current setting
@@ -40,6 +41,12 @@ struct LearnStatus {
   double loss = 0.0;                           // mean loss of the epoch so far
   double elapsed_s = 0.0, remaining_s = 0.0;   // of the training
   bool stopped_early = false;                  // finish() cut the training short
+  // The first model: the pooled Gaussian alone (closed form, no flow), written to the output as soon
+  // as it is fitted and calibrated, while the flow trains; the element takes it over at once.
+  // Empty until written; then its id, and its time from the start of training.
+  std::string first_model_id;
+  double first_model_s = 0.0;
+  double first_threshold = 0.0;
   std::string model_id;                        // Done: the file's id
   double threshold = 0.0;                      // Done: the calibrated threshold (NaN: uncalibrated)
   std::string error;                           // Failed: why
@@ -68,8 +75,9 @@ class Learner {
   // fewer than min_frames() were collected or training already started.
   void train();
   bool training_started() const;
-  // Training: stop after the current step and write the model of the last finished epoch
-  // (at least one epoch runs). Collecting: nothing (call train()).
+  // Training: stop after the current step and write the model of the last finished epoch; stopped
+  // before the flow's first epoch ended, the first model (the Gaussian's, already written) is the
+  // run's model. Collecting: nothing (call train()).
   void finish_early();
   LearnStatus status() const;
   const LearnOptions& options() const;

@@ -31,7 +31,7 @@ Model Model::create(const ModelConfig& config, Backbone backbone, uint64_t seed)
   config.validate();
   Extractor extractor(std::move(backbone), config);
   Flow flow(config.flow, config.feature_dim(), seed);
-  return Model{config, Calibration{}, std::move(extractor), std::move(flow)};
+  return Model{config, Calibration{}, std::move(extractor), std::move(flow), PooledGaussian{}};
 }
 
 void Model::to(const at::Device& device, Precision precision) {
@@ -40,6 +40,7 @@ void Model::to(const at::Device& device, Precision precision) {
                                                               : at::kFloat;
   extractor.to(device, dtype);
   flow.to(device);
+  gaussian.to(device);
 }
 
 void Model::prepare_for_inference(const std::string& device_name, Precision precision, FlowPrecision flow_precision) {
@@ -67,7 +68,7 @@ Model load_model(const std::string& path) {
   try {
     ModelConfig config = ModelConfig::from_json(meta("config"));
     Calibration calibration = Calibration::from_json(meta("calibration"));
-    TensorMap backbone_tensors, flow_tensors, norm_tensors, local_tensors;
+    TensorMap backbone_tensors, flow_tensors, norm_tensors, local_tensors, gaussian_tensors;
     std::vector<std::pair<std::string, at::Tensor>> converted;  // every tensor, for the finiteness check
     for (const auto& [name, stored] : file.tensors) {
       if (stored.dtype != "F32") throw Error("tensor '" + name + "' has dtype " + stored.dtype + ", expected F32");
@@ -76,6 +77,7 @@ Model load_model(const std::string& path) {
       if (name.rfind(kBackbonePrefix, 0) == 0) backbone_tensors[name.substr(kBackbonePrefix.size())] = t;
       else if (name.rfind("flow.", 0) == 0) flow_tensors[name] = t;
       else if (name.rfind("local.", 0) == 0) local_tensors[name] = t;
+      else if (config.image_score.gaussian && (name == "gaussian.mean" || name == "gaussian.matrix")) gaussian_tensors[name] = t;
       else if (config.standardize && (name == "norm.mean" || name == "norm.std")) norm_tensors[name] = t;
       else if (config.whiten && (name == "norm.whiten_mean" || name == "norm.whiten")) norm_tensors[name] = t;
       else throw Error("unexpected tensor '" + name + "'");
@@ -104,8 +106,12 @@ Model load_model(const std::string& path) {
                     actual.substr(0, 12) + "..., stored " + it->second.substr(0, 12) +
                     "...): the file is damaged or was changed after it was written");
     }
+    PooledGaussian gaussian;
+    if (config.image_score.gaussian) gaussian.load(gaussian_tensors, config.feature_dim());
+    if (config.image_score.method == "combined" && calibration.calibrated && !(calibration.flow_scale > 0))
+      throw Error("the combined image score needs the calibration's scales (recalibrate: differnet-calibrate MODEL GOOD_IMAGES)");
     for (const auto& [name, t] : converted) check_finite(name, t);
-    return Model{config, calibration, std::move(extractor), std::move(flow)};
+    return Model{config, calibration, std::move(extractor), std::move(flow), std::move(gaussian)};
   } catch (const Error& e) {
     throw Error("model file '" + path + "': " + e.what());
   }
@@ -122,6 +128,10 @@ void save_model(const Model& model, const std::string& path) {
   if (model.extractor.whitens()) {
     file.tensors["norm.whiten_mean"] = to_stored(model.extractor.whitening_centre());
     file.tensors["norm.whiten"] = to_stored(model.extractor.whitening_matrix());
+  }
+  if (model.config.image_score.gaussian) {
+    if (!model.gaussian.fitted()) throw Error("the model's pooled Gaussian is not fitted and cannot be saved");
+    for (const auto& [name, t] : model.gaussian.named_tensors()) file.tensors[name] = to_stored(t);
   }
   if (model.extractor.local().enabled()) {
     if (!model.extractor.local().fitted())

@@ -1,6 +1,7 @@
 // A whole DifferNet model: configuration, calibration, the frozen extractor and the flow, and its
 // file format. A model file is one safetensors file: tensors "backbone.<name>" (the trunk weights)
 // and "flow.block{k}.subnet{1,2}.fc{j}.{weight,bias}", with a local scorer "local.scale{k}.{matrix,offset}",
+// with a pooled Gaussian "gaussian.{mean,matrix}",
 // all F32; __metadata__ holds
 // format = "differnet-model", format_version, config (JSON) and calibration (JSON).
 #pragma once
@@ -12,6 +13,7 @@
 #include "error.h"
 #include "extractor.h"
 #include "flow.h"
+#include "image_score.h"
 #include "runtime.h"
 
 namespace differnet {
@@ -21,6 +23,8 @@ struct Model {
   Calibration calibration;
   Extractor extractor;
   Flow flow;
+  // The pooled Gaussian (config.image_score.gaussian): the image score "gaussian" and half of "combined".
+  PooledGaussian gaussian;
 
   // A new model around `backbone`, with a freshly initialised flow (seeded).
   static Model create(const ModelConfig& config, Backbone backbone, uint64_t seed);

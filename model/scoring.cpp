@@ -8,6 +8,7 @@
 
 #include <torch/csrc/autograd/autograd.h>
 
+#include "error.h"
 #include "preprocess.h"
 #include "runtime.h"
 
@@ -54,9 +55,31 @@ double worst_tile_score(const Model& model, const std::vector<at::Tensor>& tiles
   return worst;
 }
 
+ScoreParts score_parts(const Model& model, const at::Tensor& features, int64_t copies_per_image) {
+  ScoreParts parts;
+  const ImageScoreConfig& c = model.config.image_score;
+  if (c.flow_trained && c.method != "gaussian") {
+    const at::Tensor z = model.flow.forward(features).z;
+    parts.flow = z.pow(2).view({-1, copies_per_image * z.size(1)}).mean(1);
+  }
+  if (c.gaussian && model.gaussian.fitted())
+    parts.gaussian = model.gaussian.distances(features).to(features.device()).view({-1, copies_per_image}).mean(1);
+  return parts;
+}
+
+at::Tensor combine_score_parts(const Model& model, const ScoreParts& parts, double flow_scale, double gaussian_scale) {
+  const std::string& method = model.config.image_score.method;
+  if (method == "flow") return parts.flow;
+  if (!parts.gaussian.defined()) throw Error("the model's image score needs its pooled Gaussian, which is not fitted");
+  if (method == "gaussian") return parts.gaussian;
+  if (!(flow_scale > 0 && gaussian_scale > 0))
+    throw Error("the combined image score needs the calibration's scales: calibrate the model first");
+  return parts.flow / flow_scale + parts.gaussian / gaussian_scale;
+}
+
 at::Tensor scores_from_features(const Model& model, const at::Tensor& features, int64_t copies_per_image) {
-  at::Tensor z = model.flow.forward(features).z;
-  return z.pow(2).view({-1, copies_per_image * z.size(1)}).mean(1);
+  return combine_score_parts(model, score_parts(model, features, copies_per_image), model.calibration.flow_scale,
+                             model.calibration.gaussian_scale);
 }
 
 at::Tensor gaussian_smooth(const at::Tensor& maps, double sigma, double truncate) {
@@ -129,13 +152,8 @@ std::vector<ScoreResult> score_copies_batch(const Model& model, const at::Tensor
       times.localization_ms = ms_since(tl);
     }
     auto t1 = std::chrono::steady_clock::now();
-    const at::Tensor z2 = model.flow.forward(features).z.pow(2);
-    if (images == 1) {
-      results[0].score = z2.mean().item<double>();
-    } else {
-      const at::Tensor per = z2.view({images, -1}).mean(1).to(at::kCPU, at::kDouble).contiguous();
-      for (int64_t i = 0; i < images; ++i) results[static_cast<size_t>(i)].score = per.data_ptr<double>()[i];
-    }
+    const at::Tensor per = scores_from_features(model, features, per_image).to(at::kCPU, at::kDouble).contiguous();
+    for (int64_t i = 0; i < images; ++i) results[static_cast<size_t>(i)].score = per.data_ptr<double>()[i];
     times.flow_ms = ms_since(t1);
     return with_times();
   }
@@ -152,20 +170,33 @@ std::vector<ScoreResult> score_copies_batch(const Model& model, const at::Tensor
     at::Tensor features = model.extractor.features(input);
     times.backbone_ms += ms_since(ta);
     auto tb = std::chrono::steady_clock::now();
-    FlowOutput out = model.flow.forward(features);
-    if (model.flow.inference_precision() == FlowPrecision::INT8) {  // the score from int8, as without localization
-      at::NoGradGuard no_grad;
-      z2s.push_back(model.flow.forward(features.detach()).z.pow(2).sum(1).to(at::kDouble));
+    // The map's objective: the flow's loss (the method's), or, for a model scored by the Gaussian
+    // alone (its flow untrained), the Gaussian's distance.
+    const bool gaussian_only = model.config.image_score.method == "gaussian";
+    at::Tensor objective;
+    if (gaussian_only) {
+      const at::Tensor d = model.gaussian.distances(features);
+      z2s.push_back(d.detach().to(at::kDouble));
+      objective = d.mean();
     } else {
-      z2s.push_back(out.z.detach().pow(2).sum(1).to(at::kDouble));
+      FlowOutput out = model.flow.forward(features);
+      if (model.flow.inference_precision() == FlowPrecision::INT8 || model.config.image_score.method != "flow") {
+        // the score as without localization: from the int8 flow, or the model's combined score
+        at::NoGradGuard no_grad;
+        z2s.push_back(scores_from_features(model, features.detach(), 1).to(at::kDouble));
+      } else {
+        z2s.push_back(out.z.detach().pow(2).mean(1).to(at::kDouble));
+      }
+      objective = nll_loss(out);
     }
     times.flow_ms += ms_since(tb);
     auto tc = std::chrono::steady_clock::now();
     const double share = static_cast<double>(input.size(0)) / static_cast<double>(per_image);
-    grads.push_back(torch::autograd::grad({nll_loss(out) * share}, {input})[0]);
+    grads.push_back(torch::autograd::grad({objective * share}, {input})[0]);
     times.localization_ms += ms_since(tc);
   }
-  const at::Tensor z2 = (z2s.size() == 1 ? z2s[0] : at::cat(z2s, 0)).view({images, per_image}).sum(1).to(at::kCPU).contiguous();
+  // Each copy's score; an image's is their mean (the image scores are means over the copies).
+  const at::Tensor per_copy = (z2s.size() == 1 ? z2s[0] : at::cat(z2s, 0)).view({images, per_image}).mean(1).to(at::kCPU).contiguous();
   auto t2 = std::chrono::steady_clock::now();
   at::NoGradGuard no_grad;
   at::Tensor grad = grads.size() == 1 ? grads[0] : at::cat(grads, 0);
@@ -175,10 +206,9 @@ std::vector<ScoreResult> score_copies_batch(const Model& model, const at::Tensor
   at::Tensor back = gaussian_smooth(rotate_bilinear(grad, back_angles));
   const at::Tensor maps = back.abs().view({images, per_image * back.size(1), back.size(2), back.size(3)}).mean(1).pow(2);
   times.localization_ms += ms_since(t2);
-  const double dim = static_cast<double>(model.config.feature_dim());
   for (int64_t i = 0; i < images; ++i) {
     ScoreResult& r = results[static_cast<size_t>(i)];
-    r.score = z2.data_ptr<double>()[i] / (static_cast<double>(per_image) * dim);
+    r.score = per_copy.data_ptr<double>()[i];
     r.map = maps[i];
   }
   return with_times();

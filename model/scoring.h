@@ -23,7 +23,7 @@ at::Tensor make_copies(const at::Tensor& levels, const std::vector<double>& angl
 enum class MapMethod { Gradient, Local };
 
 struct ScoreResult {
-  double score = 0.0;
+  double score = 0.0;  // the model's image score (scores_from_features)
   at::Tensor map;  // [S,S] float (the local map: [S/4,S/4]), only when localizing
   // With MapMethod::Local: the largest value of the (smoothed) local map, the local image score.
   double local_score = std::numeric_limits<double>::quiet_NaN();
@@ -52,8 +52,19 @@ ScoreResult score_image(const Model& model, const at::Tensor& levels, int transf
 // The score of an image given as tiles (one tensor per tile, as load_resized_tiles gives): the
 // largest of its tiles' score_image scores (one tile: that tile's score).
 double worst_tile_score(const Model& model, const std::vector<at::Tensor>& tiles, int transforms);
-// Per-image scores of a batch of feature vectors grouped per image: [images*copies, D] -> [images].
+// Per-image scores of a batch of feature vectors grouped per image: [images*copies, D] -> [images],
+// in the model's image score (config.image_score, image_score.h): the flow's mean z^2, the pooled
+// Gaussian's distance, or the two combined (each divided by its calibration scale). Throws Error
+// for a combined score without scales (an uncalibrated model).
 at::Tensor scores_from_features(const Model& model, const at::Tensor& features, int64_t copies_per_image);
+// The parts the image scores are made of, each [images] (means over the copies): the flow's score
+// (undefined when the flow is untrained) and the pooled Gaussian's (undefined without one).
+struct ScoreParts {
+  at::Tensor flow, gaussian;
+};
+ScoreParts score_parts(const Model& model, const at::Tensor& features, int64_t copies_per_image);
+// The model's image score from its parts, with the scales `flow_scale`, `gaussian_scale` for combined.
+at::Tensor combine_score_parts(const Model& model, const ScoreParts& parts, double flow_scale, double gaussian_scale);
 
 // Separable Gaussian smoothing of [N,C,H,W] maps as scipy.ndimage.gaussian_filter on the last two axes.
 at::Tensor gaussian_smooth(const at::Tensor& maps, double sigma = 3.0, double truncate = 4.0);

@@ -87,6 +87,21 @@ static TrainReport train_flow_checked(Model& model, const std::vector<at::Tensor
                                const std::function<void(const TrainProgress&)>& progress,
                                const std::atomic<bool>* stop);
 
+// The standardisation (and with config.whiten the whitening) fitted to raw features [..., D].
+static void fit_normalization(Model& model, const at::Tensor& stats_source, TrainReport* report) {
+  auto [mean, std] = feature_statistics(stats_source);
+  model.extractor.set_standardization(mean, std);
+  if (model.config.whiten) {  // fitted to the same features, standardised
+    at::Tensor standardized = (stats_source - mean.to(stats_source.device())) / std.to(stats_source.device());
+    Whitening w = ledoit_wolf_whitening(standardized.reshape({-1, standardized.size(-1)}));
+    model.extractor.set_whitening(w.mean, w.matrix);
+    if (report) {
+      report->whitening_shrinkage = w.shrinkage;
+      report->whitening_log_det_per_dim = w.log_det / static_cast<double>(w.matrix.size(0));
+    }
+  }
+}
+
 at::Tensor rotation_pool_features(const Model& model, const std::vector<at::Tensor>& images, int rotations,
                                   uint64_t seed, const std::function<void(int)>& progress,
                                   const std::atomic<bool>* stop, double rotation_deg) {
@@ -164,15 +179,7 @@ static TrainReport train_flow_checked(Model& model, const std::vector<at::Tensor
       stats_source = rotation_pool_features(model, images, o.rotations_per_image, rng(), {}, stop, o.rotation_deg);
       if (!stats_source.defined()) return stopped_before_training();
     }
-    auto [mean, std] = feature_statistics(stats_source);
-    model.extractor.set_standardization(mean, std);
-    if (model.config.whiten) {  // fitted to the same features, standardised
-      at::Tensor standardized = (stats_source - mean.to(stats_source.device())) / std.to(stats_source.device());
-      Whitening w = ledoit_wolf_whitening(standardized.reshape({-1, standardized.size(-1)}));
-      model.extractor.set_whitening(w.mean, w.matrix);
-      report.whitening_shrinkage = w.shrinkage;
-      report.whitening_log_det_per_dim = w.log_det / static_cast<double>(w.matrix.size(0));
-    }
+    fit_normalization(model, stats_source, &report);
     if (pool.defined()) pool = model.extractor.normalize(pool);
   }
   at::Tensor heldout;  // [copies, D], standardised like the training features
@@ -272,6 +279,27 @@ static TrainReport train_flow_checked(Model& model, const std::vector<at::Tensor
   model.flow.set_requires_grad(false);
   report.seconds = seconds_since(t0);
   return report;
+}
+
+double fit_pooled_gaussian(Model& model, const std::vector<at::Tensor>& images, const at::Tensor& raw_features,
+                           bool set_normalization, const std::atomic<bool>* stop) {
+  check_images(model, images);
+  if (images.size() < 2) throw Error("the pooled Gaussian needs at least 2 images, got " + std::to_string(images.size()));
+  at::NoGradGuard no_grad;
+  at::Tensor raw = raw_features;
+  if (raw.defined()) {
+    if (raw.dim() != 2 || raw.size(0) != static_cast<int64_t>(images.size()) || raw.size(1) != model.config.feature_dim())
+      throw Error("the pooled Gaussian: the given raw features are not [images, D]");
+  } else {
+    raw = rotation_pool_features(model, images, 1, 0, {}, stop, 0.0);
+    if (!raw.defined()) return -1.0;  // stopped
+    raw = raw.squeeze(1);
+  }
+  raw = raw.to(model.device());
+  if (set_normalization && model.config.standardize) fit_normalization(model, raw, nullptr);
+  model.gaussian.fit(model.extractor.normalize(raw));
+  model.config.image_score.gaussian = true;
+  return model.gaussian.shrinkage();
 }
 
 }  // namespace differnet

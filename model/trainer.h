@@ -62,6 +62,15 @@ struct TrainReport {
   double whitening_log_det_per_dim = 0.0;
 };
 
+// Fits the pooled Gaussian (model.gaussian, image_score.h) to the training images' unrotated features
+// as the flow sees them (standardised, whitened) and marks the configuration as holding it. `raw_features`:
+// their raw features [images, D] when at hand (TrainOptions::unrotated_features), else one backbone
+// pass computes them. With `set_normalization` (a model whose flow is not trained yet) the
+// standardisation and whitening are first fitted to these features, as training without rotations
+// fits them. Returns the Ledoit-Wolf shrinkage, or -1 when `stop` was set (nothing fitted).
+double fit_pooled_gaussian(Model& model, const std::vector<at::Tensor>& images, const at::Tensor& raw_features,
+                           bool set_normalization, const std::atomic<bool>* stop = nullptr);
+
 // PyTorch's Adam (torch.optim.Adam, single-tensor path) with coupled L2 weight decay.
 class Adam {
  public:

@@ -38,6 +38,10 @@ maxima): the element's defect regions are the heatmap cells at or above it.
                    or BACKBONE/FLOW names such as fp32/fp32,bf16/int8 (fp32/fp32, the model's own
                    threshold, is always included); thresholds of other arithmetics are replaced
   --precision P, --flow-precision F  the same as --calibrate-in P/F (each fp32 when not given)
+  --image-score M  score images with M from now on: flow, gaussian or combined (the last two need a
+                   model holding the pooled Gaussian: differnet-train --image-score gaussian|combined)
+A model whose image score is combined also gets its scales: the spreads of the images' flow and
+Gaussian scores.
 
 example:
   differnet-calibrate parts.model fresh_good_parts/
@@ -48,7 +52,7 @@ int main(int argc, char** argv) {
   return cli::run_tool("differnet-calibrate", [&] {
     cli::Args args(argc, argv,
                    {{"transforms", true}, {"quantile", true}, {"ext", true}, {"exclude", true}, {"o", true},
-                    {"threads", true}, {"device", true}, {"calibrate-in", true}, {"precision", true}, {"flow-precision", true}, {"tiles", true}, {"tile-overlap", true}},
+                    {"threads", true}, {"device", true}, {"calibrate-in", true}, {"precision", true}, {"flow-precision", true}, {"tiles", true}, {"tile-overlap", true}, {"image-score", true}},
                    kHelp);
     if (args.positionals().size() < 2) throw cli::UsageError("give a model and good images (see --help)");
     const std::string path = args.positionals()[0];
@@ -65,6 +69,14 @@ int main(int argc, char** argv) {
     for (const auto& a : calibrate_in) parse_arithmetic(a, device);  // before the (slow) scoring
     set_threads(args.integer("threads", 0, 0, 1024));
     Model model = load_model(path);
+    if (args.has("image-score")) {
+      try {
+        model.config.image_score.method = image_score_name(parse_image_score(args.text("image-score", "")));
+        model.config.validate();
+      } catch (const Error& e) {
+        throw cli::UsageError(std::string("--image-score: ") + e.what());
+      }
+    }
     model.config.tiles = args.text("tiles", model.config.tiles);
     model.config.tile_overlap = args.number("tile-overlap", model.config.tile_overlap, 0, 0.9);
     try {

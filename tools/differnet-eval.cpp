@@ -300,6 +300,9 @@ int main(int argc, char** argv) {
                  threads);
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<double> scores, gaussian_scores, local_scores;
+    // A model combining the flow and its pooled Gaussian: each part's own ROC AUC is reported too.
+    const bool has_parts = model.config.image_score.method == "combined";
+    std::vector<double> flow_parts, gaussian_parts;
     const auto angles = test_time_angles(T);
     for (auto& s : samples) {
       {
@@ -307,17 +310,25 @@ int main(int argc, char** argv) {
         // is scored and the image's score is the largest (as in the element).
         at::NoGradGuard no_grad;
         s.score = -std::numeric_limits<double>::infinity();
-        double g = s.score, local = s.score;
+        double g = s.score, local = s.score, flow_part = s.score, gaussian_part = s.score;
         for (const auto& tile : load_resized_tiles(s.path, model.config.input_size, tiles, tile_overlap)) {
           const at::Tensor copies = make_copies(tile.to(model.device()), angles, model.config);
           at::Tensor local_maps;
           at::Tensor features = model.extractor.features(copies, 0, has_local ? &local_maps : nullptr);
-          s.score = std::max(s.score, model.flow.forward(features).z.pow(2).mean().item<double>());
+          const ScoreParts parts = score_parts(model, features, static_cast<int64_t>(copies.size(0)));
+          s.score = std::max(s.score, combine_score_parts(model, parts, model.calibration.flow_scale,
+                                                          model.calibration.gaussian_scale).item<double>());
+          if (parts.flow.defined()) flow_part = std::max(flow_part, parts.flow.item<double>());
+          if (parts.gaussian.defined()) gaussian_part = std::max(gaussian_part, parts.gaussian.item<double>());
           if (has_local) local = std::max(local, local_maps.mean(0).max().item<double>());
           if (gaussian.fitted()) g = std::max(g, gaussian.distances(features).mean().item<double>());
         }
         if (gaussian.fitted()) gaussian_scores.push_back(g);
         if (has_local) local_scores.push_back(local);
+        if (has_parts) {
+          flow_parts.push_back(flow_part);
+          gaussian_parts.push_back(gaussian_part);
+        }
       }
       scores.push_back(s.score);
       const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -342,7 +353,9 @@ int main(int argc, char** argv) {
                              {"seconds", seconds}, {"device", device}, {"precision", precision_name(precision)},
                              {"flow_precision", flow_precision_name(flow_precision)},
                              {"threshold_arithmetic", arithmetic.threshold_arithmetic}};
-    std::printf("ROC AUC %.4f over %zu images (T=%d, %.1f s)\n", auc, samples.size(), T, seconds);
+    report["image_score"] = model.config.image_score.method;
+    std::printf("ROC AUC %.4f over %zu images (T=%d, image score %s, %.1f s)\n", auc, samples.size(), T,
+                model.config.image_score.method.c_str(), seconds);
     for (const auto& cls : classes) std::printf("  %-24s %.4f\n", cls.c_str(), per_class[cls].get<double>());
     {
       // The operating point a line can live with: the best detection rate with at most 1 % of the
@@ -394,6 +407,12 @@ int main(int argc, char** argv) {
       report["local_score"] = {{"auroc", l_auc}, {"per_class", per_class_auroc(samples, local_scores, classes)}};
       std::printf("local map maximum as the image score: ROC AUC %.4f\n", l_auc);
     }
+    if (has_parts) {
+      const double f_auc = roc_auc(flow_parts, labels), g_auc = roc_auc(gaussian_parts, labels);
+      report["parts"] = {{"flow", {{"auroc", f_auc}, {"per_class", per_class_auroc(samples, flow_parts, classes)}}},
+                         {"gaussian", {{"auroc", g_auc}, {"per_class", per_class_auroc(samples, gaussian_parts, classes)}}}};
+      std::printf("image score combined of: the flow alone ROC AUC %.4f, the pooled Gaussian alone %.4f\n", f_auc, g_auc);
+    }
     if (gaussian.fitted()) {
       const nlohmann::json g_per_class = per_class_auroc(samples, gaussian_scores, classes);
       const double g_auc = roc_auc(gaussian_scores, labels);
@@ -401,7 +420,17 @@ int main(int argc, char** argv) {
       std::printf("Gaussian baseline (Mahalanobis on the same features): ROC AUC %.4f\n", g_auc);
     }
     nlohmann::json images = nlohmann::json::array();
-    for (const auto& s : samples) images.push_back({{"path", s.path}, {"class", s.cls}, {"label", s.label}, {"score", s.score}});
+    for (size_t i = 0; i < samples.size(); ++i) {
+      const auto& s = samples[i];
+      nlohmann::json entry = {{"path", s.path}, {"class", s.cls}, {"label", s.label}, {"score", s.score}};
+      if (has_local) entry["local_score"] = local_scores[i];
+      if (has_parts) {
+        entry["flow_score"] = flow_parts[i];
+        entry["gaussian_part"] = gaussian_parts[i];
+      }
+      if (gaussian.fitted()) entry["gaussian_score"] = gaussian_scores[i];
+      images.push_back(entry);
+    }
     report["images"] = images;
     const std::string report_path = args.text("report", "");
     {

@@ -80,6 +80,19 @@ int main(int argc, char** argv) {
     } else {
       std::printf("local map    none: heatmaps by the gradient (differnet-train --local yes adds one)\n");
     }
+    {
+      const ImageScoreConfig& is = c.image_score;
+      const char* what = is.method == "flow"       ? "the flow's mean z^2 (DifferNet's)"
+                         : is.method == "gaussian" ? "the pooled Gaussian's Mahalanobis distance per dimension"
+                                                   : "flow / flow scale + Gaussian / Gaussian scale";
+      std::printf("image score  %s: %s%s%s\n", is.method.c_str(), what,
+                  is.method == "combined" && m.calibration.flow_scale > 0
+                      ? (" (scales " + std::to_string(m.calibration.flow_scale) + " and " +
+                         std::to_string(m.calibration.gaussian_scale) + ")").c_str()
+                      : "",
+                  !is.flow_trained ? "; the flow is not trained (a first model of learn mode)"
+                  : is.gaussian && is.method == "flow" ? "; also holds the pooled Gaussian" : "");
+    }
     const Calibration& k = m.calibration;
     if (k.calibrated)
       std::printf("threshold    %.6g at T=%d: %s\n             good scores: mean %.4g, std %.4g, max %.4g (%d images)\n",

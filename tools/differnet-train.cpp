@@ -1,5 +1,6 @@
 // differnet-train: trains a DifferNet model on good images and calibrates its threshold.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +22,7 @@
 #include "scoring.h"
 #include "sha256.h"
 #include "tiling.h"
+#include "trainer.h"
 #include "preprocess.h"
 #include "video_frames.h"
 
@@ -76,6 +78,11 @@ configuration:
                       from the Gaussian yardstick's metric (needs --standardize yes; no preset
                       whitens: on Magnetic Tile it raised the test ROC AUC of accurate to 0.988
                       but its held-out loss is far worse, README "Detection")
+  --image-score M     how an image is scored: flow (DifferNet's), gaussian (one Gaussian over the
+                      same pooled features, closed form) or combined (both, each divided by its
+                      spread over the calibration images); preset: combined for fast and
+                      accurate, flow for paper. gaussian and combined also fit the Gaussian
+                      (stored in the model: differnet-calibrate --image-score switches later)
   --local yes|no      also fit the local scorer, which makes heatmaps from the forward pass (a
                       Gaussian over the cells of two feature maps; seconds to minutes, no
                       training; preset: yes for fast and accurate, no for paper)
@@ -137,7 +144,7 @@ int main(int argc, char** argv) {
                     {"holdout", true}, {"calibration-transforms", true}, {"quantile", true}, {"calibrate-in", true}, {"threads", true},
                     {"device", true}, {"layers", true}, {"standardize", true}, {"whiten", true}, {"rotation", true},
                     {"curve", true}, {"curve-every", true}, {"feature-noise", true},
-                    {"local", true}, {"local-layers", true}, {"local-dim", true}, {"local-scales", true}},
+                    {"local", true}, {"image-score", true}, {"local-layers", true}, {"local-dim", true}, {"local-scales", true}},
                    kHelp);
     const std::string out = args.text("o", args.text("output", ""));
     if (out.empty()) throw cli::UsageError("no output model given (-o MODEL)");
@@ -202,6 +209,15 @@ int main(int argc, char** argv) {
       c.whiten = v == "yes";
     }
     if (c.whiten && !c.standardize) throw cli::UsageError("--whiten yes needs --standardize yes");
+    if (args.has("image-score")) {
+      const std::string v = args.text("image-score", "");
+      try {
+        c.image_score.method = image_score_name(parse_image_score(v));
+      } catch (const Error& e) {
+        throw cli::UsageError(std::string("--image-score: ") + e.what());
+      }
+      c.image_score.gaussian = c.image_score.method != "flow";
+    }
     bool want_local = c.local.enabled();
     if (args.has("local")) {
       const std::string v = args.text("local", "");
@@ -410,6 +426,19 @@ int main(int argc, char** argv) {
     if (report.epochs_done == 0) {
       std::fprintf(stderr, "differnet-train: stopped before the first epoch ended; nothing written\n");
       return cli::kInterrupted;
+    }
+
+    if (c.image_score.gaussian) {  // closed form, from the cached features when there are any
+      const auto tg = std::chrono::steady_clock::now();
+      const double shrinkage = fit_pooled_gaussian(model, images, t.unrotated_features, false, &cli::stop_requested);
+      if (shrinkage < 0) {
+        std::fprintf(stderr, "differnet-train: stopped while fitting the pooled Gaussian; nothing written\n");
+        return cli::kInterrupted;
+      }
+      std::fprintf(stderr, "differnet-train: pooled Gaussian fitted on %zu images in %.1f s (Ledoit-Wolf shrinkage %.3f); "
+                   "image score: %s\n", images.size(),
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - tg).count(), shrinkage,
+                   c.image_score.method.c_str());
     }
 
     // ---- calibration

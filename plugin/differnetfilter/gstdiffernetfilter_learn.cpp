@@ -46,7 +46,10 @@ post_learn (GstDifferNetFilter * self, const differnet::LearnStatus & status, co
     gst_structure_set (s, "train-frames", G_TYPE_INT, status.train_frames, "holdout-frames", G_TYPE_INT,
         status.holdout_frames, "features", G_TYPE_INT, status.features_done, "features-total", G_TYPE_INT,
         status.features_total, NULL);
-  if (status.phase == differnet::LearnPhase::Done)
+  if (phase && std::string (phase) == "first-model")
+    gst_structure_set (s, "model-id", G_TYPE_STRING, status.first_model_id.c_str (), "threshold", G_TYPE_DOUBLE,
+        status.first_threshold, "first-model-time", G_TYPE_DOUBLE, status.first_model_s, NULL);
+  else if (status.phase == differnet::LearnPhase::Done)
     gst_structure_set (s, "model-id", G_TYPE_STRING, status.model_id.c_str (), "threshold", G_TYPE_DOUBLE,
         status.threshold, "stopped-early", G_TYPE_BOOLEAN, status.stopped_early, NULL);
   if (!detail.empty ())
@@ -128,6 +131,20 @@ start_training (GstDifferNetFilter * self, bool at_eos)
   return TRUE;
 }
 
+/* Loads the learnt model at `path` in the background; it takes over as in a live model swap. */
+void
+request_learnt_model (GstDifferNetFilter * self, const std::string & path)
+{
+  RunState & st = *self->state;
+  GST_OBJECT_LOCK (self);
+  const Settings s = *self->settings;
+  GST_OBJECT_UNLOCK (self);
+  if (!st.loader)
+    st.loader = std::make_unique<differnet::ModelLoader> ();
+  st.loader->request (differnet::DetectorOptions {path, s.device, s.threads, s.precision, s.flow_precision},
+      differnet_filter_warm_request (s), s.share_model);
+}
+
 /* Posts training progress; a finished run is handed over (done: the model loads in the background
  * and takes over as in a live model swap, unless the stream ends) or reported (failed). */
 GstFlowReturn
@@ -141,6 +158,16 @@ poll_training (GstDifferNetFilter * self, bool at_eos)
     case differnet::LearnPhase::Training:
     case differnet::LearnPhase::Calibrating:
     case differnet::LearnPhase::Writing:
+      /* the first model (the pooled Gaussian's, seconds after collection): it takes over at once, as
+       * in a live model swap, and inspects while the flow trains */
+      if (!status.first_model_id.empty () && status.first_model_id != st.learn_first_taken) {
+        st.learn_first_taken = status.first_model_id;
+        post_learn (self, status, "first-model");
+        GST_INFO_OBJECT (self, "first model %s (%s, the pooled Gaussian) %.1f s after training started",
+            st.learner->options ().output.c_str (), status.first_model_id.c_str (), status.first_model_s);
+        if (!at_eos)
+          request_learnt_model (self, st.learner->options ().output);
+      }
       /* once per epoch, and per tenth of the feature cache before the first epoch */
       if (status.epoch != st.learn_posted_epoch || (status.epoch == 0 && status.features_total > 0 &&
               status.features_done * 10 / status.features_total != st.learn_posted_features)) {
@@ -154,15 +181,8 @@ poll_training (GstDifferNetFilter * self, bool at_eos)
       post_learn (self, status);
       GST_INFO_OBJECT (self, "learnt model %s (%s) in %.1f s", path.c_str (), status.model_id.c_str (),
           status.elapsed_s);
-      if (!at_eos) {
-        GST_OBJECT_LOCK (self);
-        const Settings s = *self->settings;
-        GST_OBJECT_UNLOCK (self);
-        if (!st.loader)
-          st.loader = std::make_unique<differnet::ModelLoader> ();
-        st.loader->request (differnet::DetectorOptions {path, s.device, s.threads, s.precision, s.flow_precision},
-            differnet_filter_warm_request (s), s.share_model);
-      }
+      if (!at_eos)
+        request_learnt_model (self, path);
       end_run (self, path);
       return GST_FLOW_OK;
     }
@@ -211,9 +231,11 @@ differnet_filter_install_learn_api (GObjectClass * gobject_class)
       g_param_spec_enum ("mode", "Mode",
           "inspect: score every frame. learn: collect learn-frames good frames from the stream, train a model on "
           "them in the background (differnet-train's code and presets), write it to learn-output (else model) and "
-          "switch to it, setting mode back to inspect. Set to learn while playing, a new run starts while the "
+          "switch to it, setting mode back to inspect. Seconds after collection ends a first model (a Gaussian over "
+          "the pooled features, no training) is written there and takes over until the trained one replaces it. "
+          "Set to learn while playing, a new run starts while the "
           "current model (if any) keeps inspecting; set to inspect, a run in progress is abandoned. Without a "
-          "model file yet, frames pass unscored (no meta) until the learnt model takes over. Progress: "
+          "model file yet, frames pass unscored (no meta) until the first model takes over. Progress: "
           "\"differnet-learn\" element messages",
           gst_differnet_mode_get_type (), DEFAULT_PROP_MODE, playing));
   g_object_class_install_property (gobject_class, PROP_LEARN_FRAMES,
@@ -361,6 +383,7 @@ differnet_filter_learn_start (GstDifferNetFilter * self, const Settings & s, Run
   state.finish_requests_seen = s.finish_requests;
   state.learn_seen = 0;
   state.learn_posted_epoch = state.learn_posted_collected = state.learn_posted_features = -1;
+  state.learn_first_taken.clear ();
   return TRUE;
 }
 
@@ -376,6 +399,7 @@ differnet_filter_learn_step (GstDifferNetFilter * self, GstBuffer * buffer, cons
         st.learner = std::make_unique<differnet::Learner> (learn_options (s));
         st.learn_seen = 0;
         st.learn_posted_epoch = st.learn_posted_collected = st.learn_posted_features = -1;
+        st.learn_first_taken.clear ();
         st.finish_requests_seen = s.finish_requests;
       } catch (const std::exception & e) {
         GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Cannot learn a model: %s",

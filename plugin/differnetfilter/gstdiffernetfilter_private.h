@@ -188,6 +188,7 @@ struct RunState {
   guint64 learn_requests_seen = 0, finish_requests_seen = 0;
   guint64 learn_seen = 0;       // frames seen by the run (learn-interval counts them)
   int learn_posted_epoch = -1, learn_posted_collected = -1, learn_posted_features = -1;
+  std::string learn_first_taken;  // the run's first model (the Gaussian's) once handed over: its id
   std::unique_ptr<differnet::Learner> learner;
   ~RunState() {
     learner.reset();

@@ -48,7 +48,8 @@ expect 1 "cut.png' is truncated" "$bin/differnet-train" "$work/truncated" -o "$w
 # Barely trained (1 epoch, lr 1e-9) against trained: only training makes the spots stand out. The
 # untrained reference pools unstandardised features: standardised ones alone make even an untrained
 # flow a diagonal Gaussian, which separates these easy spots already.
-expect 0 "wrote" "$bin/differnet-train" "$work/train" "${tiny[@]}" --standardize no --local no --epochs 1 --lr 1e-9 --holdout 4 -o "$work/untrained.model"
+# (The flow's score alone: the preset's combined score adds a Gaussian, which needs no training.)
+expect 0 "wrote" "$bin/differnet-train" "$work/train" "${tiny[@]}" --standardize no --local no --image-score flow --epochs 1 --lr 1e-9 --holdout 4 -o "$work/untrained.model"
 expect 0 "ROC AUC" "$bin/differnet-eval" "$work/untrained.model" "$work" --transforms 2 --report "$work/untrained.json"
 out=$("$bin/differnet-train" "$work/train" "${tiny[@]}" --epochs 40 --lr 1e-3 --holdout 4 -o "$work/trained.model" 2>&1) \
   || fail "training failed: $out"
@@ -72,6 +73,8 @@ assert set(t["confusion"]) == {"true_positive", "false_positive", "true_negative
 assert sum(t["confusion"].values()) == 16 and len(t["images"]) == 16
 assert t["auroc"] == 1.0, f"trained AUROC {t['auroc']}"
 assert u["auroc"] < 1.0, f"untrained AUROC {u['auroc']} (the test set is not trivially separated without training)"
+assert t["image_score"] == "combined" and u["image_score"] == "flow", (t["image_score"], u["image_score"])
+assert set(t["parts"]) == {"flow", "gaussian"} and all("flow_score" in i and "gaussian_part" in i for i in t["images"]), t["parts"]
 print(f"tools: AUROC untrained {u['auroc']:.3f}, trained {t['auroc']:.3f}, Gaussian {t['baseline_gaussian']['auroc']:.3f}")
 PY
 if [ "$image_io" != stb ]; then
@@ -80,6 +83,16 @@ fi
 grep -q "loss" <<< "$out" || fail "training printed no loss"
 
 # info reads what train wrote; calibrate changes the threshold; damage is refused.
+# The image score: the preset's (combined, with its scales), another chosen at calibration, bad names refused.
+expect 0 "image score  combined: flow / flow scale + Gaussian / Gaussian scale (scales" "$bin/differnet-info" "$work/trained.model"
+expect 0 "image score  flow: the flow's mean z^2" "$bin/differnet-info" "$work/untrained.model"
+expect 2 "--image-score: image score 'median' is not one of flow, gaussian, combined" \
+  "$bin/differnet-train" "$work/train" "${tiny[@]}" --image-score median -o "$work/x.model"
+expect 0 "threshold" "$bin/differnet-calibrate" "$work/trained.model" "$work/fresh" --image-score gaussian -o "$work/gaussian.model"
+expect 0 "image score  gaussian" "$bin/differnet-info" "$work/gaussian.model"
+expect 0 "image score gaussian" "$bin/differnet-eval" "$work/gaussian.model" "$work" --report "$work/gaussian.json"
+expect 2 "needs the pooled Gaussian" "$bin/differnet-calibrate" "$work/untrained.model" "$work/fresh" --image-score combined -o "$work/x.model"
+[ ! -e "$work/x.model" ] || fail "a refused calibration wrote a model"
 expect 0 "flow         8 blocks, 3 hidden layers of width 32" "$bin/differnet-info" "$work/trained.model"
 # The fast preset fits the local scorer; --local no leaves it out (the gradient localizes then).
 expect 0 "local map    fire5,fire7 cells" "$bin/differnet-info" "$work/trained.model"
