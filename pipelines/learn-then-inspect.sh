@@ -5,7 +5,8 @@
 # trains a model on them in the background while the video goes on (default training settings:
 # the accurate preset), writes MODEL and switches to inspection by itself: from then on every
 # frame is scored, shown with its overlay and, with OUT.mp4, recorded. Progress is printed with the
-# seconds since the start, ending with the time to a working model. Stop with Ctrl-C.
+# seconds since the start: the first model (a Gaussian over the pooled features, no training) takes
+# over seconds after collection ends, the trained one when training ends. Stop with Ctrl-C.
 # SOURCE replaces the camera (default: the first V4L2 device), SCREEN the display sink (default
 # autovideosink; fakesink on a headless machine), LEARN_PROPS adds differnetfilter properties (e.g.
 # "learn-preset=fast learn-interval=10", "learn-roi=100,0,400,480").
@@ -38,12 +39,14 @@ stdbuf -oL gst-launch-1.0 -e -m $source ! videoconvert ! \
         e = field("epoch"); f = field("features")
         if (e == 0 && field("features-total") > 0 && f != last_features) { last_features = f; print now() "  training: features of " f "/" field("features-total") " frames" }
         if (e > 0 && e != last_epoch) { last_epoch = e; printf "%s  training: epoch %d/%d, loss %.3f, about %d s left\n", now(), e, field("epochs"), field("loss"), field("time-left") }
+      } else if (phase == "first-model") {
+        print now() "  wrote the first model: the pooled Gaussian, no training (model-id " field("model-id") ", threshold " field("threshold") ", " field("first-model-time") " s after collection)"
       } else if (phase == "done") {
         print now() "  wrote " field("model") " (model-id " field("model-id") ", threshold " field("threshold") ", " field("train-frames") " frames trained, " field("holdout-frames") " held out)"
       } else print now() "  learning " phase ": " field("detail")
       fflush()
     }
-    /model-changed/ { print now() "  inspecting with the learnt model (time to a working model)"; fflush() }
+    /model-changed/ { changes++; print now() "  inspecting with the " (changes == 1 ? "first model (time to first verdicts)" : "trained model (time to the final model)"); fflush() }
     /WARNING|ERROR/ { print now() "  " $0; fflush() }
     /differnet, / && !scored { scored = 1; print now() "  first frame scored: anomaly " field("anomaly") ", score " field("score"); fflush() }
   '
