@@ -95,8 +95,12 @@ Model load_model(const std::string& path) {
       extractor.set_whitening(norm_tensors.at("norm.whiten_mean"), norm_tensors.at("norm.whiten"));
     }
     extractor.local().load(local_tensors);  // none without a local scorer
-    Flow flow(config.flow, config.feature_dim(), std::nullopt);
-    flow.load(flow_tensors);
+    // A first model of learn mode stores no flow (it was never trained): an unused one stands in.
+    const bool flow_stored = config.image_score.flow_trained;
+    Flow flow(config.flow, config.feature_dim(), flow_stored ? std::nullopt : std::optional<uint64_t>(0));
+    if (flow_stored) flow.load(flow_tensors);
+    else if (!flow_tensors.empty())
+      throw Error("unexpected tensor '" + flow_tensors.begin()->first + "' (the configuration says the flow is not trained)");
     // Files written since format version 1 was extended carry a digest of their tensor data: a flipped
     // byte anywhere in the weights is then caught here rather than seen as odd scores on the line.
     if (auto it = file.metadata.find(kDigestKey); it != file.metadata.end()) {
@@ -120,7 +124,8 @@ Model load_model(const std::string& path) {
 void save_model(const Model& model, const std::string& path) {
   SafetensorsFile file;
   for (const auto& [name, t] : model.extractor.backbone().trunk_tensors()) file.tensors[kBackbonePrefix + name] = to_stored(t);
-  for (const auto& [name, t] : model.flow.named_tensors()) file.tensors[name] = to_stored(t);
+  if (model.config.image_score.flow_trained)  // an untrained flow (learn mode's first model) is not stored
+    for (const auto& [name, t] : model.flow.named_tensors()) file.tensors[name] = to_stored(t);
   if (model.extractor.standardizes()) {
     file.tensors["norm.mean"] = to_stored(model.extractor.feature_mean());
     file.tensors["norm.std"] = to_stored(model.extractor.feature_std());

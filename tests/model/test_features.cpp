@@ -130,27 +130,31 @@ TEST(Features, LedoitWolfShrinkage) {
 // The whitening is the yardstick's metric: |(f - mean) W|^2 / D equals the Ledoit-Wolf Gaussian's
 // Mahalanobis distance, and W^-2 is its shrunk covariance.
 TEST(Features, LedoitWolfWhiteningIsTheGaussianMetric) {
-  std::mt19937 rng(11);
-  std::normal_distribution<double> normal;
-  const int n = 12, p = 20;  // fewer samples than dimensions: the shrinkage carries it
-  at::Tensor x = at::empty({n, p}, at::kDouble);
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < p; ++j) x[i][j] = normal(rng) * (1.0 + j % 5) + (j == 3 ? x[i][0].item<double>() : 0.0);
-  const Whitening w = ledoit_wolf_whitening(x);
-  EXPECT_GT(w.shrinkage, 0.0);
-  ASSERT_EQ(w.matrix.sizes(), (at::IntArrayRef{p, p}));
-  EXPECT_TRUE(at::allclose(w.matrix, w.matrix.t(), 0, 1e-6));
-  // log |det W|, what turns a whitened density into one of the features themselves
-  EXPECT_NEAR(w.log_det, std::get<1>(at::linalg_slogdet(w.matrix.to(at::kDouble))).item<double>(), 1e-3 * std::abs(w.log_det) + 1e-6);
-  GaussianBaseline g;
-  g.fit(x);
-  const at::Tensor probe = at::cat({x, x * 1.5 + 2.0}, 0);
-  const at::Tensor whitened = at::matmul(probe.to(at::kFloat) - w.mean, w.matrix).to(at::kDouble);
-  EXPECT_TRUE(at::allclose(whitened.pow(2).sum(1) / p, g.distances(probe), 1e-4, 1e-6));
-  EXPECT_THROW(ledoit_wolf_whitening(x.slice(0, 0, 1)), Error);
-  at::Tensor bad = x.clone();
-  bad[2][2] = std::nan("");
-  EXPECT_THROW(ledoit_wolf_whitening(bad), Error);
+  // Fewer samples than dimensions (the shrinkage carries it; computed from the n x n Gram matrix)
+  // and more (through the p x p covariance).
+  for (const int n : {12, 30}) {
+    std::mt19937 rng(11);
+    std::normal_distribution<double> normal;
+    const int p = 20;
+    at::Tensor x = at::empty({n, p}, at::kDouble);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < p; ++j) x[i][j] = normal(rng) * (1.0 + j % 5) + (j == 3 ? x[i][0].item<double>() : 0.0);
+    const Whitening w = ledoit_wolf_whitening(x);
+    EXPECT_GT(w.shrinkage, 0.0) << n;
+    ASSERT_EQ(w.matrix.sizes(), (at::IntArrayRef{p, p}));
+    EXPECT_TRUE(at::allclose(w.matrix, w.matrix.t(), 0, 1e-6)) << n;
+    // log |det W|, what turns a whitened density into one of the features themselves
+    EXPECT_NEAR(w.log_det, std::get<1>(at::linalg_slogdet(w.matrix.to(at::kDouble))).item<double>(), 1e-3 * std::abs(w.log_det) + 1e-6) << n;
+    GaussianBaseline g;
+    g.fit(x);
+    const at::Tensor probe = at::cat({x, x * 1.5 + 2.0}, 0);
+    const at::Tensor whitened = at::matmul(probe.to(at::kFloat) - w.mean, w.matrix).to(at::kDouble);
+    EXPECT_TRUE(at::allclose(whitened.pow(2).sum(1) / p, g.distances(probe), 1e-4, 1e-6)) << n;
+    EXPECT_THROW(ledoit_wolf_whitening(x.slice(0, 0, 1)), Error);
+    at::Tensor bad = x.clone();
+    bad[2][2] = std::nan("");
+    EXPECT_THROW(ledoit_wolf_whitening(bad), Error) << n;
+  }
 }
 
 // A whitened model: the whitening is fitted in training, centres the training features, is saved

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
 
@@ -148,6 +149,20 @@ TEST(ImageScore, ModelFilesRoundTrip) {
     for (const auto& img : probe)
       EXPECT_DOUBLE_EQ(score_image(loaded, img, 1, false).score, score_image(m, img, 1, false).score) << method;
   }
+  // Learn mode's first model: the Gaussian alone, no flow stored (a much smaller file).
+  Model first = model_with_gaussian("gaussian");
+  first.config.image_score.flow_trained = false;
+  first.calibration = calibrate_arithmetics(first, good, "cpu", o);
+  const std::string first_path = fixtures::temp_dir() + "/first.model", flow_path = fixtures::temp_dir() + "/with-flow.model";
+  save_model(first, first_path);
+  Model with_flow = first;
+  with_flow.config.image_score.flow_trained = true;
+  save_model(with_flow, flow_path);
+  EXPECT_LT(std::filesystem::file_size(first_path), std::filesystem::file_size(flow_path));
+  const Model first_loaded = load_model(first_path);
+  EXPECT_FALSE(first_loaded.config.image_score.flow_trained);
+  for (const auto& img : probe)
+    EXPECT_DOUBLE_EQ(score_image(first_loaded, img, 1, false).score, score_image(first, img, 1, false).score);
   nlohmann::json old = nlohmann::json::parse(fixtures::tiny_config(16).to_json());
   old.erase("image_score");
   const ModelConfig c = ModelConfig::from_json(old.dump());
