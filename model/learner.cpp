@@ -43,6 +43,9 @@ const char* learn_phase_name(LearnPhase phase) {
 }
 
 namespace {
+// The most training frames the first model (the pooled Gaussian's) is fitted on: about 10 s of
+// ResNet50-v2 backbone passes on 2 CPU cores.
+constexpr size_t kFirstModelFrames = 48;
 
 constexpr int kThumb = 32;  // side of the gray thumbnails that near-duplicates are judged on
 
@@ -306,11 +309,6 @@ void Learner::Impl::run() {
     Model model = Model::create(config, std::move(*backbone), t.seed + 1);
     model.to(at::Device(device));
     const auto started = std::chrono::steady_clock::now();
-    if (model.extractor.local().enabled()) {  // closed form, one backbone pass per frame
-      t.unrotated_features = fit_local_scorer(model, train, t.seed, {}, &stop).raw_features;
-      if (abandon) throw Error("learning was abandoned");
-      if (!model.extractor.local().fitted()) throw Error("learning was stopped before the first epoch ended; nothing written");
-    }
     // The pooled Gaussian (closed form, from the same features) gives a first model at once: scored
     // by the Gaussian alone, calibrated on the held-out frames, written and taken over by the element
     // while the flow trains. The final model keeps the Gaussian (its image score may use it).
@@ -334,10 +332,32 @@ void Learner::Impl::run() {
       m.calibration.method += holdout >= 2 ? " (frames held out of learning)"
                                            : " (the learning frames themselves: optimistic, expect false alarms)";
     };
-    if (fit_pooled_gaussian(model, train, t.unrotated_features, true, &stop) < 0 || abandon)
-      throw Error(abandon ? "learning was abandoned" : "learning was stopped before the first epoch ended; nothing written");
+    // Closed form, one backbone pass per frame: the local scorer and the pooled Gaussian (the local
+    // scorer's pass gives the pooled features too).
+    auto fit_closed_form = [&](Model& m, const std::vector<at::Tensor>& frames_to_fit) {
+      at::Tensor raw;
+      if (m.extractor.local().enabled()) {
+        raw = fit_local_scorer(m, frames_to_fit, t.seed, {}, &stop).raw_features;
+        if (abandon) throw Error("learning was abandoned");
+        if (!m.extractor.local().fitted()) throw Error("learning was stopped before the first epoch ended; nothing written");
+      }
+      if (fit_pooled_gaussian(m, frames_to_fit, raw, true, &stop) < 0 || abandon)
+        throw Error(abandon ? "learning was abandoned" : "learning was stopped before the first epoch ended; nothing written");
+      return raw;
+    };
+    // The first model is fitted on at most kFirstModelFrames of the training frames, spread over the
+    // run, so that its backbone pass takes seconds; the final model's fit uses them all.
+    const size_t first_count = std::min(train.size(), kFirstModelFrames);
     {
-      Model first = model;  // shares the weights; written before the flow's training changes them
+      Model first = model;  // shares the frozen backbone; its fits replace tensors, never change them
+      if (first_count < train.size()) {
+        std::vector<at::Tensor> subset;
+        for (size_t k = 0; k < first_count; ++k) subset.push_back(train[k * train.size() / first_count]);
+        fit_closed_form(first, subset);
+      } else {
+        t.unrotated_features = fit_closed_form(model, train);
+        first = model;
+      }
       first.config.image_score.method = "gaussian";
       first.config.image_score.flow_trained = false;
       calibrate(first);
@@ -349,6 +369,7 @@ void Learner::Impl::run() {
       status.first_model_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       status.first_threshold = first.calibration.threshold;
     }
+    if (first_count < train.size()) t.unrotated_features = fit_closed_form(model, train);
     TrainReport report = train_flow(model, train, t, [this](const TrainProgress& p) {
       std::lock_guard<std::mutex> guard(mutex);
       if (p.caching) {
