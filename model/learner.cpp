@@ -279,6 +279,7 @@ LearnStatus Learner::status() const {
 std::string Learner::variety_warning() const { return impl_->variety; }
 
 void Learner::Impl::run() {
+  const auto started = std::chrono::steady_clock::now();  // training starts when collection ends
   try {
     TrainOptions t = recipe.preset.train;
     const std::string device = resolve_device(options.device);
@@ -308,7 +309,6 @@ void Learner::Impl::run() {
     }
     Model model = Model::create(config, std::move(*backbone), t.seed + 1);
     model.to(at::Device(device));
-    const auto started = std::chrono::steady_clock::now();
     // The pooled Gaussian (closed form, from the same features) gives a first model at once: scored
     // by the Gaussian alone, calibrated on the held-out frames, written and taken over by the element
     // while the flow trains. The final model keeps the Gaussian (its image score may use it).

@@ -43,7 +43,7 @@ struct LearnStatus {
   bool stopped_early = false;                  // finish() cut the training short
   // The first model: the pooled Gaussian alone (closed form, no flow), written to the output as soon
   // as it is fitted and calibrated, while the flow trains; the element takes it over at once.
-  // Empty until written; then its id, and its time from the start of training.
+  // Empty until written; then its id, and its time from the start of training (the end of collection).
   std::string first_model_id;
   double first_model_s = 0.0;
   double first_threshold = 0.0;

@@ -195,8 +195,8 @@ std::vector<ScoreResult> score_copies_batch(const Model& model, const at::Tensor
     grads.push_back(torch::autograd::grad({objective * share}, {input})[0]);
     times.localization_ms += ms_since(tc);
   }
-  // Each copy's score; an image's is their mean (the image scores are means over the copies).
-  const at::Tensor per_copy = (z2s.size() == 1 ? z2s[0] : at::cat(z2s, 0)).view({images, per_image}).mean(1).to(at::kCPU).contiguous();
+  // Each image's score: the mean of its copies' scores (z2s holds one per copy).
+  const at::Tensor image_scores = (z2s.size() == 1 ? z2s[0] : at::cat(z2s, 0)).view({images, per_image}).mean(1).to(at::kCPU).contiguous();
   auto t2 = std::chrono::steady_clock::now();
   at::NoGradGuard no_grad;
   at::Tensor grad = grads.size() == 1 ? grads[0] : at::cat(grads, 0);
@@ -208,7 +208,7 @@ std::vector<ScoreResult> score_copies_batch(const Model& model, const at::Tensor
   times.localization_ms += ms_since(t2);
   for (int64_t i = 0; i < images; ++i) {
     ScoreResult& r = results[static_cast<size_t>(i)];
-    r.score = per_copy.data_ptr<double>()[i];
+    r.score = image_scores.data_ptr<double>()[i];
     r.map = maps[i];
   }
   return with_times();

@@ -48,10 +48,10 @@ configuration:
   --preset NAME       accurate (default), fast, paper or fast-last-layer; options below override
                       the preset (README, "Training presets": each one's AUROC and frame time)
                       accurate: ResNet50-v2 stage 3 features, standardised per dimension, no
-                             training rotations, feature noise 0.2, flow width 512, 96 epochs
-                             (Magnetic Tile: ROC AUC 0.984 over two seeds, about 22 minutes on 2
-                             CPU cores)
-                      fast:  the same on SqueezeNet fire6 features, 48 epochs (0.964, 8 to 10
+                             training rotations, feature noise 0.2, flow width 512, 96 epochs,
+                             image score combined (Magnetic Tile: ROC AUC 0.986 over two seeds,
+                             16 to 22 minutes on 2 CPU cores)
+                      fast:  the same on SqueezeNet fire6 features, 48 epochs (0.965, 4 to 10
                              minutes; a few times faster per frame, for CPU line rates)
                       paper: the authors' numbers: the last layer, flow width 2048, 192 epochs,
                              4 fresh random rotations per image at every step (hours to days on a CPU)
