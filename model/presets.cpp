@@ -25,9 +25,9 @@ Preset preset(const std::string& name) {
     p.config.local.layers = default_local_layers(p.config.backbone);
     p.config.local.layer_channels = {256, 384};
     // The image score: the flow's and the pooled Gaussian's together (image_score.h), each divided
-    // by its spread over the held-out good images. Neither part wins everywhere: on Magnetic Tile the
-    // flow led with fast's features and the Gaussian with accurate's, and on two other real sets the
-    // Gaussian led (README, "Detection"); the combination is fixed in advance, not chosen on a test set.
+    // by its spread over the held-out good images. Neither part is reliably ahead: on Magnetic Tile the
+    // Gaussian led with accurate's features and the two were level with fast's
+    // (docs/benchmarks/detection.md). The rule was fixed before measuring, not chosen on a test set.
     p.config.image_score.method = "combined";
     p.config.image_score.gaussian = true;
     return p;
