@@ -425,7 +425,7 @@ int main(int argc, char** argv) {
       nlohmann::json entry = {{"path", s.path}, {"class", s.cls}, {"label", s.label}, {"score", s.score}};
       if (has_local) entry["local_score"] = local_scores[i];
       if (has_parts) {
-        entry["flow_score"] = flow_parts[i];
+        entry["flow_part"] = flow_parts[i];
         entry["gaussian_part"] = gaussian_parts[i];
       }
       if (gaussian.fitted()) entry["gaussian_score"] = gaussian_scores[i];

@@ -74,7 +74,7 @@ assert sum(t["confusion"].values()) == 16 and len(t["images"]) == 16
 assert t["auroc"] == 1.0, f"trained AUROC {t['auroc']}"
 assert u["auroc"] < 1.0, f"untrained AUROC {u['auroc']} (the test set is not trivially separated without training)"
 assert t["image_score"] == "combined" and u["image_score"] == "flow", (t["image_score"], u["image_score"])
-assert set(t["parts"]) == {"flow", "gaussian"} and all("flow_score" in i and "gaussian_part" in i for i in t["images"]), t["parts"]
+assert set(t["parts"]) == {"flow", "gaussian"} and all("flow_part" in i and "gaussian_part" in i for i in t["images"]), t["parts"]
 print(f"tools: AUROC untrained {u['auroc']:.3f}, trained {t['auroc']:.3f}, Gaussian {t['baseline_gaussian']['auroc']:.3f}")
 PY
 if [ "$image_io" != stb ]; then
