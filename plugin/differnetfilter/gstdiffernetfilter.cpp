@@ -466,9 +466,9 @@ gst_differnet_filter_start (GstBaseTransform * trans)
   if (learn && !differnet_filter_learn_start (self, s, *state))
     return FALSE;
   GST_INFO_OBJECT (self, "model %s (id %s, backbone %s, input %d px) on %s, %d frame(s) in flight; backbone %s, "
-      "flow %s, threshold of %s (%s)", s.model.c_str (), m.model_id.c_str (), m.backbone.c_str (), m.input_size,
-      m.device.c_str (), s.frames_in_flight, m.precision.c_str (), m.flow_precision.c_str (),
-      m.threshold_arithmetic.c_str (), m.precision_note.c_str ());
+      "flow %s, threshold of %s (%s); image score %s", s.model.c_str (), m.model_id.c_str (), m.backbone.c_str (),
+      m.input_size, m.device.c_str (), s.frames_in_flight, m.precision.c_str (), m.flow_precision.c_str (),
+      m.threshold_arithmetic.c_str (), m.precision_note.c_str (), m.image_score.c_str ());
   GST_OBJECT_LOCK (self);
   self->state = state.release ();
   GST_OBJECT_UNLOCK (self);

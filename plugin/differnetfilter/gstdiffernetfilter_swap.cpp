@@ -91,7 +91,7 @@ differnet_filter_switch_model (GstDifferNetFilter * self, differnet::ModelLoader
           gst_structure_new ("model-changed", "old-model", G_TYPE_STRING, old_path.c_str (),
               "old-model-id", G_TYPE_STRING, old_id.c_str (), "model", G_TYPE_STRING, st.model_path.c_str (),
               "model-id", G_TYPE_STRING, st.model_id.c_str (), "frame", G_TYPE_UINT64, st.frame,
-              "calibrated", G_TYPE_BOOLEAN, m.calibrated, NULL)));
+              "calibrated", G_TYPE_BOOLEAN, m.calibrated, "image-score", G_TYPE_STRING, m.image_score.c_str (), NULL)));
   return GST_FLOW_OK;
 }
 
