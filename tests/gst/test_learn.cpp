@@ -272,7 +272,9 @@ TEST(Learn, LearnWhilePlayingAndFinishEarly) {
   EXPECT_STREQ(gst_structure_get_string(changed[0], "old-model"), old_model.c_str());
   for (const GstStructure* c : changed) EXPECT_STREQ(gst_structure_get_string(c, "model"), learnt.c_str());
   // The first model scores with the Gaussian alone; the trained one with the preset's image score.
-  if (changes == 2) EXPECT_STREQ(gst_structure_get_string(changed[0], "image-score"), "gaussian");
+  if (changes == 2) {
+    EXPECT_STREQ(gst_structure_get_string(changed[0], "image-score"), "gaussian");
+  }
   EXPECT_STREQ(gst_structure_get_string(changed.back(), "image-score"), "flow");  // learn-preset=paper
   EXPECT_TRUE(posted.errors.empty()) << posted.errors.front();
   ASSERT_FALSE(posted.learn.empty());
