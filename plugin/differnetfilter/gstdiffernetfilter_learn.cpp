@@ -178,6 +178,11 @@ poll_training (GstDifferNetFilter * self, bool at_eos)
       return GST_FLOW_OK;
     case differnet::LearnPhase::Done:{
       const std::string path = st.learner->options ().output;
+      /* a first model that training overtook between two frames: said, not loaded */
+      if (!status.first_model_id.empty () && status.first_model_id != st.learn_first_taken) {
+        st.learn_first_taken = status.first_model_id;
+        post_learn (self, status, "first-model");
+      }
       post_learn (self, status);
       GST_INFO_OBJECT (self, "learnt model %s (%s) in %.1f s", path.c_str (), status.model_id.c_str (),
           status.elapsed_s);
