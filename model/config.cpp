@@ -40,7 +40,7 @@ std::string ModelConfig::to_json() const {
     j["local"] = {{"layers", local.layers},       {"layer_channels", local.layer_channels},
                   {"dim", local.dim},             {"neighbourhood", local.neighbourhood},
                   {"sigma", local.sigma},         {"scales", local.scales},
-                  {"projection_seed", local.projection_seed}};
+                  {"projection_seed", local.projection_seed}, {"grid", local.grid}};
   j["image_score"] = {{"method", image_score.method}, {"gaussian", image_score.gaussian},
                       {"flow_trained", image_score.flow_trained}};
   return j.dump();
@@ -86,6 +86,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
       c.local.sigma = l.at("sigma").get<double>();
       c.local.scales = json_int_array<int>(l.at("scales"), INT32_MIN, INT32_MAX);
       c.local.projection_seed = json_int32(l.at("projection_seed"));
+      if (l.contains("grid")) c.local.grid = l.at("grid").get<std::string>();  // absent before it: "deepest"
       if (!c.local.enabled()) throw Error("configuration: a local block must name at least one layer");
     }
   } catch (const json::exception& e) {
@@ -148,6 +149,8 @@ void ModelConfig::validate() const {
     if (local.dim < 1 || local.dim > 4096) bad("local dim must be in 1..4096");
     if (local.dim > local.channels()) bad("local dim " + std::to_string(local.dim) + " exceeds the layers' " +
                                           std::to_string(local.channels()) + " channels");
+    if (local.grid != "deepest" && local.grid != "shallowest")
+      bad("local grid must be deepest or shallowest, not '" + local.grid + "'");
     if (local.neighbourhood < 1 || local.neighbourhood > 15 || local.neighbourhood % 2 == 0)
       bad("local neighbourhood must be odd, in 1..15");
     if (!(local.sigma >= 0 && local.sigma <= 64)) bad("local sigma must be in 0..64 px");

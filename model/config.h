@@ -24,6 +24,10 @@ struct LocalConfig {
   std::vector<int> layer_channels;   // their channels
   int dim = 256;                     // cells are projected (random Gaussian, seeded) to this many dimensions
   int neighbourhood = 3;             // each cell is averaged over this many cells square (odd)
+  // The grid the layers meet on: "deepest" (stage-3 cells: the layers average-pooled to the deepest
+  // one's grid; files written before this setting) or "shallowest" (PatchCore's: the deeper layers
+  // upsampled to the shallowest one's grid, twice as fine with the default layers)
+  std::string grid = "deepest";
   double sigma = 4.0;                // the map's Gaussian smoothing, in input pixels
   std::vector<int> scales = {0, 1, 2};  // which of the model's scales (indices) contribute a map
   int projection_seed = 0;

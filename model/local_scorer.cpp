@@ -21,6 +21,7 @@ LocalScorer::LocalScorer(const ModelConfig& config)
       channels_(config.local.channels()),
       dim_(config.local.dim),
       neighbourhood_(config.local.neighbourhood),
+      shallowest_grid_(config.local.grid == "shallowest"),
       sigma_(config.local.sigma),
       input_size_(config.input_size) {
   if (!enabled_) return;
@@ -41,6 +42,32 @@ at::Tensor LocalScorer::cells(int slot, const std::vector<at::Tensor>& taps) con
   if (!enabled_) throw Error("this model has no local scorer");
   if (taps.size() != layers_.size())
     throw Error("the local scorer reads " + std::to_string(layers_.size()) + " layer(s), got " + std::to_string(taps.size()));
+  int64_t channels = 0;
+  for (const at::Tensor& t : taps) channels += t.size(1);
+  if (channels != channels_)
+    throw Error("the local scorer reads " + std::to_string(channels_) + " channels, got " + std::to_string(channels));
+  const at::Tensor& a = matrix_.at(static_cast<size_t>(slot));
+  if (shallowest_grid_) {
+    // PatchCore's way: each layer averaged over the neighbourhood on its own grid, projected by its
+    // rows of the matrix, and brought to the shallowest (finest) grid bilinearly. Averaging,
+    // projection and resampling are linear, so this is the concatenated cell's projection at a
+    // fraction of the cost of resampling every channel.
+    const int64_t h = taps.front().size(2), w = taps.front().size(3);
+    at::Tensor sum;
+    int64_t row = 0;
+    for (const at::Tensor& t : taps) {
+      at::Tensor m = t.to(at::kFloat);
+      if (neighbourhood_ > 1)
+        m = at::avg_pool2d(m, {neighbourhood_, neighbourhood_}, {1, 1}, {neighbourhood_ / 2, neighbourhood_ / 2},
+                           /*ceil_mode=*/false, /*count_include_pad=*/true);
+      at::Tensor p = at::matmul(m.permute({0, 2, 3, 1}), a.slice(0, row, row + m.size(1))).permute({0, 3, 1, 2});
+      row += m.size(1);
+      if (p.size(2) != h || p.size(3) != w)
+        p = p.size(2) < h ? at::upsample_bilinear2d(p, {h, w}, /*align_corners=*/false) : at::adaptive_avg_pool2d(p, {h, w});
+      sum = sum.defined() ? sum + p : p;
+    }
+    return sum.permute({0, 2, 3, 1}) - offset_.at(static_cast<size_t>(slot));
+  }
   const at::Tensor& deepest = taps.back();
   const int64_t h = deepest.size(2), w = deepest.size(3);
   std::vector<at::Tensor> parts;
@@ -53,7 +80,6 @@ at::Tensor LocalScorer::cells(int slot, const std::vector<at::Tensor>& taps) con
   if (neighbourhood_ > 1)
     x = at::avg_pool2d(x, {neighbourhood_, neighbourhood_}, {1, 1}, {neighbourhood_ / 2, neighbourhood_ / 2},
                        /*ceil_mode=*/false, /*count_include_pad=*/true);
-  const at::Tensor& a = matrix_.at(static_cast<size_t>(slot));
   // [N,C,h,w] -> [N,h,w,C] x [C,dim]
   return at::matmul(x.permute({0, 2, 3, 1}), a) - offset_.at(static_cast<size_t>(slot));
 }

@@ -1,9 +1,11 @@
 // The local scorer: an anomaly score for every cell of the backbone's un-pooled feature maps, in the
 // same forward pass as the pooled score, so that the heatmap needs no backward pass.
 //
-// At each of the chosen scales, the maps of the configured layers (shallow to deep) are average-pooled
-// to the grid of the deepest one and concatenated per cell; each cell is averaged over its
-// neighbourhood (3 x 3 cells, zeros beyond the border, as PatchCore), projected to `dim` dimensions by a
+// At each of the chosen scales, the maps of the configured layers (shallow to deep) are brought to one
+// grid and concatenated per cell: grid "deepest" average-pools them to the deepest layer's grid and
+// then averages each cell over its neighbourhood; grid "shallowest" (PatchCore's) averages each layer
+// over its neighbourhood on its own grid and resamples the deeper ones bilinearly to the shallowest
+// layer's, finer grid (3 x 3 cells, zeros beyond the border, as PatchCore). Each cell is projected to `dim` dimensions by a
 // fixed random Gaussian matrix, and scored by its squared Mahalanobis distance, per dimension, under
 // one Gaussian fitted to every cell of the good training images of that scale (shared over positions:
 // parts need not be aligned; Ledoit-Wolf covariance). A good cell scores about 1. Each scale's cell
@@ -62,6 +64,7 @@ class LocalScorer {
   std::vector<std::string> layers_;
   std::vector<int> scale_indices_;
   int channels_ = 0, dim_ = 0, neighbourhood_ = 3;
+  bool shallowest_grid_ = false;
   double sigma_ = 0.0, input_size_ = 0.0;
   std::vector<at::Tensor> matrix_, offset_;  // per slot: [C,dim], [dim] float
   std::vector<at::Tensor> projection_;       // per slot [C,dim]: the random projection, until fitted

@@ -24,6 +24,12 @@ Preset preset(const std::string& name) {
     // differnet-train from the backbone it loads.
     p.config.local.layers = default_local_layers(p.config.backbone);
     p.config.local.layer_channels = {256, 384};
+    // PatchCore's grid (the stride-8 layer's cells) and the two finer scales: the coarsest scale's map
+    // (112 px input) was the weakest for every defect class. Chosen on a development half of Magnetic
+    // Tile's defective test images with ResNet50-v2 features, the other half confirming
+    // (docs/research/2026-12-local-scorer-grid.md).
+    p.config.local.grid = "shallowest";
+    p.config.local.scales = {0, 1};
     // The image score: the flow's and the pooled Gaussian's together (image_score.h), each divided
     // by its spread over the held-out good images. Neither part is reliably ahead: on Magnetic Tile the
     // Gaussian led with accurate's features and the two were level with fast's

@@ -89,7 +89,11 @@ configuration:
   --local-layers LIST the layers it reads (default: one at stride 8 and one at stride 16,
                       resnet50v2: stage2,stage3; squeezenet1_1: fire5,fire7)
   --local-dim N       dimensions each cell is projected to (256)
-  --local-scales LIST which of the scales give a map, as indices into --scales (0,1,2: all)
+  --local-grid G      shallowest (preset: PatchCore's, the stride-8 layer's cells, the deeper
+                      layer upsampled to them) or deepest (the stride-16 layer's cells, the
+                      shallower layer pooled to them; files written before this option)
+  --local-scales LIST which of the scales give a map, as indices into --scales (preset: 0,1,
+                      the two finest; 0,1,2: all)
   --feature-noise S   Gaussian noise of std S added to the standardised training features at every
                       step (preset; 0 = none, the method)
   --rotation DEG      training rotations uniform in +-DEG degrees (preset; the method: 180;
@@ -144,7 +148,7 @@ int main(int argc, char** argv) {
                     {"holdout", true}, {"calibration-transforms", true}, {"quantile", true}, {"calibrate-in", true}, {"threads", true},
                     {"device", true}, {"layers", true}, {"standardize", true}, {"whiten", true}, {"rotation", true},
                     {"curve", true}, {"curve-every", true}, {"feature-noise", true},
-                    {"local", true}, {"image-score", true}, {"local-layers", true}, {"local-dim", true}, {"local-scales", true}},
+                    {"local", true}, {"image-score", true}, {"local-layers", true}, {"local-dim", true}, {"local-grid", true}, {"local-scales", true}},
                    kHelp);
     const std::string out = args.text("o", args.text("output", ""));
     if (out.empty()) throw cli::UsageError("no output model given (-o MODEL)");
@@ -224,6 +228,16 @@ int main(int argc, char** argv) {
       if (v != "yes" && v != "no") throw cli::UsageError("--local takes yes or no, not '" + v + "'");
       want_local = v == "yes";
       if (!want_local) c.local = LocalConfig{};
+      if (want_local && !c.local.enabled()) {  // a preset without it (paper): fast's grid and scales
+        c.local.grid = "shallowest";
+        c.local.scales = c.scales.size() > 1 ? std::vector<int>{0, 1} : std::vector<int>{0};
+      }
+    }
+    if (args.has("local-grid")) {
+      const std::string v = args.text("local-grid", "");
+      if (v != "deepest" && v != "shallowest")
+        throw cli::UsageError("--local-grid takes shallowest or deepest, not '" + v + "'");
+      c.local.grid = v;
     }
     if (args.has("local-layers")) {
       if (!want_local) throw cli::UsageError("--local-layers needs --local yes (this preset has no local scorer)");

@@ -20,8 +20,9 @@ using fixtures::Spot;
 namespace {
 constexpr int kSize = 96;  // image side in pixels; the model resizes to 128
 
-ModelConfig local_config() {
+ModelConfig local_config(const std::string& grid = "deepest") {
   ModelConfig c = fixtures::tiny_config(16);
+  c.local.grid = grid;
   c.local.layers = {"fire5", "fire7"};
   c.local.layer_channels = {256, 384};
   c.local.dim = 64;
@@ -32,8 +33,8 @@ ModelConfig local_config() {
 }
 
 // A tiny model with a local scorer fitted on 12 good textures (seconds).
-Model fitted_model() {
-  Model m = Model::create(local_config(), Backbone::load(fixtures::source_dir() + "/model/weights/squeezenet1_1.safetensors"), 1);
+Model fitted_model(const std::string& grid = "deepest") {
+  Model m = Model::create(local_config(grid), Backbone::load(fixtures::source_dir() + "/model/weights/squeezenet1_1.safetensors"), 1);
   std::vector<Image> good;
   for (int i = 0; i < 12; ++i) good.push_back(fixtures::make_texture(kSize, kSize, 100 + i));
   const LocalFitReport r = fit_local_scorer(m, fixtures::resized_for_training(good, 128), 5);
@@ -61,8 +62,10 @@ std::string write_calibrated(Model& model, const std::string& name) {
 
 // The map's heat lies on the spot: its mean over the spot against elsewhere, its peak's distance, and
 // the map's maximum (the local image score) above every good texture's.
-TEST(LocalScorer, FindsThePlantedSpot) {
-  Model model = fitted_model();
+class LocalGrid : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(LocalGrid, FindsThePlantedSpot) {
+  Model model = fitted_model(GetParam());
   double worst_good = 0;
   for (int i = 0; i < 6; ++i) {
     const ScoreResult r = score_image(model, levels_of(fixtures::make_texture(kSize, kSize, 700 + i)), 1, true, MapMethod::Local);
@@ -82,14 +85,41 @@ TEST(LocalScorer, FindsThePlantedSpot) {
     const double contrast = (map.masked_select(inside).mean() / map.masked_select(~inside).mean()).item<double>();
     const int64_t peak = map.argmax().item<int64_t>();
     const double distance = std::hypot(coords[peak % n].item<double>() - spot.x, coords[peak / n].item<double>() - spot.y);
-    std::printf("spot %d at (%d,%d): local map %.1fx hotter on the spot; peak at (%.0f,%.0f), %.1f px from its centre; max %.2f (good at most %.2f)\n",
-                i, spot.x, spot.y, contrast, coords[peak % n].item<double>(), coords[peak / n].item<double>(),
+    std::printf("%s grid, spot %d at (%d,%d): local map %.1fx hotter on the spot; peak at (%.0f,%.0f), %.1f px from its centre; max %.2f (good at most %.2f)\n",
+                GetParam().c_str(), i, spot.x, spot.y, contrast, coords[peak % n].item<double>(), coords[peak / n].item<double>(),
                 distance, r.local_score, worst_good);
     // A cell of the deepest map is 128/7 input px, 13.7 image px: the peak within two cells.
     EXPECT_LE(distance, 2 * 13.7) << "spot " << i;
     EXPECT_GE(contrast, 2.0) << "spot " << i;
     EXPECT_GT(r.local_score, worst_good) << "spot " << i;
   }
+}
+
+INSTANTIATE_TEST_SUITE_P(BothGrids, LocalGrid, ::testing::Values("deepest", "shallowest"));
+
+// On the shallowest grid, each layer is averaged and projected on its own grid and the deeper one
+// resampled: the same cells as averaging every channel, resampling it and projecting the concatenation.
+TEST(LocalScorer, ShallowestGridCellsAreTheConcatenatedCellsProjected) {
+  const ModelConfig c = local_config("shallowest");
+  LocalScorer scorer(c);
+  at::manual_seed(3);
+  const at::Tensor shallow = at::rand({2, 256, 15, 15}), deep = at::rand({2, 384, 7, 7});
+  const at::Tensor cells = scorer.cells(0, {shallow, deep});
+  ASSERT_EQ(cells.sizes().vec(), (std::vector<int64_t>{2, 15, 15, 64}));
+  auto averaged = [](const at::Tensor& t) { return at::avg_pool2d(t, {3, 3}, {1, 1}, {1, 1}, false, true); };
+  const at::Tensor up = at::upsample_bilinear2d(averaged(deep).to(at::kDouble), {15, 15}, false);
+  const at::Tensor x = at::cat({averaged(shallow).to(at::kDouble), up}, 1).permute({0, 2, 3, 1});
+  const at::Tensor a = scorer.named_tensors().at("local.scale0.matrix").to(at::kDouble);
+  const at::Tensor expected = at::matmul(x, a);
+  // Every step is a sum of non-negative weights times float values: each result is within
+  // (terms) * float epsilon of the sum of the absolute terms; 640 channels, 9 cells, 4 taps.
+  const at::Tensor bound = at::matmul(x.abs(), a.abs()) * (640.0 + 9 + 4) * 1.2e-7;
+  EXPECT_TRUE(((cells.to(at::kDouble) - expected).abs() <= bound).all().item<bool>())
+      << "largest excess " << ((cells.to(at::kDouble) - expected).abs() - bound).max().item<double>();
+  // The deepest grid's cells of the same maps: 7 x 7
+  LocalScorer coarse(local_config("deepest"));
+  EXPECT_EQ(coarse.cells(0, {shallow, deep}).sizes().vec(), (std::vector<int64_t>{2, 7, 7, 64}));
+  EXPECT_THROW(scorer.cells(0, {shallow, deep.slice(1, 0, 100)}), Error);
 }
 
 // Saved and loaded, the scorer gives the same map; the Detector reports the peak in frame pixels.
@@ -224,6 +254,14 @@ TEST(LocalScorer, BadConfigurationsAndTensorsAreRefused) {
   c = local_config();
   c.local.layer_channels = {256};
   refused(c, "one count per layer");
+  refused(local_config("middle"), "grid must be deepest or shallowest");
+  // A file written before the grid setting has the deepest grid.
+  std::string old_file = local_config("shallowest").to_json();
+  const size_t at = old_file.find("\"grid\":\"shallowest\",");
+  ASSERT_NE(at, std::string::npos) << old_file;
+  old_file.erase(at, std::string("\"grid\":\"shallowest\",").size());
+  EXPECT_EQ(ModelConfig::from_json(old_file).local.grid, "deepest");
+  EXPECT_EQ(ModelConfig::from_json(local_config("shallowest").to_json()).local.grid, "shallowest");
   // A round trip of the JSON keeps every field.
   c = local_config();
   c.local.sigma = 2.5;
