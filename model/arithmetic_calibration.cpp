@@ -24,7 +24,8 @@ std::pair<Precision, FlowPrecision> parse_arithmetic(const std::string& name, co
 }
 
 ChosenArithmetic choose_arithmetic(const std::string& precision, const std::string& flow_precision,
-                                   const std::string& device, const Calibration& calibration) {
+                                   const std::string& device, const Calibration& calibration,
+                                   const std::string& architecture) {
   ChosenArithmetic c;
   const bool backbone_given = parse_precision_choice(precision, c.backbone);
   const bool flow_given = parse_flow_precision_choice(flow_precision, c.flow);
@@ -35,7 +36,7 @@ ChosenArithmetic choose_arithmetic(const std::string& precision, const std::stri
     if (!flow_given) c.flow = FlowPrecision::FP32;
     c.note = "auto: fp32 (an uncalibrated model: the threshold given is taken to be the method's arithmetic's)";
   } else if (!backbone_given || !flow_given) {
-    const AutoPrecision a = auto_precision(device);
+    const AutoPrecision a = auto_precision(device, architecture);
     if (!backbone_given) c.backbone = a.backbone;
     if (!flow_given) c.flow = a.flow;
     c.note = "auto: " + a.reason;
@@ -77,7 +78,7 @@ Calibration calibrate_arithmetics(const Model& model, const std::vector<std::vec
   std::map<Precision, std::vector<FlowPrecision>> plan;
   plan[Precision::FP32].push_back(FlowPrecision::FP32);
   if (options.arithmetics.empty()) {
-    for (Precision b : runnable_precisions(device))
+    for (Precision b : runnable_precisions(device, model.extractor.backbone().architecture()))
       for (FlowPrecision f : runnable_flow_precisions(device))
         if (!(b == Precision::FP32 && f == FlowPrecision::FP32)) plan[b].push_back(f);
   } else {
@@ -88,6 +89,20 @@ Calibration calibrate_arithmetics(const Model& model, const std::vector<std::vec
     }
   }
   const std::vector<double> angles = test_time_angles(options.transforms);
+  // An int8 backbone quantizes its activations over ranges measured here, in fp32, on the same images
+  // (every tile, copy and scale): the largest value of each.
+  std::vector<double> int8_ranges;
+  if (plan.count(Precision::INT8)) {
+    at::NoGradGuard no_grad;
+    Model f = model;
+    f.to(at::Device(device), Precision::FP32);
+    for (const auto& tiles : images)
+      for (const at::Tensor& tile : tiles) {
+        const std::vector<double> r = f.extractor.int8_ranges(make_copies(tile.to(f.device()), angles, f.config));
+        if (int8_ranges.empty()) int8_ranges.assign(r.size(), 0.0);
+        for (size_t i = 0; i < r.size(); ++i) int8_ranges[i] = std::max(int8_ranges[i], r[i]);
+      }
+  }
   const int total = static_cast<int>(plan.size() * images.size());
   int done = 0;
   std::map<std::string, std::vector<double>> scores;
@@ -104,6 +119,7 @@ Calibration calibrate_arithmetics(const Model& model, const std::vector<std::vec
     const int done_before = done;
     bool stopped = false;
     Model m = model;  // a copy: converting the backbone to a reduced precision and back would round it
+    m.calibration.int8_activation_max = int8_ranges;
     try {
       m.prepare_for_inference(device, backbone, FlowPrecision::FP32);
       // Each image's tiles' features, [tiles*T, D], in this backbone precision.
@@ -180,6 +196,8 @@ Calibration calibrate_arithmetics(const Model& model, const std::vector<std::vec
   c.pixel_threshold = pixel_threshold("fp32/fp32");
   c.flow_scale = flow_scale;
   c.gaussian_scale = gaussian_scale;
+  if (std::any_of(scores.begin(), scores.end(), [](const auto& s) { return s.first.rfind("int8/", 0) == 0; }))
+    c.int8_activation_max = int8_ranges;
   for (const auto& [name, s] : scores) {
     if (name == "fp32/fp32") continue;
     const Calibration other = calibrate_from_good_scores(s, options.transforms, options.quantile);

@@ -38,8 +38,10 @@ struct ChosenArithmetic {
   std::string threshold_arithmetic;  // whose threshold applies (calibration.threshold_for)
   std::string note;                  // how it was chosen, one line
 };
+// `architecture`: the model's backbone (auto takes int8 only for one with an int8 forward).
 ChosenArithmetic choose_arithmetic(const std::string& precision, const std::string& flow_precision,
-                                   const std::string& device, const Calibration& calibration);
+                                   const std::string& device, const Calibration& calibration,
+                                   const std::string& architecture = "");
 
 // Parses "BACKBONE/FLOW" (e.g. "bf16/int8"); throws Error naming the accepted form on anything else,
 // and where `device` cannot run it.

@@ -7,6 +7,7 @@
 
 #include "backbones/architectures.h"
 #include "error.h"
+#include "runtime.h"
 #include "safetensors.h"
 
 #ifndef DIFFERNET_WEIGHTS_DIRS
@@ -156,6 +157,12 @@ std::vector<at::Tensor> Backbone::taps(const at::Tensor& input, const std::vecto
   std::vector<size_t> wanted;
   for (const auto& l : layers) wanted.push_back(layer_index(*arch_, l));
   const size_t deepest = *std::max_element(wanted.begin(), wanted.end());
+  if (int8_ && !input.requires_grad()) {
+    const std::vector<at::Tensor> maps = arch_->forward_int8(*int8_, input, deepest);
+    std::vector<at::Tensor> out;
+    for (size_t i : wanted) out.push_back(maps[i].dequantize());
+    return out;
+  }
   at::Tensor x = input.to(w_.begin()->second.scalar_type());  // a differentiable cast when needed
   if (channels_last()) x = x.contiguous(at::MemoryFormat::ChannelsLast);
   const std::vector<at::Tensor> maps = arch_->forward(w_, x, deepest);  // by layer index, up to the deepest
@@ -189,7 +196,40 @@ bool Backbone::channels_last() {
   return on;
 }
 
+bool Backbone::runs_int8(const std::string& architecture) {
+  return backbones::find(architecture).forward_int8 != nullptr;
+}
+
+std::vector<double> Backbone::int8_ranges(const at::Tensor& x) const {
+  if (!arch_->int8_ranges) throw Error("backbone " + architecture_ + " has no int8 forward (int8 runs AlexNet only)");
+  at::NoGradGuard no_grad;
+  at::Tensor in = x.detach().to(w_.begin()->second.scalar_type());
+  if (channels_last()) in = in.contiguous(at::MemoryFormat::ChannelsLast);
+  return arch_->int8_ranges(w_, in);
+}
+
+void Backbone::set_int8(const std::vector<double>& ranges) {
+  if (!arch_->int8_pack)
+    throw Error("precision int8: backbone " + architecture_ + " has no int8 forward (int8 runs AlexNet, the paper's "
+                "backbone, only); use fp32 or bf16");
+  const at::Tensor& any = w_.begin()->second;
+  if (!any.device().is_cpu() || any.scalar_type() != at::kFloat)
+    throw Error("precision int8 runs on the CPU, from float weights");
+  if (!select_quantized_engine())
+    throw Error("precision int8 needs a quantized engine (FBGEMM, oneDNN or QNNPACK) this LibTorch lacks");
+  const size_t expected = arch_->int8_ranges(w_, at::zeros({1, 3, 64, 64})).size();
+  if (ranges.size() != expected)
+    throw Error("precision int8: the model holds " + std::to_string(ranges.size()) + " int8 activation ranges, " +
+                architecture_ + " needs " + std::to_string(expected) +
+                " (recalibrate: differnet-calibrate MODEL GOOD_IMAGES)");
+  for (double r : ranges)
+    if (!std::isfinite(r) || r <= 0) throw Error("precision int8: an int8 activation range is not finite and > 0");
+  at::NoGradGuard no_grad;
+  int8_ = std::make_shared<const std::vector<backbones::Int8Conv>>(arch_->int8_pack(w_, ranges));
+}
+
 void Backbone::to(const at::Device& device, at::ScalarType dtype) {
+  int8_.reset();  // packed from the weights as they were
   for (auto& [name, t] : w_) {
     t = t.to(device, dtype);
     if (t.dim() == 4 && channels_last()) t = t.contiguous(at::MemoryFormat::ChannelsLast);

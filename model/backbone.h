@@ -6,6 +6,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ namespace differnet {
 
 namespace backbones {
 struct Architecture;
+struct Int8Conv;
 }
 
 class Backbone {
@@ -52,11 +54,27 @@ class Backbone {
   // keeps LibTorch's default layout (NCHW), for comparison. Read once per process.
   static bool channels_last();
 
+  // int8 inference on the CPU (LibTorch's quantized engine: oneDNN), for the architectures that
+  // have an int8 forward (AlexNet): weights quantized per output channel, activations per tensor
+  // with fixed ranges measured on good images (int8_ranges), the input over its own range. taps()
+  // then runs int8 and returns float maps, except for an input that requires a gradient (the
+  // gradient heatmap), which runs the float weights.
+  static bool runs_int8(const std::string& architecture);
+  // The ranges set_int8 takes, measured on `x` (float weights; the caller takes the maximum over
+  // images and scales).
+  std::vector<double> int8_ranges(const at::Tensor& x) const;
+  // Throws Error where the architecture has no int8 forward, the ranges are not its count or not
+  // positive, or LibTorch has no quantized engine. The weights must be on the CPU in float.
+  void set_int8(const std::vector<double>& ranges);
+  void clear_int8() { int8_.reset(); }
+  bool int8() const { return int8_ != nullptr; }
+
  private:
   void prepare();  // the architecture's derived tensors, from the stored ones in float
   std::string architecture_;
   const backbones::Architecture* arch_ = nullptr;
   TensorMap w_;  // stored and derived tensors
+  std::shared_ptr<const std::vector<backbones::Int8Conv>> int8_;  // set by set_int8
 };
 
 // The expected trunk tensors (name -> shape) of an architecture; throws Error for an unknown one.

@@ -259,6 +259,7 @@ std::string Calibration::to_json() const {
             {"good_std", good_std},     {"good_max", good_max}};
   if (pixel_threshold != 0) j["pixel_threshold"] = pixel_threshold;
   if (flow_scale != 0 || gaussian_scale != 0) j["scales"] = {{"flow", flow_scale}, {"gaussian", gaussian_scale}};
+  if (!int8_activation_max.empty()) j["int8_activation_max"] = int8_activation_max;
   if (!arithmetics.empty()) {
     json a = json::object();
     for (const auto& [name, t] : arithmetics) a[name] = threshold_json(t);
@@ -284,6 +285,8 @@ Calibration Calibration::from_json(const std::string& text) {
       c.flow_scale = j.at("scales").at("flow").get<double>();
       c.gaussian_scale = j.at("scales").at("gaussian").get<double>();
     }
+    if (j.contains("int8_activation_max"))  // absent before the int8 backbone
+      c.int8_activation_max = j.at("int8_activation_max").get<std::vector<double>>();
     if (j.contains("arithmetics")) {
       const json& a = j.at("arithmetics");
       if (!a.is_object()) throw Error("calibration is malformed: 'arithmetics' is not an object");
@@ -308,6 +311,11 @@ void Calibration::validate() const {
       throw Error("calibration is malformed: the combined score's scales must be finite and >= 0");
   if ((flow_scale > 0) != (gaussian_scale > 0))
     throw Error("calibration is malformed: the combined score needs both scales (flow and gaussian) or neither");
+  if (int8_activation_max.size() > 64)
+    throw Error("calibration is malformed: more than 64 int8 activation ranges");
+  for (double r : int8_activation_max)
+    if (!std::isfinite(r) || r <= 0)
+      throw Error("calibration is malformed: the int8 activation ranges must be finite and > 0");
   if (transforms < 1)
     throw Error("calibration is inconsistent: it was computed at transforms=" + std::to_string(transforms) +
                 " (T must be at least 1) (recalibrate: differnet-calibrate MODEL GOOD_IMAGES)");

@@ -113,6 +113,10 @@ struct Calibration {
   // The combined image score's scales: the standard deviations of the calibration images' flow and
   // Gaussian scores (fp32). 0 = none (any other image score, or a file written before them).
   double flow_scale = 0.0, gaussian_scale = 0.0;
+  // The int8 backbone's activation ranges (Precision::INT8): the largest value of each quantized
+  // activation (the architecture's order: AlexNet's five ReLU outputs) over the calibration images
+  // in fp32, at every scale. Empty where the model was not calibrated for an int8 backbone.
+  std::vector<double> int8_activation_max = {};
 
   // The threshold for scoring in `arithmetic` ("fp32/fp32": `threshold`); NaN when the model is
   // uncalibrated or holds none for it.

@@ -51,7 +51,8 @@ Detector::Detector(const DetectorOptions& options) try {
   set_threads(options.threads);
   Model model = load_model(options.model_path);
   const ChosenArithmetic chosen =
-      choose_arithmetic(options.precision, options.flow_precision, device_name, model.calibration);
+      choose_arithmetic(options.precision, options.flow_precision, device_name, model.calibration,
+                        model.extractor.backbone().architecture());
   const Precision precision = chosen.backbone;
   const FlowPrecision flow_precision = chosen.flow;
   model.prepare_for_inference(device_name, precision, flow_precision);

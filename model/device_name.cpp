@@ -36,13 +36,15 @@ Precision parse_precision(const std::string& name) {
   if (name == "fp32") return Precision::FP32;
   if (name == "fp16") return Precision::FP16;
   if (name == "bf16") return Precision::BF16;
-  throw Error("precision '" + name + "' is not one of fp32, fp16, bf16");
+  if (name == "int8") return Precision::INT8;
+  throw Error("precision '" + name + "' is not one of fp32, fp16, bf16, int8");
 }
 
 const char* precision_name(Precision precision) {
   switch (precision) {
     case Precision::FP16: return "fp16";
     case Precision::BF16: return "bf16";
+    case Precision::INT8: return "int8";
     default: return "fp32";
   }
 }
@@ -67,7 +69,7 @@ bool parse_precision_choice(const std::string& name, Precision& out) {
   try {
     out = parse_precision(name);
   } catch (const Error&) {
-    throw Error("precision '" + name + "' is not one of auto, fp32, fp16, bf16");
+    throw Error("precision '" + name + "' is not one of auto, fp32, fp16, bf16, int8");
   }
   return true;
 }

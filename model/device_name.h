@@ -17,9 +17,12 @@ struct DeviceName {
 DeviceName parse_device_name(const std::string& text);
 
 // The arithmetic of the backbone (the frozen CNN). The flow and the score always stay fp32: the
-// score sums squares of 2 x 1000 numbers and half precision would round it visibly.
-enum class Precision { FP32, FP16, BF16 };
-// "fp32", "fp16" or "bf16"; throws Error on anything else.
+// score sums squares of 2 x 1000 numbers and half precision would round it visibly. int8 (CPU, the
+// architectures with an int8 forward: AlexNet): weights quantized per output channel, each
+// activation per tensor with a range measured on good images when the model is calibrated
+// (Calibration::int8_activation_max).
+enum class Precision { FP32, FP16, BF16, INT8 };
+// "fp32", "fp16", "bf16" or "int8"; throws Error on anything else.
 Precision parse_precision(const std::string& name);
 const char* precision_name(Precision precision);
 

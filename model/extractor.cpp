@@ -177,4 +177,17 @@ std::vector<at::Tensor> Extractor::local_cells(const at::Tensor& input, int64_t 
   return out;
 }
 
+std::vector<double> Extractor::int8_ranges(const at::Tensor& input) const {
+  check_input(input, input_size_);
+  std::vector<double> out;
+  for (int s : scales_) {
+    const int step = input_size_ / s;  // the same pixels as raw_features reads
+    const at::Tensor xs = step == 1 ? input : input.slice(2, 0, input_size_, step).slice(3, 0, input_size_, step);
+    const std::vector<double> r = backbone_.int8_ranges(xs);
+    if (out.empty()) out.assign(r.size(), 0.0);
+    for (size_t i = 0; i < r.size(); ++i) out[i] = std::max(out[i], r[i]);
+  }
+  return out;
+}
+
 }  // namespace differnet

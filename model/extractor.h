@@ -57,7 +57,11 @@ class Extractor {
   const at::Tensor& feature_std() const { return std_; }
 
   const Backbone& backbone() const { return backbone_; }
+  Backbone& backbone() { return backbone_; }
   void to(const at::Device& device, at::ScalarType dtype = at::kFloat);
+  // The int8 backbone's activation ranges (Backbone::set_int8) of `input` ([N,3,S,S]), at every
+  // scale: each the largest over the scales. Float weights, no gradients.
+  std::vector<double> int8_ranges(const at::Tensor& input) const;
 
  private:
   Backbone backbone_;

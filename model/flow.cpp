@@ -187,16 +187,7 @@ void Flow::set_inference_precision(FlowPrecision precision) {
                 "AVX-512 on, or ONEDNN_MAX_CPU_ISA caps it below); use fp32 or int8");
   if (precision == FlowPrecision::INT8) {
     if (!cpu) throw Error("flow precision int8 runs on the CPU only (use bf16 on a GPU)");
-    // The best quantized engine this LibTorch has (Debian's: oneDNN, then QNNPACK; no FBGEMM).
-    const auto& engines = at::globalContext().supportedQEngines();
-    bool chosen = false;
-    for (at::QEngine e : {at::QEngine::FBGEMM, at::QEngine::ONEDNN, at::QEngine::QNNPACK})
-      if (std::find(engines.begin(), engines.end(), e) != engines.end()) {
-        at::globalContext().setQEngine(e);
-        chosen = true;
-        break;
-      }
-    if (!chosen) throw Error("flow precision int8 needs a quantized engine (FBGEMM, oneDNN or QNNPACK) this LibTorch lacks");
+    if (!select_quantized_engine()) throw Error("flow precision int8 needs a quantized engine (FBGEMM, oneDNN or QNNPACK) this LibTorch lacks");
   }
   // Looked up only for int8: a LibTorch without quantized operators still runs fp32 and bf16.
   auto prepack = [](const at::Tensor& q, const at::Tensor& bias) {

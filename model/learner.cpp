@@ -320,7 +320,7 @@ void Learner::Impl::run() {
     o.quantile = recipe.quantile;
     o.progress = [&](int, int) { return !abandon; };
     // fp32/fp32 and what the element's precision=auto picks here: one more scoring pass at most.
-    const AutoPrecision automatic = auto_precision(device);
+    const AutoPrecision automatic = auto_precision(device, model.config.backbone);
     o.arithmetics = {arithmetic_name(automatic.backbone, automatic.flow)};
     auto calibrate = [&](Model& m) {
       try {

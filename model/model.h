@@ -29,6 +29,8 @@ struct Model {
   // A new model around `backbone`, with a freshly initialised flow (seeded).
   static Model create(const ModelConfig& config, Backbone backbone, uint64_t seed);
   // Moves the model to `device`; the backbone (only) in `precision`: the flow and the score stay fp32.
+  // int8 (CPU) quantizes the backbone with the calibration's int8_activation_max; throws Error where
+  // the model holds none (recalibrate) or the architecture has no int8 forward.
   void to(const at::Device& device, Precision precision = Precision::FP32);
   // to() for scoring: refuses a precision the device cannot run and sets the device up for it
   // (cuDNN autotuning; TF32 only when the precision is reduced anyway).

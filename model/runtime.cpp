@@ -10,11 +10,13 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <limits>
 #include <thread>
 
+#include "backbone.h"
 #include "error.h"
 
 namespace differnet {
@@ -92,7 +94,7 @@ CpuArithmetic cpu_arithmetic() {
   return info;
 }
 
-AutoPrecision auto_precision(const std::string& device) {
+AutoPrecision auto_precision(const std::string& device, const std::string& architecture) {
   AutoPrecision p;
   if (device.rfind("cuda", 0) == 0) {
     p.backbone = Precision::FP16;
@@ -107,18 +109,25 @@ AutoPrecision auto_precision(const std::string& device) {
   const bool vector = cpu.aten_capability != "default";
   const bool bf16 = vector && cpu.amx && cpu_runs_bf16_convolutions();
   const bool int8 = vector && cpu.vnni;
-  p.backbone = bf16 ? Precision::BF16 : Precision::FP32;
+  // An int8 backbone where the architecture has one (docs/benchmarks/precision.md measures it with
+  // VNNI); on AMX too, whose tiles run int8 as well as bf16 (not measured there).
+  const bool int8_backbone = int8 && !architecture.empty() && Backbone::runs_int8(architecture);
+  p.backbone = int8_backbone ? Precision::INT8 : bf16 ? Precision::BF16 : Precision::FP32;
   p.flow = int8 ? FlowPrecision::INT8 : FlowPrecision::FP32;
-  p.reason = isa + ": " + (bf16 ? "bf16 backbone (AMX)" : !vector ? "fp32 (ATen without vector kernels)"
-                                                        : "fp32 backbone (no AMX)") +
+  p.reason = isa + ": " + (int8_backbone ? "int8 backbone (VNNI, " + architecture + ")"
+                           : bf16        ? std::string("bf16 backbone (AMX)")
+                           : !vector     ? std::string("fp32 (ATen without vector kernels)")
+                                         : std::string("fp32 backbone (no AMX)")) +
              (vector ? std::string(", ") + (int8 ? "int8 flow (VNNI)" : "fp32 flow (no VNNI)") : "");
   return p;
 }
 
-std::vector<Precision> runnable_precisions(const std::string& device) {
+std::vector<Precision> runnable_precisions(const std::string& device, const std::string& architecture) {
   if (device.rfind("cuda", 0) == 0) return {Precision::FP32, Precision::FP16, Precision::BF16};
-  if (cpu_runs_bf16_convolutions()) return {Precision::FP32, Precision::BF16};
-  return {Precision::FP32};
+  std::vector<Precision> out = {Precision::FP32};
+  if (cpu_runs_bf16_convolutions()) out.push_back(Precision::BF16);
+  if (!architecture.empty() && Backbone::runs_int8(architecture) && select_quantized_engine()) out.push_back(Precision::INT8);
+  return out;
 }
 
 std::vector<FlowPrecision> runnable_flow_precisions(const std::string& device) {
@@ -134,6 +143,18 @@ void check_precision(const std::string& device, Precision precision) {
   if (precision == Precision::BF16 && device.rfind("cuda", 0) != 0 && !cpu_runs_bf16_convolutions())
     throw Error("precision bf16: this CPU's kernels have no bf16 convolutions (oneDNN runs them from AVX-512 "
                 "on, or ONEDNN_MAX_CPU_ISA caps it below); use fp32");
+  if (precision == Precision::INT8 && device.rfind("cuda", 0) == 0)
+    throw Error("precision int8 runs on the CPU only (on '" + device + "' use fp16)");
+}
+
+bool select_quantized_engine() {
+  const auto& engines = at::globalContext().supportedQEngines();
+  for (at::QEngine e : {at::QEngine::FBGEMM, at::QEngine::ONEDNN, at::QEngine::QNNPACK})
+    if (std::find(engines.begin(), engines.end(), e) != engines.end()) {
+      if (at::globalContext().qEngine() != e) at::globalContext().setQEngine(e);
+      return true;
+    }
+  return false;
 }
 
 void configure_device(const std::string& device, bool allow_tf32) {

@@ -29,7 +29,8 @@ bool configure_allocator();
 
 // Precision, parse_precision and precision_name: device_name.h.
 // Throws Error where `device` cannot run `precision` (fp16 convolutions exist on CUDA only; bf16 on
-// the CPU where its kernels run bf16 convolutions).
+// the CPU where its kernels run bf16 convolutions; int8 on the CPU only, and only for the
+// architectures Backbone::set_int8 accepts).
 void check_precision(const std::string& device, Precision precision);
 // Whether LibTorch's CPU kernels run bf16 convolutions and matrix products here (a probe, once).
 bool cpu_runs_bf16_convolutions();
@@ -47,9 +48,10 @@ struct CpuArithmetic {
 CpuArithmetic cpu_arithmetic();
 
 // The precisions "auto" resolves to on `device` (a resolved name: "cpu", "cuda:N"), and why:
-//  - backbone: fp16 on CUDA; bf16 on a CPU with AMX (oneDNN's bf16 convolutions on tiles); fp32
+//  - backbone: fp16 on CUDA; on a CPU with VNNI int8 for an `architecture` with an int8 forward
+//    (AlexNet, the paper's); else bf16 on a CPU with AMX (oneDNN's bf16 convolutions on tiles); fp32
 //    elsewhere (AVX512-BF16 alone runs the backbones' bf16 convolutions slower than fp32:
-//    docs/benchmarks/precision.md);
+//    docs/benchmarks/precision.md); an empty `architecture` never gets int8;
 //  - flow: int8 on a CPU with VNNI (oneDNN's int8 matrix products; the flow reads all its weights
 //    per frame, a quarter of them in int8), fp32 elsewhere (on CUDA the flow is a small share);
 //  - fp32 for both where ATen runs without vector kernels (ATEN_CPU_CAPABILITY=default).
@@ -60,12 +62,17 @@ struct AutoPrecision {
   FlowPrecision flow = FlowPrecision::FP32;
   std::string reason;  // one line, e.g. "AMX and VNNI: bf16 backbone, int8 flow"
 };
-AutoPrecision auto_precision(const std::string& device);
+AutoPrecision auto_precision(const std::string& device, const std::string& architecture = "");
 
 // The precisions a model can be calibrated in on `device` (what check_precision accepts there):
-// backbone fp32, bf16 where the CPU's kernels run it, fp16 on CUDA; flow fp32, bf16, int8 on the CPU.
-std::vector<Precision> runnable_precisions(const std::string& device);
+// backbone fp32, bf16 where the CPU's kernels run it, fp16 on CUDA, int8 on the CPU for an
+// `architecture` with an int8 forward; flow fp32, bf16, int8 on the CPU.
+std::vector<Precision> runnable_precisions(const std::string& device, const std::string& architecture = "");
 std::vector<FlowPrecision> runnable_flow_precisions(const std::string& device);
+
+// Selects the best quantized engine this LibTorch has (Debian's: oneDNN, then QNNPACK; no FBGEMM)
+// for the int8 flow and backbone; false where it has none. Process-wide; idempotent.
+bool select_quantized_engine();
 
 // Sets up a CUDA device for inference: cuDNN picks its fastest convolution algorithms for the
 // shapes it sees (autotuning; the warm-up pays for it), and TF32 matrix arithmetic is allowed only

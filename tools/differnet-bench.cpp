@@ -49,7 +49,8 @@ options:
   --iterations N      timed runs per stage (default 5); --warmup N untimed runs first (default 1)
   --device NAME       auto, cpu, cuda, cuda:N (default cpu)
   --precision LIST    backbone precisions for the per-frame path: auto (the element's default:
-                      what this machine runs fastest, printed first), fp32, fp16 (CUDA), bf16
+                      what this machine runs fastest, printed first), fp32, fp16 (CUDA), bf16,
+                      int8 (CPU, AlexNet; its activation ranges from the benchmark's frame)
                       (default auto)
   --flow-precision LIST  the flow's linear layers: auto, fp32 (the method), bf16, int8 (CPU only)
                       (default auto); each is timed at batch 1 and 64 and on the per-frame path
@@ -269,6 +270,13 @@ int main(int argc, char** argv) {
           }));
           model.flow.set_requires_grad(false);
         }
+        if (device.is_cpu() && Backbone::runs_int8(c.backbone)) {
+          // An int8 backbone quantizes its activations over ranges measured on good images when the
+          // model is calibrated; timing only: the ranges of the benchmark's own frame.
+          at::Tensor copy = make_copies(resize_antialiased(pixels_to_rgb(upload_region(frame, {}, device), frame.format), 448),
+                                        {0.0}, c);
+          model.calibration.int8_activation_max = model.extractor.int8_ranges(copy);
+        }
         // The per-frame path exactly as the element runs it: a model file, a Detector.
         const std::string model_file =
             (std::filesystem::temp_directory_path() / ("differnet-bench-" + std::to_string(::getpid()) + ".model")).string();
@@ -278,7 +286,7 @@ int main(int argc, char** argv) {
           std::unique_ptr<Detector> detector;
           try {
             // "auto" resolved here: the benchmark's model is uncalibrated, where the Detector's auto is fp32.
-            const AutoPrecision automatic = auto_precision(device_name);
+            const AutoPrecision automatic = auto_precision(device_name, c.backbone);
             const std::string b = backbone_precision == "auto" ? precision_name(automatic.backbone) : backbone_precision;
             const std::string f = flow_precision == "auto" ? flow_precision_name(automatic.flow) : flow_precision;
             detector = std::make_unique<Detector>(DetectorOptions{model_file, device_name, threads, b, f, true});

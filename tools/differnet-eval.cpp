@@ -70,7 +70,8 @@ sub-folders are classes, the good one named by --good. Images are found recursiv
                     The covariance is the Ledoit-Wolf shrinkage estimate (coefficient printed).
   --threads N, --device NAME
   --precision P     the backbone's arithmetic: auto (default: as the element chooses it), fp32 (the
-                    method), fp16 (CUDA only) or bf16; the score stays fp32
+                    method), fp16 (CUDA only), bf16 or int8 (CPU, AlexNet; a model calibrated for it); the
+                    score stays fp32
   --flow-precision P  the flow's linear layers: auto (default), fp32 (the method), bf16 or int8 (CPU)
                     The threshold applied is the model's for that arithmetic (differnet-info lists them).
 
@@ -244,7 +245,8 @@ int main(int argc, char** argv) {
     }
     const int threads = set_threads(args.integer("threads", 0, 0, 1024));
     Model model = load_model(model_path);
-    const ChosenArithmetic arithmetic = choose_arithmetic(precision_choice, flow_precision_choice, device, model.calibration);
+    const ChosenArithmetic arithmetic = choose_arithmetic(precision_choice, flow_precision_choice, device, model.calibration,
+                                                          model.extractor.backbone().architecture());
     const Precision precision = arithmetic.backbone;
     const FlowPrecision flow_precision = arithmetic.flow;
     const bool has_local = model.extractor.local().enabled();

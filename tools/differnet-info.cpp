@@ -111,11 +111,16 @@ int main(int argc, char** argv) {
       for (const auto& [name, t] : k.arithmetics) std::printf(", %s %.6g", name.c_str(), t.threshold);
       std::printf("%s\n", k.arithmetics.empty() ? " only (others: differnet-calibrate)" : "");
     }
+    if (!k.int8_activation_max.empty()) {
+      std::printf("int8 ranges ");
+      for (double r : k.int8_activation_max) std::printf(" %.4g", r);
+      std::printf(" (the int8 backbone's activation ranges, from the calibration images)\n");
+    }
     // What precision=auto scores in on this machine's CPU (and its first GPU, if any).
     std::vector<std::string> devices = {"cpu"};
     if (cuda_available()) devices.push_back("cuda:0");
     for (const auto& d : devices) {
-      const ChosenArithmetic a = choose_arithmetic("auto", "auto", d, k);
+      const ChosenArithmetic a = choose_arithmetic("auto", "auto", d, k, m.config.backbone);
       std::printf("auto here    %s: %s (%s)\n", d.c_str(), arithmetic_name(a.backbone, a.flow).c_str(), a.note.c_str());
     }
     return cli::kOk;

@@ -1,5 +1,10 @@
 #include "architectures.h"
 
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include <algorithm>
+#include <cmath>
+
 #include "../error.h"
 
 namespace differnet::backbones {
@@ -30,6 +35,30 @@ void add_conv(Shapes& s, const std::string& prefix, int64_t out, int64_t in, int
 
 at::Tensor max_pool(const at::Tensor& x, bool ceil_mode, int padding) {
   return at::max_pool2d(x, {3, 3}, {2, 2}, {padding, padding}, {1, 1}, ceil_mode);
+}
+
+Int8Conv pack_int8_conv(const at::Tensor& weight, const at::Tensor& bias, int stride, int padding, double output_max) {
+  static const auto prepack =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("quantized::conv2d_prepack", "")
+          .typed<c10::intrusive_ptr<ConvPackedParamsBase<2>>(at::Tensor, c10::optional<at::Tensor>, torch::List<int64_t>,
+                                                              torch::List<int64_t>, torch::List<int64_t>, int64_t)>();
+  const at::Tensor w = weight.detach().to(at::kCPU, at::kFloat).contiguous();
+  const at::Tensor scales = (w.abs().amax({1, 2, 3}).to(at::kDouble) / 127.0).clamp_min(1e-12);
+  const at::Tensor q = at::quantize_per_channel(w, scales, at::zeros({w.size(0)}, at::kLong), 0, at::kQInt8);
+  Int8Conv c;
+  c.packed = prepack.call(q, bias.detach().to(at::kCPU, at::kFloat).contiguous(), torch::List<int64_t>({stride, stride}),
+                          torch::List<int64_t>({padding, padding}), torch::List<int64_t>({1, 1}), 1);
+  c.output_scale = output_max / 255.0;
+  return c;
+}
+
+at::Tensor quantize_input(const at::Tensor& x) {
+  const at::Tensor f = x.detach().to(at::kFloat).contiguous(at::MemoryFormat::ChannelsLast);
+  const double lo = std::min(0.0, f.min().item<double>()), hi = std::max(0.0, f.max().item<double>());
+  const double scale = hi > lo ? (hi - lo) / 255.0 : 1.0;
+  const int64_t zero = std::clamp<int64_t>(static_cast<int64_t>(std::lround(-lo / scale)), 0, 255);
+  return at::quantize_per_tensor(f, scale, zero, at::kQUInt8);
 }
 
 }  // namespace differnet::backbones

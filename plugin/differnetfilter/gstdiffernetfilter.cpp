@@ -804,8 +804,10 @@ gst_differnet_filter_class_init (GstDifferNetFilterClass * klass)
           0, 1024, DEFAULT_PROP_THREADS, ready));
   g_object_class_install_property (gobject_class, PROP_PRECISION,
       g_param_spec_string ("precision", "Precision",
-          "Arithmetic of the backbone CNN: auto, fp32, fp16 (CUDA only: the GPU's half-precision units) or bf16. "
-          "auto: fp16 on CUDA, bf16 on a CPU with AMX, else fp32, kept only where the model holds a threshold "
+          "Arithmetic of the backbone CNN: auto, fp32, fp16 (CUDA only: the GPU's half-precision units), bf16 or "
+          "int8 (CPU, AlexNet models: weights per channel, activations over ranges measured at calibration). "
+          "auto: fp16 on CUDA, int8 for AlexNet on a CPU with VNNI, bf16 on a CPU with AMX, else fp32, kept only "
+          "where the model holds a threshold "
           "computed in it (differnet-info lists them; active-precision says what runs). The score stays fp32; "
           "fp32 also turns TF32 off on CUDA, so that scores agree with the CPU", DEFAULT_PROP_PRECISION, ready));
   g_object_class_install_property (gobject_class, PROP_FLOW_PRECISION,

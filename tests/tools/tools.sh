@@ -194,7 +194,7 @@ out=$("$bin/differnet-bench" --quick --backbones squeezenet1_1 --flow-widths 16 
 for needle in "backbone bf16" "T=1, batch 2" "backbone fp16 skipped: precision fp16 needs a CUDA device" "summary (cpu"; do
   grep -qF -- "$needle" <<< "$out" || fail "differnet-bench did not say '$needle': $out"
 done
-expect 1 "precision 'fp64' is not one of auto, fp32, fp16, bf16" "$bin/differnet-bench" --quick --precision fp64
+expect 1 "precision 'fp64' is not one of auto, fp32, fp16, bf16, int8" "$bin/differnet-bench" --quick --precision fp64
 
 [ "$failures" -eq 0 ] && echo "tools: all checks passed"
 exit "$failures"
