@@ -6,17 +6,20 @@ Features: the bundled ResNet50-v2 (the upstream weights folder resnet50v2_stage3
 channels, stride 8) and stage 3 (1024, stride 16), at the model's three scales (448, 224 and 112 px,
 the whole image resized), each layer projected by its rows of one fixed random Gaussian matrix
 ([1536, 256], seed 0, N(0, 1/256)), so that a cell of the concatenated layers projects to the sum of
-its layers' projections (projection, averaging and resampling are linear and commute). The product's
-local scorer (model/local_scorer.cpp) is the variant "deep grid": stage 2 pooled to the stage-3
-grid, 3 x 3 averaging, one Ledoit-Wolf Gaussian per scale over every training cell, scales averaged
-at 112 x 112, Gaussian smoothing of sigma 1 px there (4 input px).
+its layers' projections (projection, averaging and resampling are linear and commute). "base" is
+the local scorer as files written before its grid setting run it (model/local_scorer.cpp, grid
+"deepest"): stage 2 pooled to the stage-3 grid, 3 x 3 averaging, one Ledoit-Wolf Gaussian per scale
+over every training cell, scales averaged at 112 x 112, Gaussian smoothing of sigma 1 px there (4
+input px); "shallow01" holds what the presets chose from these figures (grid "shallowest", scales 0
+and 1). Variants (comma-separated in $VARIANTS): base, shallow, scales, shallow-scales, shallow01,
+nb, sigma, center, shallow-center, rank, inv, median.
 
 Training cells: 200 of the paper's training images (random.Random(0).sample of train_good.txt).
 Test: the paper's test split; a defective image is in the development half when its index in its
 class's sorted file list is even. Pixel-level ROC AUC at 112 x 112 (mask area-averaged, > 0.5), per
 class and over all defective images' pixels, as differnet-eval --pixel-auroc computes it.
 
-  /usr/bin/python3 research/localization_variants.py WEIGHTS_DIR DATA_DIR CACHE_DIR
+  VARIANTS=base,shallow01 /usr/bin/python3 research/localization_variants.py WEIGHTS_DIR DATA_DIR CACHE_DIR
 Extraction takes about 10 minutes on 2 cores (cached in CACHE_DIR as fp16), each variant seconds.
 """
 import os
