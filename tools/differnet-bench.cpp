@@ -197,8 +197,10 @@ int main(int argc, char** argv) {
       config.trunk_channels = backbone.trunk_channels();
       config.layers = layers;
       config.layer_channels.clear();
-      if (with_local) {  // the local scorer on the backbone's default layers (fitted on random pixels below)
+      if (with_local) {  // the presets' local scorer on the backbone's default layers (fitted on random pixels below)
+        config.local = preset("fast").config.local;
         config.local.layers = default_local_layers(backbone.architecture());
+        config.local.layer_channels.clear();
         for (const auto& l : config.local.layers) config.local.layer_channels.push_back(backbone.layer_channels(l));
       }
       std::string layer_list;

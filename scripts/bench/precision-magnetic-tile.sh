@@ -3,31 +3,38 @@
 # (seed SEED) with thresholds for fp32/fp32 and the arithmetic auto picks on this machine, scores the
 # test images (191 good, 392 defective; none trained on) in fp32 and in auto, and prints both ROC AUCs
 # and how many images' verdicts differ, each arithmetic judged with its own threshold.
-#   scripts/bench/precision-magnetic-tile.sh DATA OUTDIR [PRESET] [SEED]
+#   scripts/bench/precision-magnetic-tile.sh DATA OUTDIR [PRESET] [SEED] [TRAIN_OPTION...]
 # DATA is the magnetic-tile folder (MT_*/Imgs/*.jpg, train_good.txt). Needs a build in ./build.
+# TRAIN_OPTIONs go to differnet-train (e.g. --backbone FILE --epochs 16 --rotation 0 for a short run
+# of the paper's configuration; the model file's name then carries "-custom").
 set -euo pipefail
-data=${1:?usage: precision-magnetic-tile.sh DATA OUTDIR [PRESET] [SEED]}
+data=${1:?usage: precision-magnetic-tile.sh DATA OUTDIR [PRESET] [SEED] [TRAIN_OPTION...]}
 out=${2:?OUTDIR}
 preset=${3:-accurate}
 seed=${4:-0}
+shift $(( $# < 4 ? $# : 4 ))
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$root/build/tools
 mkdir -p "$out"
-model="$out/mt-$preset-seed$seed.model"
-auto=$("$bin/differnet-bench" --help >/dev/null && "$bin/differnet-bench" --path-only --backbones squeezenet1_1 \
-  --flow-widths 16 --transforms 1 --localize-transforms "" --local no --batch 0 --iterations 1 --warmup 0 |
-  sed -n 's/^precision auto on cpu: backbone \([a-z0-9]*\), flow \([a-z0-9]*\).*/\1\/\2/p')
-echo "precision auto on this machine: $auto"
+name="mt-$preset-seed$seed${1:+-custom}"
+model="$out/$name.model"
+# What auto picks for the preset's backbone here (only AlexNet, the paper's, has an int8 backbone).
+arch=squeezenet1_1
+[ "$preset" = paper ] && arch=alexnet
+auto=$("$bin/differnet-bench" --path-only --backbones "$arch" --flow-widths 16 --transforms 1 \
+  --localize-transforms "" --local no --batch 0 --iterations 1 --warmup 0 |
+  sed -n 's/^ per-frame path, .*backbone \([a-z0-9]*\), flow \([a-z0-9]*\) (auto).*/\1\/\2/p' | head -n 1)
+echo "precision auto on this machine for $arch: $auto"
 if [ ! -f "$model" ]; then
   /usr/bin/time -f "training wall time %e s, peak %M KiB" \
     "$bin/differnet-train" "$data/MT_Free" --ext jpg --include "$data/train_good.txt" --holdout 0 \
-      --preset "$preset" --seed "$seed" --calibrate-in "fp32/fp32,$auto" -o "$model"
+      --preset "$preset" --seed "$seed" --calibrate-in "fp32/fp32,$auto" "$@" -o "$model"
 fi
 for p in fp32 auto; do
   "$bin/differnet-eval" "$model" "$data" --ext jpg --good MT_Free --exclude "$data/train_good.txt" \
-    --precision "$p" --flow-precision "$p" --report "$out/mt-$preset-seed$seed-$p.json" | head -n 1
+    --precision "$p" --flow-precision "$p" --report "$out/$name-$p.json" | head -n 1
 done
-/usr/bin/python3 - "$out/mt-$preset-seed$seed-fp32.json" "$out/mt-$preset-seed$seed-auto.json" <<'PY'
+/usr/bin/python3 - "$out/$name-fp32.json" "$out/$name-auto.json" <<'PY'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 name = lambda r: f"{r['precision']}/{r['flow_precision']}"
