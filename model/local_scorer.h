@@ -61,12 +61,16 @@ class LocalScorer {
 
  private:
   bool enabled_ = false, fitted_ = false;
+  void update_conv_weights();  // conv_weights_ from matrix_
   std::vector<std::string> layers_;
+  std::vector<int> layer_channels_;
   std::vector<int> scale_indices_;
   int channels_ = 0, dim_ = 0, neighbourhood_ = 3;
   bool shallowest_grid_ = false;
   double sigma_ = 0.0, input_size_ = 0.0;
   std::vector<at::Tensor> matrix_, offset_;  // per slot: [C,dim], [dim] float
+  // per slot: matrix_ as 1 x 1 convolution weights, [dim,C_l,1,1] for each layer's rows, then [dim,C,1,1]
+  std::vector<std::vector<at::Tensor>> conv_weights_;
   std::vector<at::Tensor> projection_;       // per slot [C,dim]: the random projection, until fitted
   std::vector<bool> slot_fitted_;
   std::vector<double> shrinkage_;

@@ -351,13 +351,17 @@ TEST(AutoPrecision, FollowsWhatTheCpuReports) {
       EXPECT_EQ(a.flow, FlowPrecision::FP32);
       EXPECT_FALSE(cpu.vnni || cpu.amx || cpu.avx512_bf16) << cpu.onednn_isa;
     }
-  if (isa == "AVX512_CORE" || isa == "AVX512_CORE_VNNI") EXPECT_EQ(a.backbone, Precision::FP32);
+  if (isa == "AVX512_CORE" || isa == "AVX512_CORE_VNNI") {
+    EXPECT_EQ(a.backbone, Precision::FP32);
+  }
   if (aten == "default") {
     EXPECT_EQ(cpu.aten_capability, aten);
     EXPECT_EQ(a.backbone, Precision::FP32);
     EXPECT_EQ(a.flow, FlowPrecision::FP32);
   }
-  if (resolve_device(fixtures::test_device()) != "cpu") EXPECT_EQ(auto_precision("cuda:0").backbone, Precision::FP16);
+  if (resolve_device(fixtures::test_device()) != "cpu") {
+    EXPECT_EQ(auto_precision("cuda:0").backbone, Precision::FP16);
+  }
 }
 
 // A model calibrated in every arithmetic: auto runs in what auto_precision picks, with that

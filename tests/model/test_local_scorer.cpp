@@ -190,7 +190,9 @@ TEST(LocalScorer, RoundTripsAndTheDetectorReportsThePeak) {
     const DefectRegion& region = dd.defects[k];
     EXPECT_TRUE(region.box.fits(kSize, kSize)) << k;
     EXPECT_GE(region.peak, 0.5 * d.local_score) << k;
-    if (k > 0) EXPECT_LE(region.peak, dd.defects[k - 1].peak) << k;
+    if (k > 0) {
+      EXPECT_LE(region.peak, dd.defects[k - 1].peak) << k;
+    }
   }
   EXPECT_TRUE(regions_detector.detect(img.view(), [&] {
     DetectRequest gradient = r;
