@@ -43,7 +43,7 @@ void Model::to(const at::Device& device, Precision precision) {
   gaussian.to(device);
   if (precision == Precision::INT8) {
     if (!device.is_cpu()) throw Error("precision int8 runs on the CPU only");
-    if (calibration.int8_activation_max.empty())
+    if (calibration.int8_activation_max.empty() && Backbone::runs_int8(config.backbone))
       throw Error("precision int8: this model holds no int8 activation ranges (they are measured when it is "
                   "calibrated on a CPU: differnet-calibrate MODEL GOOD_IMAGES); use fp32");
     extractor.backbone().set_int8(calibration.int8_activation_max);

@@ -598,7 +598,7 @@ TEST_F(Element, FramesInFlight) {
 TEST_F(Element, InvalidSettingsStopTheStart) {
   struct Case { const char* property; const char* value; const char* needle; };
   for (const Case& c : {Case{"roi", "10,10,abc", "roi"}, Case{"roi", "99999999999,0,10,10", "out of range"},
-                        Case{"device", "gpu", "device 'gpu'"}, Case{"precision", "int8", "precision"},
+                        Case{"device", "gpu", "device 'gpu'"}, Case{"precision", "fp64", "precision"},
                         Case{"tiles", "8by1", "COLSxROWS"}}) {
     GstElement* e = gst_element_factory_make("differnetfilter", nullptr);
     g_object_set(e, "model", model_.c_str(), "device", fixtures::test_device().c_str(), nullptr);

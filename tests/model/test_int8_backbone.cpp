@@ -92,6 +92,18 @@ TEST(Int8Backbone, RefusedWithTheReason) {
   EXPECT_EQ(parse_precision("int8"), Precision::INT8);
   EXPECT_STREQ(precision_name(Precision::INT8), "int8");
 
+  // A SqueezeNet model: int8 is refused for the backbone.
+  Model sq = fixtures::tiny_model(5, 16);
+  sq.calibration = Calibration{true, 2.0, 1, "test", 2, 1.0, 0.1, 2.1};
+  const std::string sq_path = fixtures::temp_dir() + "/squeeze.model";
+  save_model(sq, sq_path);
+  try {
+    Detector d(DetectorOptions{sq_path, "cpu", 1, "int8", "fp32"});
+    FAIL() << "int8 SqueezeNet model accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no int8 forward"), std::string::npos) << e.what();
+  }
+
   // A model without activation ranges: int8 is refused and says how to get them.
   const std::string path = fixtures::temp_dir() + "/alex-uncalibrated.model";
   Model m = alexnet_model();
