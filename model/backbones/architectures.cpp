@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "../error.h"
+#include "../runtime.h"
 
 namespace differnet::backbones {
 
@@ -37,6 +38,14 @@ at::Tensor max_pool(const at::Tensor& x, bool ceil_mode, int padding) {
   return at::max_pool2d(x, {3, 3}, {2, 2}, {padding, padding}, {1, 1}, ceil_mode);
 }
 
+int int8_weight_levels() {
+  // With VNNI (vpdpbusd) the u8 x s8 products are summed in 32 bits. Without it, oneDNN and FBGEMM
+  // multiply with vpmaddubsw, which adds each pair of products in 16 bits and saturates: two
+  // products of 255 x 127 (64770) overflow 32767, and the convolution's sums come out wrong.
+  // Weights of 7 bits keep every pair within range (2 x 255 x 63 = 32130).
+  return cpu_arithmetic().vnni ? 127 : 63;
+}
+
 Int8Conv pack_int8_conv(const at::Tensor& weight, const at::Tensor& bias, int stride, int padding, double output_max) {
   static const auto prepack =
       c10::Dispatcher::singleton()
@@ -44,7 +53,7 @@ Int8Conv pack_int8_conv(const at::Tensor& weight, const at::Tensor& bias, int st
           .typed<c10::intrusive_ptr<ConvPackedParamsBase<2>>(at::Tensor, c10::optional<at::Tensor>, torch::List<int64_t>,
                                                               torch::List<int64_t>, torch::List<int64_t>, int64_t)>();
   const at::Tensor w = weight.detach().to(at::kCPU, at::kFloat).contiguous();
-  const at::Tensor scales = (w.abs().amax({1, 2, 3}).to(at::kDouble) / 127.0).clamp_min(1e-12);
+  const at::Tensor scales = (w.abs().amax({1, 2, 3}).to(at::kDouble) / int8_weight_levels()).clamp_min(1e-12);
   const at::Tensor q = at::quantize_per_channel(w, scales, at::zeros({w.size(0)}, at::kLong), 0, at::kQInt8);
   Int8Conv c;
   c.packed = prepack.call(q, bias.detach().to(at::kCPU, at::kFloat).contiguous(), torch::List<int64_t>({stride, stride}),

@@ -52,8 +52,12 @@ const Architecture& mobilenetv2();
 // Helpers shared by the architectures' files.
 void add_conv(Shapes& s, const std::string& prefix, int64_t out, int64_t in, int64_t k, bool bias = true);
 at::Tensor max_pool(const at::Tensor& x, bool ceil_mode, int padding = 0);
-// Packs a float convolution for int8: weights symmetric per output channel (max |w| / 127), the
-// output's scale `output_max` / 255 (unsigned, zero point 0: the convolutions are followed by ReLUs).
+// The levels each side of zero of an int8 weight on this CPU: 127 where oneDNN multiplies with VNNI,
+// 63 elsewhere (the instructions without VNNI add pairs of 8-bit products in 16 bits and saturate).
+int int8_weight_levels();
+// Packs a float convolution for int8: weights symmetric per output channel (max |w| divided by
+// int8_weight_levels()), the output's scale `output_max` / 255 (unsigned, zero point 0: the
+// convolutions are followed by ReLUs).
 Int8Conv pack_int8_conv(const at::Tensor& weight, const at::Tensor& bias, int stride, int padding, double output_max);
 // The input of an int8 pass: quantized per tensor to unsigned 8 bits over its own range (in
 // channels-last, the layout oneDNN's quantized convolutions take).
