@@ -57,13 +57,16 @@ at::Tensor Flow::soft_clamp(const at::Tensor& a, double alpha) { return (alpha *
 
 struct Flow::PackedLinear {
   c10::intrusive_ptr<LinearPackedParamsBase> params;
+  // Inputs quantized to 7 bits where oneDNN multiplies without VNNI: its 8-bit instruction there
+  // (vpmaddubsw) adds pairs of u8 x s8 products in 16 bits and saturates (2 x 255 x 127 > 32767).
+  bool reduce_range = false;
 };
 
 at::Tensor Flow::run(const Subnet& net, const at::Tensor& x) const {
   if (precision_ == FlowPrecision::INT8 && !at::GradMode::is_enabled()) {
     at::Tensor h = x.contiguous();
     for (size_t i = 0; i < net.size(); ++i) {
-      h = net[i].packed->params->apply_dynamic(h);
+      h = net[i].packed->params->apply_dynamic(h, net[i].packed->reduce_range);
       if (i + 1 < net.size()) h = at::relu(h);
     }
     return h;
@@ -196,6 +199,7 @@ void Flow::set_inference_precision(FlowPrecision precision) {
                                .typed<c10::intrusive_ptr<LinearPackedParamsBase>(at::Tensor, c10::optional<at::Tensor>)>();
     return op.call(q, bias);
   };
+  const bool reduce_range = precision == FlowPrecision::INT8 && !cpu_arithmetic().vnni;
   for (Block& b : blocks_)
     for (Subnet* net : {&b.s1, &b.s2})
       for (Linear& l : *net) {
@@ -210,7 +214,7 @@ void Flow::set_inference_precision(FlowPrecision precision) {
           const at::Tensor scales = (w.abs().amax(1).to(at::kDouble) / 127.0).clamp_min(1e-12);
           const at::Tensor zeros = at::zeros({w.size(0)}, at::kLong);
           const at::Tensor q = at::quantize_per_channel(w, scales, zeros, 0, at::kQInt8);
-          l.packed = std::make_shared<PackedLinear>(PackedLinear{prepack(q, l.bias.detach().contiguous())});
+          l.packed = std::make_shared<PackedLinear>(PackedLinear{prepack(q, l.bias.detach().contiguous()), reduce_range});
         }
       }
   precision_ = precision;

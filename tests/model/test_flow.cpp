@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "flow.h"
+#include "runtime.h"
 #include "scoring.h"
 
 using namespace differnet;
@@ -85,4 +86,38 @@ TEST(Flow, LoadRejectsWrongShapes) {
   EXPECT_THROW(other.load(t), Error);
   t.erase("flow.block3.subnet1.fc0.weight");
   EXPECT_THROW(other.load(t), Error);
+}
+
+// The int8 flow (dynamic quantization: each layer's input to 255 levels over [0, max], weights to 127
+// per output channel) follows fp32 within a few per cent in the case where 8-bit multiplies can
+// overflow: inputs and weights all positive and near their maxima, so that every pair of u8 x s8
+// products is near 2 x 255 x 127. Without VNNI the multiply instruction adds such pairs in 16 bits
+// and saturates at 32767, halving the sums; the flow then quantizes its inputs to 7 bits there.
+// Each layer's quantization errs by at most about 1/255 + 1/254 of its output (2/255 + 1/254 with 7
+// bits), on two layers per subnet and two subnets per block, compounding through two blocks: well
+// under 5 % of z's norm, where saturation errs by tens of per cent. Run under each dispatch level
+// (scripts/test-dispatch-levels.sh), this is what catches the overflow on CPUs without VNNI.
+TEST(Flow, Int8FollowsFloatWhereEightBitProductsCouldSaturate) {
+  if (!select_quantized_engine()) GTEST_SKIP() << "this LibTorch has no quantized engine";
+  FlowConfig c = small_flow(64);
+  c.blocks = 2;
+  c.hidden_layers = 1;
+  c.permutation_seeds = {0, 1};
+  const int d = 256;
+  Flow flow(c, d, 3);
+  TensorMap w = flow.named_tensors();
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(8);
+  for (auto& [name, t] : w)
+    if (name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0)
+      t = (at::rand(t.sizes(), gen) * 0.2 + 0.8) * (0.05 / std::sqrt(static_cast<double>(t.size(1))));
+  flow.load(w);
+  at::NoGradGuard no_grad;
+  const at::Tensor x = at::rand({4, d}, gen) + 2.0;
+  const at::Tensor fp32 = flow.forward(x).z;
+  flow.set_inference_precision(FlowPrecision::INT8);
+  const at::Tensor int8 = flow.forward(x).z;
+  const double relative = ((int8 - fp32).norm() / fp32.norm()).item<double>();
+  std::printf("int8 flow: z within %.3f %% of fp32 (norm)\n", 100 * relative);
+  EXPECT_LT(relative, 0.05);
+  EXPECT_GT(relative, 0.0);
 }
