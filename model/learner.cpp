@@ -180,6 +180,7 @@ Learner::Learner(const LearnOptions& options) : impl_(std::make_unique<Impl>()) 
     if (c.backbone != preset_backbone) c.local.layers = default_local_layers(c.backbone);
     c.local.layer_channels.clear();
     for (const auto& layer : c.local.layers) c.local.layer_channels.push_back(m.backbone->layer_channels(layer));
+    c.local.projection_seed = static_cast<int>(m.recipe.preset.train.seed);  // seeded like the rest (differnet-train)
   }
   c.validate();
   // The frames are kept in memory at the model's input size until training ends.

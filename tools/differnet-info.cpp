@@ -75,10 +75,10 @@ int main(int argc, char** argv) {
       std::string local_layers, local_scales;
       for (const auto& l : c.local.layers) local_layers += (local_layers.empty() ? "" : ",") + l;
       for (int k : c.local.scales) local_scales += (local_scales.empty() ? "" : ",") + std::to_string(c.scales[static_cast<size_t>(k)]);
-      std::printf("local map    %s cells on the %s layer's grid, %dx%d-averaged, %d dimensions, scales %s px, "
-                  "smoothed %g px: heatmaps from the scoring pass\n", local_layers.c_str(),
+      std::printf("local map    %s cells on the %s layer's grid, %dx%d-averaged, %d dimensions (projection seed %d), "
+                  "scales %s px, smoothed %g px: heatmaps from the scoring pass\n", local_layers.c_str(),
                   c.local.grid == "shallowest" ? "shallowest" : "deepest", c.local.neighbourhood, c.local.neighbourhood,
-                  c.local.dim, local_scales.c_str(), c.local.sigma);
+                  c.local.dim, c.local.projection_seed, local_scales.c_str(), c.local.sigma);
     } else {
       std::printf("local map    none: heatmaps by the gradient (differnet-train --local yes adds one)\n");
     }

@@ -59,7 +59,8 @@ configuration:
                              width 512, 48 epochs, features of 16 rotations per image cached
   --backbone NAME     squeezenet1_1 (fast, bundled), resnet50v2 (accurate, bundled), alexnet (see
                       scripts/weights/export_alexnet.py) or a file (default: the preset's)
-  --seed N            seed of everything random: subset, split, rotations, initial weights (default 0)
+  --seed N            seed of everything random: subset, split, rotations, initial weights, the
+                      local scorer's projection (default 0)
   --input-size N      network input side in px (default 448)
   --scales LIST       the sides the input is pooled at, px, each dividing the input size
                       (default: 1, 1/2 and 1/4 of it, the method's 448,224,112)
@@ -400,6 +401,7 @@ int main(int argc, char** argv) {
       t.heldout_images = cal_images_heldout;
     }
 
+    c.local.projection_seed = seed;  // the local scorer's random projection, seeded like the rest
     Model model = Model::create(c, std::move(backbone), t.seed + 1);
     model.to(at::Device(device));
     cli::install_stop_handler();

@@ -96,6 +96,7 @@ expect 2 "needs the pooled Gaussian" "$bin/differnet-calibrate" "$work/untrained
 expect 0 "flow         8 blocks, 3 hidden layers of width 32" "$bin/differnet-info" "$work/trained.model"
 # The fast preset fits the local scorer; --local no leaves it out (the gradient localizes then).
 expect 0 "local map    fire5,fire7 cells" "$bin/differnet-info" "$work/trained.model"
+expect 0 "(projection seed 1)" "$bin/differnet-info" "$work/trained.model"  # --seed seeds the projection too
 expect 0 "local map    none" "$bin/differnet-info" "$work/untrained.model"
 expect 2 "--local takes yes or no" "$bin/differnet-train" "$work/train" "${tiny[@]}" --local maybe -o "$work/x.model"
 expect 0 "local map maximum as the image score" "$bin/differnet-eval" "$work/trained.model" "$work" --localization local --report "$work/local.json"
