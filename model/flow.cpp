@@ -57,8 +57,9 @@ at::Tensor Flow::soft_clamp(const at::Tensor& a, double alpha) { return (alpha *
 
 struct Flow::PackedLinear {
   c10::intrusive_ptr<LinearPackedParamsBase> params;
-  // Inputs quantized to 7 bits where oneDNN multiplies without VNNI: its 8-bit instruction there
-  // (vpmaddubsw) adds pairs of u8 x s8 products in 16 bits and saturates (2 x 255 x 127 > 32767).
+  // Inputs quantized to 7 bits where oneDNN may multiply without VNNI (CpuArithmetic::int8_full_range):
+  // its 8-bit instruction there (vpmaddubsw) adds pairs of u8 x s8 products in 16 bits and saturates
+  // (2 x 255 x 127 > 32767).
   bool reduce_range = false;
 };
 
@@ -199,7 +200,7 @@ void Flow::set_inference_precision(FlowPrecision precision) {
                                .typed<c10::intrusive_ptr<LinearPackedParamsBase>(at::Tensor, c10::optional<at::Tensor>)>();
     return op.call(q, bias);
   };
-  const bool reduce_range = precision == FlowPrecision::INT8 && !cpu_arithmetic().vnni;
+  const bool reduce_range = precision == FlowPrecision::INT8 && !cpu_arithmetic().int8_full_range;
   for (Block& b : blocks_)
     for (Subnet* net : {&b.s1, &b.s2})
       for (Linear& l : *net) {

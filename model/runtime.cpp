@@ -79,6 +79,7 @@ CpuArithmetic cpu_arithmetic() {
     a.amx = has(dnnl_cpu_isa_avx512_core_amx);
     a.avx512_bf16 = has(dnnl_cpu_isa_avx512_core_bf16);
     a.vnni = has(dnnl_cpu_isa_avx512_core_vnni) || has(dnnl_cpu_isa_avx2_vnni);
+    a.int8_full_range = has(dnnl_cpu_isa_avx512_core_vnni);
     a.onednn_isa = a.amx ? "avx512_core_amx" : a.avx512_bf16 ? "avx512_core_bf16"
                    : has(dnnl_cpu_isa_avx512_core_vnni) ? "avx512_core_vnni"
                    : has(dnnl_cpu_isa_avx512_core) ? "avx512_core"

@@ -44,6 +44,11 @@ struct CpuArithmetic {
   bool amx = false;             // AMX tiles with bf16 and int8 (oneDNN runs bf16 convolutions on them)
   bool avx512_bf16 = false;     // AVX512-BF16 instructions
   bool vnni = false;            // int8 dot products (AVX512-VNNI or AVX-VNNI): oneDNN's int8 matrix products
+  // Whether int8 may use all 8 bits of weights and inputs: where oneDNN's int8 kernels certainly add
+  // their products in 32 bits (AVX512-VNNI). Elsewhere (AVX2, AVX-512 without VNNI, and AVX-VNNI,
+  // whose use by every int8 kernel of oneDNN 2.6 is not certain) products are added in pairs in 16
+  // bits and would saturate: the int8 backbone's weights and the int8 flow's inputs take 7 bits.
+  bool int8_full_range = false;
 };
 CpuArithmetic cpu_arithmetic();
 

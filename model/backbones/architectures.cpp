@@ -42,8 +42,9 @@ int int8_weight_levels() {
   // With VNNI (vpdpbusd) the u8 x s8 products are summed in 32 bits. Without it, oneDNN and FBGEMM
   // multiply with vpmaddubsw, which adds each pair of products in 16 bits and saturates: two
   // products of 255 x 127 (64770) overflow 32767, and the convolution's sums come out wrong.
-  // Weights of 7 bits keep every pair within range (2 x 255 x 63 = 32130).
-  return cpu_arithmetic().vnni ? 127 : 63;
+  // Weights of 7 bits keep every pair within range (2 x 255 x 63 = 32130). Full range only where
+  // the kernels certainly use VNNI (CpuArithmetic::int8_full_range).
+  return cpu_arithmetic().int8_full_range ? 127 : 63;
 }
 
 Int8Conv pack_int8_conv(const at::Tensor& weight, const at::Tensor& bias, int stride, int padding, double output_max) {

@@ -52,8 +52,8 @@ const Architecture& mobilenetv2();
 // Helpers shared by the architectures' files.
 void add_conv(Shapes& s, const std::string& prefix, int64_t out, int64_t in, int64_t k, bool bias = true);
 at::Tensor max_pool(const at::Tensor& x, bool ceil_mode, int padding = 0);
-// The levels each side of zero of an int8 weight on this CPU: 127 where oneDNN multiplies with VNNI,
-// 63 elsewhere (the instructions without VNNI add pairs of 8-bit products in 16 bits and saturate).
+// The levels each side of zero of an int8 weight on this CPU: 127 where oneDNN multiplies with
+// AVX512-VNNI, 63 elsewhere (the instructions without VNNI add pairs of 8-bit products in 16 bits and saturate).
 int int8_weight_levels();
 // Packs a float convolution for int8: weights symmetric per output channel (max |w| divided by
 // int8_weight_levels()), the output's scale `output_max` / 255 (unsigned, zero point 0: the
