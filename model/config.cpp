@@ -41,6 +41,8 @@ std::string ModelConfig::to_json() const {
                   {"dim", local.dim},             {"neighbourhood", local.neighbourhood},
                   {"sigma", local.sigma},         {"scales", local.scales},
                   {"projection_seed", local.projection_seed}, {"grid", local.grid}};
+  if (local.enabled() && local.flow_blocks > 0)
+    j["local"]["flow"] = {{"blocks", local.flow_blocks}, {"hidden", local.flow_hidden}};
   j["image_score"] = {{"method", image_score.method}, {"gaussian", image_score.gaussian},
                       {"flow_trained", image_score.flow_trained}};
   return j.dump();
@@ -87,6 +89,10 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
       c.local.scales = json_int_array<int>(l.at("scales"), INT32_MIN, INT32_MAX);
       c.local.projection_seed = json_int32(l.at("projection_seed"));
       if (l.contains("grid")) c.local.grid = l.at("grid").get<std::string>();  // absent before it: "deepest"
+      if (l.contains("flow")) {  // absent without a local flow
+        c.local.flow_blocks = json_int32(l.at("flow").at("blocks"));
+        c.local.flow_hidden = json_int32(l.at("flow").at("hidden"));
+      }
       if (!c.local.enabled()) throw Error("configuration: a local block must name at least one layer");
     }
   } catch (const json::exception& e) {
@@ -154,6 +160,9 @@ void ModelConfig::validate() const {
     if (local.neighbourhood < 1 || local.neighbourhood > 15 || local.neighbourhood % 2 == 0)
       bad("local neighbourhood must be odd, in 1..15");
     if (!(local.sigma >= 0 && local.sigma <= 64)) bad("local sigma must be in 0..64 px");
+    if (local.flow_blocks < 0 || local.flow_blocks > 16) bad("local flow blocks must be in 0..16");
+    if (local.flow_hidden < 1 || local.flow_hidden > 4096) bad("local flow hidden channels must be in 1..4096");
+    if (local.flow_blocks > 0 && local.dim < 2) bad("the local flow needs local dim >= 2");
     if (local.scales.empty() || local.scales.size() > scales.size()) bad("local scales must name 1 to " +
                                                                          std::to_string(scales.size()) + " scales");
     for (size_t i = 0; i < local.scales.size(); ++i) {

@@ -31,6 +31,12 @@ struct LocalConfig {
   double sigma = 4.0;                // the map's Gaussian smoothing, in input pixels
   std::vector<int> scales = {0, 1, 2};  // which of the model's scales (indices) contribute a map
   int projection_seed = 0;
+  // The local flow (model/local_flow.h): coupling blocks of a fully convolutional normalizing flow
+  // over the whitened cells (0 = none: the Gaussian scores them; files written before it), and the
+  // hidden channels of its 3 x 3 convolutional subnets. Its permutations and initial weights are
+  // drawn from projection_seed.
+  int flow_blocks = 0;
+  int flow_hidden = 64;
   bool enabled() const { return !layers.empty(); }
   int channels() const;              // sum of layer_channels
 };

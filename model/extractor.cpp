@@ -129,7 +129,7 @@ at::Tensor Extractor::raw_features(const at::Tensor& input, int64_t chunk, at::T
         at::NoGradGuard no_grad;
         std::vector<at::Tensor> local_taps;
         for (size_t i : local_taps_) local_taps.push_back(taps[i].detach());
-        cell_scores[static_cast<size_t>(k)] = LocalScorer::cell_scores(local_.cells(k, local_taps));
+        cell_scores[static_cast<size_t>(k)] = local_.score_cells(k, local_.cells(k, local_taps));
       }
     }
     parts.push_back(at::cat(pooled, 1));

@@ -27,6 +27,7 @@ LocalScorer::LocalScorer(const ModelConfig& config)
       sigma_(config.local.sigma),
       input_size_(config.input_size) {
   if (!enabled_) return;
+  flow_ = LocalFlow(config.local);
   // One projection per slot, drawn in slot order from one seeded generator: N(0, 1/dim), so that a
   // projected cell keeps the scale of its channels.
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config.local.projection_seed));
@@ -37,6 +38,8 @@ LocalScorer::LocalScorer(const ModelConfig& config)
     offset_.push_back(at::zeros({dim_}, at::kFloat));
     slot_fitted_.push_back(false);
     shrinkage_.push_back(-1.0);
+    whitening_.emplace_back();
+    whitened_mean_.emplace_back();
   }
   update_conv_weights();
 }
@@ -111,6 +114,18 @@ void LocalScorer::update_conv_weights() {
 
 at::Tensor LocalScorer::cell_scores(const at::Tensor& cells) { return cells.pow(2).mean(-1); }
 
+at::Tensor LocalScorer::score_cells(int slot, const at::Tensor& cells) const {
+  return flow_.enabled() ? flow_.cell_scores(slot, cells) : cell_scores(cells);
+}
+
+at::Tensor LocalScorer::whiten_projected(int slot, const at::Tensor& projected_cells) const {
+  const size_t k = static_cast<size_t>(slot);
+  if (k >= whitening_.size() || !whitening_[k].defined())
+    throw Error("the local scorer's whitening of slot " + std::to_string(slot) + " is only known right after fitting it");
+  const at::Tensor w = whitening_[k].to(projected_cells.device());
+  return at::matmul(projected_cells.to(at::kFloat), w) - whitened_mean_[k].to(projected_cells.device());
+}
+
 at::Tensor LocalScorer::combine(const std::vector<at::Tensor>& cell_scores, int size) const {
   at::Tensor sum;
   for (const at::Tensor& c : cell_scores) {
@@ -135,6 +150,8 @@ void LocalScorer::fit(int slot, const at::Tensor& projected_cells) {
   matrix_[k] = p.mm(wh.matrix).to(device).contiguous();
   offset_[k] = wh.mean.unsqueeze(0).mm(wh.matrix).squeeze(0).to(device).contiguous();
   shrinkage_[k] = wh.shrinkage;
+  whitening_[k] = wh.matrix.to(at::kFloat).contiguous();
+  whitened_mean_[k] = wh.mean.unsqueeze(0).mm(wh.matrix).squeeze(0).to(at::kFloat).contiguous();
   slot_fitted_[k] = true;
   fitted_ = true;
   for (bool f : slot_fitted_) fitted_ = fitted_ && f;
@@ -147,6 +164,7 @@ TensorMap LocalScorer::named_tensors() const {
     out[slot_name(k, "matrix")] = matrix_[static_cast<size_t>(k)];
     out[slot_name(k, "offset")] = offset_[static_cast<size_t>(k)];
   }
+  for (const auto& [name, t] : flow_.named_tensors()) out[name] = t;
   return out;
 }
 
@@ -155,12 +173,16 @@ void LocalScorer::load(const TensorMap& tensors) {
     if (!tensors.empty()) throw Error("unexpected tensor '" + tensors.begin()->first + "' (the configuration has no local scorer)");
     return;
   }
+  TensorMap own, flow;
+  for (const auto& [name, t] : tensors) (name.rfind("local.flow.", 0) == 0 ? flow : own)[name] = t;
   std::map<std::string, std::vector<int64_t>> expected;
   for (int k = 0; k < slots(); ++k) {
     expected[slot_name(k, "matrix")] = {channels_, dim_};
     expected[slot_name(k, "offset")] = {dim_};
   }
-  check_shapes(tensors, expected, "the local scorer");
+  check_shapes(own, expected, "the local scorer");
+  if (flow_.enabled()) flow_.load(flow);
+  else if (!flow.empty()) throw Error("unexpected tensor '" + flow.begin()->first + "' (the configuration has no local flow)");
   for (int k = 0; k < slots(); ++k) {
     matrix_[static_cast<size_t>(k)] = tensors.at(slot_name(k, "matrix")).to(at::kFloat).contiguous();
     offset_[static_cast<size_t>(k)] = tensors.at(slot_name(k, "offset")).to(at::kFloat).contiguous();
@@ -173,6 +195,7 @@ void LocalScorer::load(const TensorMap& tensors) {
 void LocalScorer::to(const at::Device& device) {
   for (auto& m : matrix_) m = m.to(device);
   for (auto& o : offset_) o = o.to(device);
+  flow_.to(device);
   update_conv_weights();
 }
 

@@ -16,6 +16,10 @@
 // Stored per scale slot k (the k-th entry of config.local.scales): "local.scale{k}.matrix" [C,dim]
 // (the projection times the whitening) and "local.scale{k}.offset" [dim] (the whitened mean): a cell
 // x scores |x A - b|^2 / dim.
+//
+// With config.local.flow_blocks > 0 the whitened cells are scored by the local flow (local_flow.h)
+// instead: a fully convolutional normalizing flow trained on the whitened cell maps of the good
+// images (local_flow_training.h); untrained it is the identity and scores as the Gaussian.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -23,6 +27,7 @@
 #include <vector>
 
 #include "config.h"
+#include "local_flow.h"
 #include "tensor_io.h"
 
 namespace differnet {
@@ -45,6 +50,15 @@ class LocalScorer {
   at::Tensor cells(int slot, const std::vector<at::Tensor>& taps) const;
   // Transformed cells -> per-cell scores [N,h,w]: mean of squares over the last dimension.
   static at::Tensor cell_scores(const at::Tensor& cells);
+  // Whitened cells of slot `slot` -> per-cell scores [N,h,w]: the local flow's where the model has
+  // one, else cell_scores().
+  at::Tensor score_cells(int slot, const at::Tensor& cells) const;
+  // Projected cells ([..., dim], cells() of an unfitted scorer) -> the whitened cells a fitted
+  // scorer's cells() gives, for the slot fit() was last given. Only after fit() in this process
+  // (the whitening alone is not stored). Throws Error otherwise.
+  at::Tensor whiten_projected(int slot, const at::Tensor& projected_cells) const;
+  LocalFlow& flow() { return flow_; }
+  const LocalFlow& flow() const { return flow_; }
   // Per-slot cell scores ([N,h_k,w_k] each) -> the smoothed map [N,size,size].
   at::Tensor combine(const std::vector<at::Tensor>& cell_scores, int size) const;
 
@@ -73,6 +87,8 @@ class LocalScorer {
   std::vector<std::vector<at::Tensor>> conv_weights_;
   std::vector<at::Tensor> projection_;       // per slot [C,dim]: the random projection, until fitted
   std::vector<bool> slot_fitted_;
+  std::vector<at::Tensor> whitening_, whitened_mean_;  // per slot after fit(): [dim,dim], [dim] (CPU)
+  LocalFlow flow_;
   std::vector<double> shrinkage_;
 };
 

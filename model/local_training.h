@@ -21,6 +21,9 @@ struct LocalFitReport {
   // The raw pooled features of the images ([images, D]), from the same backbone pass: the flow's
   // training takes them as its cache when it does not rotate (TrainOptions::unrotated_features).
   at::Tensor raw_features;
+  // Only for a model with a local flow: per slot, per image, the whitened cell map [dim,h,w] (half,
+  // CPU) that the flow trains on (local_flow_training.h).
+  std::vector<std::vector<at::Tensor>> whitened_maps;
 };
 
 // At most this many cells per slot enter the covariance (a seeded random subset, the same number from

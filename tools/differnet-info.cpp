@@ -79,6 +79,9 @@ int main(int argc, char** argv) {
                   "scales %s px, smoothed %g px: heatmaps from the scoring pass\n", local_layers.c_str(),
                   c.local.grid == "shallowest" ? "shallowest" : "deepest", c.local.neighbourhood, c.local.neighbourhood,
                   c.local.dim, c.local.projection_seed, local_scales.c_str(), c.local.sigma);
+      if (c.local.flow_blocks > 0)
+        std::printf("local flow   %d coupling blocks, %d hidden channels (3x3 convolutions): cells scored by their "
+                    "likelihood under the flow, not the Gaussian alone\n", c.local.flow_blocks, c.local.flow_hidden);
     } else {
       std::printf("local map    none: heatmaps by the gradient (differnet-train --local yes adds one)\n");
     }

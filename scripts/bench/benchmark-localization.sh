@@ -7,6 +7,8 @@
 # DATA is the magnetic-tile folder (MT_*/Imgs/*.jpg with NAME.png masks, train_good.txt). The flow is
 # trained for one epoch only: the local scorer does not depend on it, and its figures here are not
 # the preset's (scripts/bench/benchmark-magnetic-tile.sh measures those). Needs a build in ./build.
+# Further differnet-train options in TRAIN_ARGS (for example TRAIN_ARGS="--local-flow 2": the local
+# flow); they name the output files too.
 set -euo pipefail
 data=${1:?usage: benchmark-localization.sh DATA OUTDIR [PRESET] [SEED] [LIMIT]}
 out=${2:?OUTDIR}
@@ -15,9 +17,11 @@ seed=${4:-0}
 limit=${5:-}
 bin=$(cd "$(dirname "$0")/../.." && pwd)/build/tools
 mkdir -p "$out"
-name="mt-local-$preset-seed$seed${limit:+-limit$limit}"
-args=()
-[ -n "$limit" ] && args=(--limit "$limit")
+extra=(${TRAIN_ARGS:-})
+tag=$(printf '%s' "${TRAIN_ARGS:-}" | tr -c 'A-Za-z0-9' '-' | sed 's/--*/-/g; s/-$//')
+name="mt-local-$preset-seed$seed${limit:+-limit$limit}${tag}"
+args=("${extra[@]}")
+[ -n "$limit" ] && args+=(--limit "$limit")
 if [ ! -f "$out/$name.model" ]; then
   /usr/bin/time -f "fitting wall time %e s, peak %M KiB" \
     "$bin/differnet-train" "$data/MT_Free" --ext jpg --include "$data/train_good.txt" --holdout 0 \
