@@ -46,6 +46,8 @@ options:
   --localize-transforms LIST  T values with localization (default 1,8)
   --local yes|no      also time the local scorer's map (default yes; its layers are the
                       backbone's defaults, its Gaussian fitted on random pixels: timing only)
+  --local-flow N      score its cells with a local flow of N coupling blocks (default 0: the
+                      Gaussian); --local-flow-hidden N its subnets' channels (64)
   --iterations N      timed runs per stage (default 5); --warmup N untimed runs first (default 1)
   --device NAME       auto, cpu, cuda, cuda:N (default cpu)
   --precision LIST    backbone precisions for the per-frame path: auto (the element's default:
@@ -137,7 +139,8 @@ int main(int argc, char** argv) {
     cli::Args args(argc, argv,
                    {{"backbones", true}, {"flow-widths", true}, {"transforms", true}, {"localize-transforms", true}, {"local", true},
                     {"iterations", true}, {"warmup", true}, {"device", true}, {"threads", true}, {"quick", false},
-                    {"precision", true}, {"flow-precision", true}, {"batch", true}, {"path-only", false}},
+                    {"precision", true}, {"flow-precision", true}, {"batch", true}, {"path-only", false},
+                    {"local-flow", true}, {"local-flow-hidden", true}},
                    kHelp);
     const bool quick = args.has("quick");
     const std::string device_name = resolve_device(args.text("device", "cpu"));
@@ -151,6 +154,9 @@ int main(int argc, char** argv) {
     const std::string local_arg = args.text("local", "yes");
     if (local_arg != "yes" && local_arg != "no") throw cli::UsageError("--local takes yes or no, not '" + local_arg + "'");
     const bool with_local = local_arg == "yes";
+    const int local_flow_blocks = args.integer("local-flow", 0, 0, 16);
+    const int local_flow_hidden = args.integer("local-flow-hidden", 64, 1, 4096);
+    if (local_flow_blocks > 0 && !with_local) throw cli::UsageError("--local-flow needs --local yes");
     const auto precisions = args.list("precision", "auto");
     for (const auto& p : precisions) check_precision_choice(p);  // a typo fails now, not after minutes
     const auto flow_precisions = args.list("flow-precision", "auto");
@@ -202,6 +208,8 @@ int main(int argc, char** argv) {
         config.local.layers = default_local_layers(backbone.architecture());
         config.local.layer_channels.clear();
         for (const auto& l : config.local.layers) config.local.layer_channels.push_back(backbone.layer_channels(l));
+        config.local.flow_blocks = local_flow_blocks;  // untrained: the same arithmetic as a trained one
+        config.local.flow_hidden = local_flow_hidden;
       }
       std::string layer_list;
       for (const auto& l : layers) {
