@@ -37,7 +37,8 @@ LocalFlow::LocalFlow(const LocalConfig& config)
     std::vector<Block> blocks;
     for (int b = 0; b < config.flow_blocks; ++b) {
       Block blk;
-      const uint32_t seed = static_cast<uint32_t>(config.projection_seed * 100 + static_cast<int>(k) * 10 + b);
+      // (unsigned arithmetic: any seed wraps instead of overflowing)
+      const uint32_t seed = static_cast<uint32_t>(config.projection_seed) * 100u + static_cast<uint32_t>(k) * 10u + static_cast<uint32_t>(b);
       blk.perm = at::tensor(numpy_legacy_permutation(seed, dim_), at::kLong);
       blk.s1a = drawn(len1_, hidden_);
       blk.s1b = zero(hidden_, 2 * len2_);
