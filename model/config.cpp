@@ -163,6 +163,12 @@ void ModelConfig::validate() const {
     if (local.flow_blocks < 0 || local.flow_blocks > 16) bad("local flow blocks must be in 0..16");
     if (local.flow_hidden < 1 || local.flow_hidden > 4096) bad("local flow hidden channels must be in 1..4096");
     if (local.flow_blocks > 0 && local.dim < 2) bad("the local flow needs local dim >= 2");
+    // Its weights (two 3 x 3 convolutions per subnet, two subnets per block, per scale), checked
+    // before anything is allocated for them: at most 64 M parameters.
+    const double local_flow_params = static_cast<double>(local.scales.size()) * local.flow_blocks * 27.0 * local.flow_hidden * local.dim;
+    if (local_flow_params > 64e6)
+      bad("the local flow would hold " + std::to_string(static_cast<long long>(local_flow_params / 1e6)) +
+          " M parameters (blocks x hidden x dim too large; at most 64 M)");
     if (local.scales.empty() || local.scales.size() > scales.size()) bad("local scales must name 1 to " +
                                                                          std::to_string(scales.size()) + " scales");
     for (size_t i = 0; i < local.scales.size(); ++i) {

@@ -237,5 +237,14 @@ TEST(LocalFlow, RoundTripsAndMismatchedFilesAreRefused) {
   bad = flow_config(2);
   bad.local.flow_hidden = 0;
   EXPECT_THROW(bad.validate(), Error);
+  bad.local.flow_hidden = 4096;  // 16 blocks of it: far beyond what a model file should make us allocate
+  bad.local.flow_blocks = 16;
+  bad.local.dim = 256;
+  try {
+    bad.validate();
+    ADD_FAILURE() << "a local flow of 16 blocks x 4096 channels was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("M parameters"), std::string::npos) << e.what();
+  }
   EXPECT_THROW(train_local_flow(m, {}, {}, o), Error);  // no maps for its slot
 }
