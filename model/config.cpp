@@ -45,6 +45,7 @@ std::string ModelConfig::to_json() const {
     j["local"]["flow"] = {{"blocks", local.flow_blocks}, {"hidden", local.flow_hidden}};
   j["image_score"] = {{"method", image_score.method}, {"gaussian", image_score.gaussian},
                       {"flow_trained", image_score.flow_trained}};
+  if (!image_score.chosen_by.empty()) j["image_score"]["chosen_by"] = image_score.chosen_by;
   return j.dump();
 }
 
@@ -78,6 +79,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
       c.image_score.method = s.at("method").get<std::string>();
       c.image_score.gaussian = s.at("gaussian").get<bool>();
       c.image_score.flow_trained = s.at("flow_trained").get<bool>();
+      if (s.contains("chosen_by")) c.image_score.chosen_by = s.at("chosen_by").get<std::string>();  // absent before it
     }
     if (j.contains("local")) {  // absent in files written before the local scorer
       const json& l = j.at("local");
@@ -142,6 +144,8 @@ void ModelConfig::validate() const {
     bad("image_score method '" + image_score.method + "' is not one of flow, gaussian, combined");
   if (image_score.method != "flow" && !image_score.gaussian)
     bad("image_score method '" + image_score.method + "' needs the pooled Gaussian (gaussian: true)");
+  if (image_score.chosen_by.size() > 1000)
+    bad("image_score chosen_by has " + std::to_string(image_score.chosen_by.size()) + " characters (at most 1000)");
   if (image_score.method != "gaussian" && !image_score.flow_trained)
     bad("image_score method '" + image_score.method + "' needs a trained flow (flow_trained is false)");
   if (image_score.gaussian && feature_dim() > kMaxWhitenedDim)

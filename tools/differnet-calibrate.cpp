@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "dataset.h"
 #include "image_file.h"
+#include "image_score_choice.h"
 #include "model.h"
 #include "runtime.h"
 #include "scoring.h"
@@ -39,7 +40,11 @@ maxima): the element's defect regions are the heatmap cells at or above it.
                    threshold, is always included); thresholds of other arithmetics are replaced
   --precision P, --flow-precision F  the same as --calibrate-in P/F (each fp32 when not given)
   --image-score M  score images with M from now on: flow, gaussian or combined (the last two need a
-                   model holding the pooled Gaussian: differnet-train --image-score gaussian|combined)
+                   model holding the pooled Gaussian: differnet-train --image-score gaussian|combined),
+                   or auto: the one of the three that best tells these good images from the same
+                   images with synthetic defects planted (scratch, crack, spot, patch, stain; at
+                   least 10 images; the table is printed)
+  --seed N         the synthetic defects' seed for --image-score auto (default 0)
 A model whose image score is combined also gets its scales: the spreads of the images' flow and
 Gaussian scores.
 
@@ -52,7 +57,7 @@ int main(int argc, char** argv) {
   return cli::run_tool("differnet-calibrate", [&] {
     cli::Args args(argc, argv,
                    {{"transforms", true}, {"quantile", true}, {"ext", true}, {"exclude", true}, {"o", true},
-                    {"threads", true}, {"device", true}, {"calibrate-in", true}, {"precision", true}, {"flow-precision", true}, {"tiles", true}, {"tile-overlap", true}, {"image-score", true}},
+                    {"threads", true}, {"device", true}, {"calibrate-in", true}, {"precision", true}, {"flow-precision", true}, {"tiles", true}, {"tile-overlap", true}, {"image-score", true}, {"seed", true}},
                    kHelp);
     if (args.positionals().size() < 2) throw cli::UsageError("give a model and good images (see --help)");
     const std::string path = args.positionals()[0];
@@ -69,9 +74,11 @@ int main(int argc, char** argv) {
     for (const auto& a : calibrate_in) parse_arithmetic(a, device);  // before the (slow) scoring
     set_threads(args.integer("threads", 0, 0, 1024));
     Model model = load_model(path);
-    if (args.has("image-score")) {
+    const bool choose = args.text("image-score", "") == "auto";
+    if (args.has("image-score") && !choose) {
       try {
         model.config.image_score.method = image_score_name(parse_image_score(args.text("image-score", "")));
+        model.config.image_score.chosen_by.clear();
         model.config.validate();
       } catch (const Error& e) {
         throw cli::UsageError(std::string("--image-score: ") + e.what());
@@ -90,6 +97,21 @@ int main(int argc, char** argv) {
     std::vector<std::vector<at::Tensor>> images;
     for (const auto& p : paths)
       images.push_back(load_resized_tiles(p, model.config.input_size, model.config.tiles, model.config.tile_overlap));
+    if (choose) {
+      if (!model.config.image_score.gaussian)
+        throw cli::UsageError("--image-score auto needs a model holding the pooled Gaussian (differnet-train "
+                              "--image-score gaussian, combined or auto)");
+      const ImageScoreChoice choice = choose_image_score(
+          model, images, device, static_cast<uint64_t>(args.integer("seed", 0, 0, 1 << 30)), [&](int done, int total) {
+            cli::progress_line("synthetic defects " + std::to_string(done) + "/" + std::to_string(total),
+                               static_cast<double>(done) / total);
+            return true;
+          });
+      cli::progress_done();
+      std::printf("image score: %s\n%s", choice.summary().c_str(), choice.table().c_str());
+      model.config.image_score.method = choice.chosen;
+      model.config.image_score.chosen_by = "auto: " + choice.summary();
+    }
     ArithmeticCalibrationOptions o;
     std::vector<std::string> skipped;
     o.skipped = &skipped;

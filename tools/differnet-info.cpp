@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
                       : "",
                   !is.flow_trained ? "; the flow is not trained (a first model of learn mode)"
                   : is.gaussian && is.method == "flow" ? "; also holds the pooled Gaussian" : "");
+      if (!is.chosen_by.empty()) std::printf("             %s\n", is.chosen_by.c_str());
     }
     const Calibration& k = m.calibration;
     if (k.calibrated)

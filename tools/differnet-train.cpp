@@ -11,6 +11,7 @@
 #include "backbone.h"
 #include "arithmetic_calibration.h"
 #include "calibration.h"
+#include "image_score_choice.h"
 #include "cli.h"
 #include "dataset.h"
 #include "image_file.h"
@@ -84,7 +85,11 @@ configuration:
                       same pooled features, closed form) or combined (both, each divided by its
                       spread over the calibration images); preset: combined for fast and
                       accurate, flow for paper. gaussian and combined also fit the Gaussian
-                      (stored in the model: differnet-calibrate --image-score switches later)
+                      (stored in the model: differnet-calibrate --image-score switches later),
+                      or auto: the one of the three that best tells the held-out images from
+                      the same images with synthetic defects planted (scratch, crack, spot,
+                      patch, stain), printed as a table and recorded in the model (needs at
+                      least 10 held-out images; with fewer, combined)
   --local yes|no      also fit the local scorer, which makes heatmaps from the forward pass (a
                       Gaussian over the cells of two feature maps; seconds to minutes, no
                       training; preset: yes for fast and accurate, no for paper)
@@ -223,10 +228,12 @@ int main(int argc, char** argv) {
       c.whiten = v == "yes";
     }
     if (c.whiten && !c.standardize) throw cli::UsageError("--whiten yes needs --standardize yes");
+    bool choose_image_score_auto = false;
     if (args.has("image-score")) {
       const std::string v = args.text("image-score", "");
+      choose_image_score_auto = v == "auto";
       try {
-        c.image_score.method = image_score_name(parse_image_score(v));
+        c.image_score.method = choose_image_score_auto ? "combined" : image_score_name(parse_image_score(v));
       } catch (const Error& e) {
         throw cli::UsageError(std::string("--image-score: ") + e.what());
       }
@@ -497,6 +504,32 @@ int main(int argc, char** argv) {
                    c.image_score.method.c_str());
     }
 
+    // ---- the image score, where auto: chosen on the held-out images with synthetic defects
+    std::string image_score_note;
+    if (choose_image_score_auto && !cli::stop_requested) {
+      if (cal_tiles_heldout.size() < static_cast<size_t>(kImageScoreChoiceMinImages)) {
+        image_score_note = "image score combined: --image-score auto needs at least " +
+                           std::to_string(kImageScoreChoiceMinImages) + " held-out images (--holdout), " +
+                           std::to_string(cal_tiles_heldout.size()) + " were held out";
+        std::fprintf(stderr, "differnet-train: %s\n", image_score_note.c_str());
+      } else {
+        try {
+          const ImageScoreChoice choice = choose_image_score(model, cal_tiles_heldout, device, t.seed, [&](int done, int total) {
+            cli::progress_line("image score: synthetic defects " + std::to_string(done) + "/" + std::to_string(total),
+                               static_cast<double>(done) / total);
+            return !cli::stop_requested;
+          });
+          cli::progress_done();
+          model.config.image_score.method = choice.chosen;
+          model.config.image_score.chosen_by = "auto: " + choice.summary();
+          image_score_note = "image score " + choice.summary();
+          std::fprintf(stderr, "differnet-train: %s\n%s", image_score_note.c_str(), choice.table().c_str());
+        } catch (const Error&) {
+          if (!cli::stop_requested) throw;
+        }
+      }
+    }
+
     // ---- calibration
     const bool on_training = calib.empty();
     // Each calibration image as its tiles (one tile when untiled); its score is the largest.
@@ -553,6 +586,7 @@ int main(int argc, char** argv) {
                 sha256_file_hex(written).substr(0, 12).c_str(), report.epochs_done,
                 cli::format_duration(report.seconds).c_str(), report.epoch_losses.back(),
                 report.stopped ? " (stopped early: the last finished epoch)" : "");
+    if (!image_score_note.empty()) std::printf("%s\n", image_score_note.c_str());
     if (model.calibration.calibrated)
     {
       std::printf("threshold %.6g: %s\n", model.calibration.threshold, model.calibration.method.c_str());

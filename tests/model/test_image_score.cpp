@@ -200,8 +200,9 @@ TEST(ImageScore, BadConfigurationsAreRefused) {
   refused([](ModelConfig& c) { c.image_score.method = "gaussian"; }, "needs the pooled Gaussian");
   refused([](ModelConfig& c) { c.image_score.flow_trained = false; }, "needs a trained flow");
   refused([](ModelConfig& c) {
-    c.image_score = {"combined", true, false};
+    c.image_score = {"combined", true, false, ""};
   }, "needs a trained flow");
+  refused([](ModelConfig& c) { c.image_score.chosen_by = std::string(1001, 'x'); }, "chosen_by has 1001 characters");
   EXPECT_THROW(parse_image_score("Flow"), Error);
 
   Calibration k = calibrate_from_good_scores({1.0, 1.2, 1.1}, 1);

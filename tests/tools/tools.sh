@@ -92,6 +92,18 @@ expect 0 "threshold" "$bin/differnet-calibrate" "$work/trained.model" "$work/fre
 expect 0 "image score  gaussian" "$bin/differnet-info" "$work/gaussian.model"
 expect 0 "image score gaussian" "$bin/differnet-eval" "$work/gaussian.model" "$work" --report "$work/gaussian.json"
 expect 2 "needs the pooled Gaussian" "$bin/differnet-calibrate" "$work/untrained.model" "$work/fresh" --image-score combined -o "$work/x.model"
+# auto: chosen on the good images with synthetic defects planted (14 images: the 6 fresh and the 8
+# good test ones), recorded in the model; fewer than 10 refused, a model without the Gaussian refused.
+expect 0 "ROC AUC on synthetic defects in 14 held-out good images" "$bin/differnet-calibrate" "$work/trained.model" "$work/fresh" "$work/test/good" --image-score auto -o "$work/auto.model"
+expect 0 "auto: " "$bin/differnet-info" "$work/auto.model"
+expect 1 "at least 10 held-out good images, got 6" "$bin/differnet-calibrate" "$work/trained.model" "$work/fresh" --image-score auto -o "$work/x.model"
+expect 2 "--image-score auto needs a model holding the pooled Gaussian" "$bin/differnet-calibrate" "$work/untrained.model" "$work/fresh" "$work/test/good" --image-score auto -o "$work/x.model"
+expect 0 "ROC AUC on synthetic defects in 10 held-out good images" "$bin/differnet-train" "$work/train" "$work/fresh" "${tiny[@]}" \
+  --epochs 2 --holdout 10 --image-score auto -o "$work/auto-train.model"
+expect 0 "auto: " "$bin/differnet-info" "$work/auto-train.model"
+expect 0 "--image-score auto needs at least 10 held-out images (--holdout), 4 were held out" "$bin/differnet-train" "$work/train" \
+  "${tiny[@]}" --epochs 1 --holdout 4 --image-score auto -o "$work/auto-few.model"
+expect 0 "image score  combined" "$bin/differnet-info" "$work/auto-few.model"
 [ ! -e "$work/x.model" ] || fail "a refused calibration wrote a model"
 expect 0 "flow         8 blocks, 3 hidden layers of width 32" "$bin/differnet-info" "$work/trained.model"
 # The fast preset fits the local scorer; --local no leaves it out (the gradient localizes then).
