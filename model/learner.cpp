@@ -16,6 +16,7 @@
 #include "backbone.h"
 #include "arithmetic_calibration.h"
 #include "calibration.h"
+#include "image_score_choice.h"
 #include "local_training.h"
 #include "error.h"
 #include "image_file.h"
@@ -118,7 +119,8 @@ Recipe make_recipe(const LearnOptions& o) {
     else if (key == "lr") t.lr = parse_double(key, v, 1e-12, 1);
     else if (key == "seed") t.seed = static_cast<uint64_t>(parse_int(key, v, 0, 1 << 30));
     else if (key == "image-score") {
-      c.image_score.method = image_score_name(parse_image_score(v));
+      r.preset.choose_image_score = v == "auto";
+      c.image_score.method = v == "auto" ? "combined" : image_score_name(parse_image_score(v));
       c.image_score.gaussian = c.image_score.method != "flow";
     }
     else if (key == "holdout") r.holdout = static_cast<int>(parse_int(key, v, 0, 1 << 20));
@@ -399,6 +401,18 @@ void Learner::Impl::run() {
     set_phase(LearnPhase::Calibrating);
     // Training with rotations fitted the standardisation to rotated copies: refit the Gaussian to it.
     if (t.rotation_deg != 0 && model.config.standardize) fit_pooled_gaussian(model, train, {}, false);
+    // The image score, where the recipe chooses it: on the held-out frames with synthetic defects.
+    if (recipe.preset.choose_image_score && holdout >= kImageScoreChoiceMinImages && model.config.image_score.gaussian) {
+      try {
+        const ImageScoreChoice choice =
+            choose_image_score(model, cal_tiles, device, t.seed, [&](int, int) { return !abandon; });
+        model.config.image_score.method = choice.chosen;
+        model.config.image_score.chosen_by = "auto: " + choice.summary();
+      } catch (const Error&) {
+        if (abandon) throw Error("learning was abandoned");
+        throw;
+      }
+    }
     calibrate(model);
     set_phase(LearnPhase::Writing);
     model.to(at::kCPU);

@@ -228,7 +228,7 @@ int main(int argc, char** argv) {
       c.whiten = v == "yes";
     }
     if (c.whiten && !c.standardize) throw cli::UsageError("--whiten yes needs --standardize yes");
-    bool choose_image_score_auto = false;
+    bool choose_image_score_auto = p.choose_image_score;
     if (args.has("image-score")) {
       const std::string v = args.text("image-score", "");
       choose_image_score_auto = v == "auto";

@@ -16,6 +16,7 @@
 
 #include <gst/differnet/differnetmeta.h>
 #include "metrics.h"
+#include "model.h"
 #include "test_support.h"
 
 using namespace differnet;
@@ -316,6 +317,32 @@ TEST(Learn, EndOfStreamWhileCollecting) {
     gst_harness_teardown(h);
     gst_object_unref(bus);
   }
+}
+
+// image-score=auto in learn-settings: with 10 frames held out the learnt model's image score is chosen
+// on them with synthetic defects planted, and the model records how.
+TEST(Learn, ChoosesTheImageScoreOnHeldOutFrames) {
+  const std::string model = fixtures::temp_dir() + "/auto.model";
+  GstBus* bus = gst_bus_new();
+  GstHarness* h = learn_harness("learn-preset=paper learn-settings=\"s,input-size=128,flow-width=32,epochs=4,batch-size=6,"
+                                "feature-cache=4,lr=0.001,seed=3,image-score=auto,holdout=10\" learn-interval=1 "
+                                "learn-min-difference=0 overlay=none mode=learn learn-frames=100 model=" + model, bus);
+  for (int i = 0; i < 22; ++i) {
+    ASSERT_EQ(gst_harness_push(h, frame(good(i), i)), GST_FLOW_OK);
+    gst_buffer_unref(gst_harness_pull(h));
+  }
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));  // learning ends with the stream: 12 train
+  Posted posted;
+  posted.drain(bus);
+  ASSERT_FALSE(posted.learn.empty());
+  EXPECT_STREQ(gst_structure_get_string(posted.learn.back(), "phase"), "done") << posted.all_warnings();
+  ASSERT_TRUE(fs::exists(model));
+  const Model m = load_model(model);
+  EXPECT_EQ(m.config.image_score.chosen_by.rfind("auto: " + m.config.image_score.method +
+                                                  " (ROC AUC on synthetic defects in 10 held-out good images", 0), 0u)
+      << m.config.image_score.chosen_by;
+  gst_harness_teardown(h);
+  gst_object_unref(bus);
 }
 
 // What cannot end in a model is refused when learning would start, before a frame is collected:
