@@ -12,7 +12,9 @@ the local scorer as files written before its grid setting run it (model/local_sc
 over every training cell, scales averaged at 112 x 112, Gaussian smoothing of sigma 1 px there (4
 input px); "shallow01" holds what the presets chose from these figures (grid "shallowest", scales 0
 and 1). Variants (comma-separated in $VARIANTS): base, shallow, scales, shallow-scales, shallow01,
-nb, sigma, center, shallow-center, rank, inv, median.
+nb, sigma, center, shallow-center, rank, inv, median, stage1 (ResNet50-v2's stage 1 at stride 4
+beside shallow01: its own Gaussian map, standardised, added at 0.25, 0.5 and 1; extracted uncached,
+about 5 more minutes).
 
 Training cells: 200 of the paper's training images (random.Random(0).sample of train_good.txt).
 Test: the paper's test split; a defective image is in the development half when its index in its
@@ -32,7 +34,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(__file__))
-from few_shot_patches import load_net, stages, MEAN, STD  # noqa: E402
+from few_shot_patches import bn, load_net, stages, MEAN, STD  # noqa: E402
 
 CLASSES = ["MT_Blowhole", "MT_Break", "MT_Crack", "MT_Fray", "MT_Uneven"]
 SIZES = (448, 224, 112)
@@ -127,6 +129,48 @@ def grid_cells(p2, p3, grid, nb, center=None):
     return x
 
 
+def stage1(g, x):
+    """ResNet50-v2's stem and stage 1 (stride 4, 256 channels), as few_shot_patches.stages computes them."""
+    x = bn(g, "batchnorm0", x)
+    x = F.relu(bn(g, "batchnorm1", F.conv2d(x, g("conv0_weight"), stride=2, padding=3)))
+    x = F.max_pool2d(x, 3, 2, 1)
+    conv = 0
+    for u in range(3):
+        h = F.relu(bn(g, f"stage1_batchnorm{3 * u}", x))
+        shortcut = F.conv2d(h, g(f"stage1_conv{conv + 3}_weight")) if u == 0 else x
+        y = F.relu(bn(g, f"stage1_batchnorm{3 * u + 1}", F.conv2d(h, g(f"stage1_conv{conv}_weight"))))
+        y = F.relu(bn(g, f"stage1_batchnorm{3 * u + 2}", F.conv2d(y, g(f"stage1_conv{conv + 1}_weight"), padding=1)))
+        x = F.conv2d(y, g(f"stage1_conv{conv + 2}_weight")) + shortcut
+        conv += 4 if u == 0 else 3
+    return x
+
+
+def stage1_maps(g, data, train, test):
+    """Per-cell Gaussian map of stage 1 at 448 px (112 x 112 cells, each averaged over 3 x 3), one
+    Gaussian over every cell of the training images (covariance shrunk by 1 % towards its mean
+    variance), each test map standardised by the mean and spread of 20 training images' cell scores."""
+    def cells(path):
+        img = Image.open(path).convert("RGB").resize((448, 448), Image.BILINEAR)
+        x = torch.from_numpy(np.asarray(img).astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            return F.avg_pool2d(stage1(g, (x - MEAN) / STD), 3, 1, 1, count_include_pad=True)[0].reshape(256, -1)
+    n, s, ss = 0, torch.zeros(256, dtype=torch.float64), torch.zeros(256, 256, dtype=torch.float64)
+    for f in train:
+        c = cells(os.path.join(data, "MT_Free", "Imgs", f)).double()
+        s += c.sum(1)
+        ss += c @ c.T
+        n += c.shape[1]
+    mu = s / n
+    cov = ss / n - torch.outer(mu, mu)
+    cov = 0.99 * cov + 0.01 * torch.trace(cov) / 256 * torch.eye(256, dtype=torch.float64)
+    e, v = torch.linalg.eigh(cov)
+    w, muf = (v @ torch.diag(e.rsqrt()) @ v.T).float(), mu.float()
+    score = lambda c: (((c.T - muf) @ w) ** 2).mean(1)
+    ref = torch.cat([score(cells(os.path.join(data, "MT_Free", "Imgs", f))) for f in train[:20]])
+    return torch.stack([((score(cells(os.path.join(data, c, "Imgs", f))) - ref.mean()) / ref.std()).view(112, 112)
+                        for c, f in test])
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit(__doc__)
@@ -166,6 +210,20 @@ def main():
     def stack(items, k):
         return (torch.stack([it[k][0] for it in items]).float(), torch.stack([it[k][1] for it in items]).float())
 
+    def evaluate(name, maps):
+        res = {}
+        for half, sel in (("dev", dev), ("test", ~dev)):
+            idx = np.nonzero(sel)[0]
+            row = {}
+            for c in CLASSES + ["all"]:
+                ii = [i for i in idx if c == "all" or cls[i] == c]
+                sc = np.concatenate([maps[i].numpy().ravel() for i in ii])
+                lb = np.concatenate([masks[i].ravel() for i in ii]).astype(np.int64)
+                row[c] = auroc(sc, lb)
+            res[half] = row
+        for half in ("dev", "test"):
+            print(f"{name:<34} {half:<4} " + " ".join(f"{res[half][c]:.3f}" for c in CLASSES + ["all"]), flush=True)
+
     def run(name, grid="deep", nb=3, scales=(0, 1, 2), sigma=1.0, weights=None, post=None, center=None):
         maps = torch.zeros(len(te), 1, 112, 112)
         for k in scales:
@@ -182,18 +240,8 @@ def main():
         maps = smooth(maps / len(scales), sigma)[:, 0]
         if post is not None:
             maps = post(maps)
-        res = {}
-        for half, sel in (("dev", dev), ("test", ~dev)):
-            idx = np.nonzero(sel)[0]
-            row = {}
-            for c in CLASSES + ["all"]:
-                ii = [i for i in idx if c == "all" or cls[i] == c]
-                sc = np.concatenate([maps[i].numpy().ravel() for i in ii])
-                lb = np.concatenate([masks[i].ravel() for i in ii]).astype(np.int64)
-                row[c] = auroc(sc, lb)
-            res[half] = row
-        for half in ("dev", "test"):
-            print(f"{name:<34} {half:<4} " + " ".join(f"{res[half][c]:.3f}" for c in CLASSES + ["all"]), flush=True)
+        evaluate(name, maps)
+        return maps
 
     print(f"{'variant':<34} half " + " ".join(c[3:8] for c in CLASSES) + " all", flush=True)
     variants = os.environ.get("VARIANTS", "base").split(",")
@@ -228,6 +276,12 @@ def main():
             run("deep grid, per-image ranks", post=lambda m: m.flatten(1).argsort(1).argsort(1).float().view_as(m))
         elif v == "inv":
             run("deep grid, inverted", post=lambda m: -m)
+        elif v == "stage1":
+            base = run("shallow grid, scales 0 and 1", grid="shallow", scales=(0, 1))
+            s1 = smooth(stage1_maps(g, data, train, [(c, f) for c, f, _ in test])[:, None], 1.0)[:, 0]
+            evaluate("stage 1 alone", s1)
+            for a in (0.25, 0.5, 1.0):
+                evaluate(f"shallow01 + {a} x stage 1", base + a * s1)
         elif v == "median":
             run("deep grid minus image median", post=lambda m: m - m.flatten(1).median(1).values[:, None, None])
 

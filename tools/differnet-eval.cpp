@@ -302,8 +302,11 @@ int main(int argc, char** argv) {
                  threads);
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<double> scores, gaussian_scores, local_scores;
-    // A model combining the flow and its pooled Gaussian: each part's own ROC AUC is reported too.
-    const bool has_parts = model.config.image_score.method == "combined";
+    // A model holding both a trained flow and its pooled Gaussian: each part's own ROC AUC is
+    // reported too, whichever of them (or their combination) the model scores with.
+    const bool has_parts = model.config.image_score.flow_trained && model.config.image_score.gaussian && model.gaussian.fitted();
+    Model parts_model = model;  // shares the tensors; scores both parts
+    parts_model.config.image_score.method = "combined";
     std::vector<double> flow_parts, gaussian_parts;
     const auto angles = test_time_angles(T);
     for (auto& s : samples) {
@@ -317,7 +320,7 @@ int main(int argc, char** argv) {
           const at::Tensor copies = make_copies(tile.to(model.device()), angles, model.config);
           at::Tensor local_maps;
           at::Tensor features = model.extractor.features(copies, 0, has_local ? &local_maps : nullptr);
-          const ScoreParts parts = score_parts(model, features, static_cast<int64_t>(copies.size(0)));
+          const ScoreParts parts = score_parts(has_parts ? parts_model : model, features, static_cast<int64_t>(copies.size(0)));
           s.score = std::max(s.score, combine_score_parts(model, parts, model.calibration.flow_scale,
                                                           model.calibration.gaussian_scale).item<double>());
           if (parts.flow.defined()) flow_part = std::max(flow_part, parts.flow.item<double>());
@@ -413,7 +416,8 @@ int main(int argc, char** argv) {
       const double f_auc = roc_auc(flow_parts, labels), g_auc = roc_auc(gaussian_parts, labels);
       report["parts"] = {{"flow", {{"auroc", f_auc}, {"per_class", per_class_auroc(samples, flow_parts, classes)}}},
                          {"gaussian", {{"auroc", g_auc}, {"per_class", per_class_auroc(samples, gaussian_parts, classes)}}}};
-      std::printf("image score combined of: the flow alone ROC AUC %.4f, the pooled Gaussian alone %.4f\n", f_auc, g_auc);
+      std::printf("image score %s; each part alone: the flow ROC AUC %.4f, the pooled Gaussian %.4f\n",
+                  model.config.image_score.method.c_str(), f_auc, g_auc);
     }
     if (gaussian.fitted()) {
       const nlohmann::json g_per_class = per_class_auroc(samples, gaussian_scores, classes);

@@ -83,13 +83,13 @@ configuration:
                       but its held-out loss is far worse, README "Detection")
   --image-score M     how an image is scored: flow (DifferNet's), gaussian (one Gaussian over the
                       same pooled features, closed form) or combined (both, each divided by its
-                      spread over the calibration images); preset: combined for fast and
-                      accurate, flow for paper. gaussian and combined also fit the Gaussian
-                      (stored in the model: differnet-calibrate --image-score switches later),
-                      or auto: the one of the three that best tells the held-out images from
-                      the same images with synthetic defects planted (scratch, crack, spot,
-                      patch, stain), printed as a table and recorded in the model (needs at
-                      least 10 held-out images; with fewer, combined)
+                      spread over the calibration images), or auto: the one of the three that
+                      best tells the held-out images from the same images with synthetic
+                      defects planted (scratch, crack, spot, patch, stain), printed as a table
+                      and recorded in the model (needs at least 10 held-out images; with
+                      fewer, combined). Preset: auto for fast and accurate, flow for paper.
+                      All but flow also fit the Gaussian (stored in the model:
+                      differnet-calibrate --image-score switches later)
   --local yes|no      also fit the local scorer, which makes heatmaps from the forward pass (a
                       Gaussian over the cells of two feature maps; seconds to minutes, no
                       training; preset: yes for fast and accurate, no for paper)
