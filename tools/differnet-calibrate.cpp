@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
     set_threads(args.integer("threads", 0, 0, 1024));
     Model model = load_model(path);
     const bool choose = args.text("image-score", "") == "auto";
+    if (args.has("seed") && !choose) throw cli::UsageError("--seed seeds the synthetic defects of --image-score auto only");
     if (args.has("image-score") && !choose) {
       try {
         model.config.image_score.method = image_score_name(parse_image_score(args.text("image-score", "")));

@@ -262,7 +262,8 @@ differnet_filter_install_learn_api (GObjectClass * gobject_class)
       g_param_spec_boxed ("learn-settings", "Learn settings", "Overrides of the preset, named as differnet-train's "
           "options, e.g. \"settings,epochs=24,input-size=224\": backbone, input-size, layers, standardize, "
           "whiten, flow-width, flow-blocks, epochs, batch-size, feature-cache, rotation, feature-noise, lr, seed, holdout, "
-          "quantile, calibration-transforms", GST_TYPE_STRUCTURE, playing));
+          "quantile, calibration-transforms, image-score (flow, gaussian, combined, or auto: chosen on the held-out "
+          "frames, the fast and accurate presets' way)", GST_TYPE_STRUCTURE, playing));
   g_object_class_install_property (gobject_class, PROP_LEARN_MIN_DIFFERENCE,
       g_param_spec_double ("learn-min-difference", "Learn minimum difference", "A frame whose 32x32 gray thumbnail "
           "differs from the last kept frame's by less than this mean absolute difference (gray levels) is skipped "

@@ -96,6 +96,7 @@ expect 2 "needs the pooled Gaussian" "$bin/differnet-calibrate" "$work/untrained
 # good test ones), recorded in the model; fewer than 10 refused, a model without the Gaussian refused.
 expect 0 "ROC AUC on synthetic defects in 14 held-out good images" "$bin/differnet-calibrate" "$work/trained.model" "$work/fresh" "$work/test/good" --image-score auto -o "$work/auto.model"
 expect 0 "auto: " "$bin/differnet-info" "$work/auto.model"
+expect 2 "--seed seeds the synthetic defects of --image-score auto only" "$bin/differnet-calibrate" "$work/trained.model" "$work/fresh" --seed 3 -o "$work/x.model"
 expect 1 "at least 10 held-out good images, got 6" "$bin/differnet-calibrate" "$work/trained.model" "$work/fresh" --image-score auto -o "$work/x.model"
 expect 2 "--image-score auto needs a model holding the pooled Gaussian" "$bin/differnet-calibrate" "$work/untrained.model" "$work/fresh" "$work/test/good" --image-score auto -o "$work/x.model"
 expect 0 "ROC AUC on synthetic defects in 10 held-out good images" "$bin/differnet-train" "$work/train" "$work/fresh" "${tiny[@]}" \
