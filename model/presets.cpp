@@ -38,8 +38,9 @@ Preset preset(const std::string& name) {
     p.config.image_score.gaussian = true;
     // ... and then the image score is chosen among flow, gaussian and combined on the held-out good
     // images with synthetic defects planted (image_score_choice.h), combined where fewer than 10 are
-    // held out. On Magnetic Tile it took the Gaussian with both presets: 0.003 above combined with
-    // accurate's features, 0.0005 to 0.0012 below it with fast's (docs/benchmarks/detection.md).
+    // held out. On Magnetic Tile it took the Gaussian with accurate's features (0.003 above combined);
+    // with fast's, where the three lie within 0.0012, combined or the Gaussian by the seed
+    // (docs/benchmarks/detection.md).
     p.choose_image_score = true;
     return p;
   }

@@ -16,9 +16,9 @@ struct Preset {
   // this many optimiser steps (0 = none; differnet-train --min-steps). No preset sets it yet: its
   // effect on 16-image training is not measured.
   int min_steps = 0;
-  // fast and accurate: choose the image score after training from the held-out good images with synthetic defects
-  // planted (image_score_choice.h; differnet-train --image-score auto), among flow, gaussian and
-  // combined; config.image_score.method is the score taken when too few images are held out.
+  // fast and accurate: choose the image score after training among flow, gaussian and combined, on
+  // the held-out good images with synthetic defects planted (image_score_choice.h; differnet-train
+  // --image-score auto); config.image_score.method is the score taken when too few are held out.
   bool choose_image_score = false;
 };
 
