@@ -58,15 +58,17 @@ TEST(SyntheticDefects, EachKindChangesAPartOfTheImageReproducibly) {
   EXPECT_THROW(plant_synthetic_defect(at::zeros({1, 3, 8, 64}, at::kByte), SyntheticDefect::Spot, 1), std::invalid_argument);
 }
 
-// The rule on given scores: the Gaussian part moves with the planted defect (by 0.5 and 1.0, its good
-// values spread over 0..1.9), the flow's does not (the same value in each copy), so the Gaussian is
-// chosen; the combined candidate, the Gaussian plus the flow's unrelated spread, lies between them
-// (computed by hand: flow 0.5, combined 0.725, gaussian 0.793).
+// The rule on given scores: the Gaussian part moves with the planted defect (by 0.55 and 1.05, its
+// good values spread over 0..1.9 in steps of 0.1, so that no planted value ties a good one: the
+// closest lie 0.05 apart), the flow's does not (the same value in each copy, ties by construction),
+// so the Gaussian is chosen; the combined candidate, the Gaussian plus the flow's unrelated spread,
+// lies between them (computed by hand: flow 0.5, combined 0.74125, gaussian 0.8125; the nearest
+// combined planted and good scores lie 0.0075 apart, far beyond any rounding).
 TEST(ImageScoreChoice, TakesTheCandidateThatSeparatesTheSyntheticDefects) {
   std::vector<std::vector<std::vector<TileScoreParts>>> parts;
   for (int i = 0; i < 20; ++i) {
     const double f = std::sin(1.7 * i), g = 0.1 * i;
-    parts.push_back({{{f, g}}, {{f, g + 0.5}}, {{f, g + 1.0}}});
+    parts.push_back({{{f, g}}, {{f, g + 0.55}}, {{f, g + 1.05}}});
   }
   const ImageScoreChoice c = choose_from_parts(parts, {"a", "b"});
   ASSERT_EQ(c.candidates.size(), 3u);
@@ -74,9 +76,9 @@ TEST(ImageScoreChoice, TakesTheCandidateThatSeparatesTheSyntheticDefects) {
   EXPECT_EQ(c.candidates[1].method, "flow");
   EXPECT_EQ(c.candidates[2].method, "gaussian");
   EXPECT_EQ(c.chosen, "gaussian");
-  EXPECT_NEAR(c.candidates[0].auroc, 0.725, 1e-12);
+  EXPECT_NEAR(c.candidates[0].auroc, 0.74125, 1e-12);
   EXPECT_DOUBLE_EQ(c.candidates[1].auroc, 0.5);
-  EXPECT_NEAR(c.candidates[2].auroc, 0.793125, 1e-12);
+  EXPECT_NEAR(c.candidates[2].auroc, 0.8125, 1e-12);
   EXPECT_LT(c.candidates[2].per_kind.at("a"), c.candidates[2].per_kind.at("b"));
   EXPECT_EQ(c.good_images, 20);
   EXPECT_EQ(c.synthetic_images, 40);
