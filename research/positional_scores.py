@@ -11,7 +11,10 @@ normal looks; PaDiM models each position on its own. Variants, each per scale:
     mean): PaDiM with a shared covariance;
   - posnorm: the shared map, each position's score standardised by the mean and spread of that
     position's scores over other good images (100 training images not used for the Gaussian);
-  - posmean+posnorm: both.
+  - posmean+posnorm: both;
+  - self-reference: each cell against the rest of its own tile (the median of its squared whitened
+    distances, per dimension, to the tile's cells), alone and added at half weight to the shared map
+    (both standardised over all test maps' pixels): a defect is unlike the rest of its part.
 Reported: pixel-level ROC AUC at 112 x 112 per class and over all defective pixels on the development
 half of the defective test images / the other half (as localization_variants.py), and the image
 ROC AUC of the map's maximum over the paper's test set (191 good, 392 defective), whole / dev half.
@@ -23,7 +26,7 @@ choice would be made on the development half and on held-out good images, never 
 
   /usr/bin/python3 research/positional_scores.py WEIGHTS_DIR DATA_DIR CACHE_DIR
 Shares the feature cache of localization_variants.py (about 12 min to extract 883 images on 2 cores
-when empty; then a minute per variant).
+when empty; then a minute per variant, 5 minutes for self-reference).
 """
 import os
 import random
@@ -107,6 +110,23 @@ def main():
             img = auroc(mx[sel], defective[sel].astype(np.int64))
             print(f"{name:<22} {half:<4} " + " ".join(f"{v:.3f}" for v in row) + f"  image {img:.3f}", flush=True)
 
+    def self_reference(q):
+        """Each cell against the rest of its own tile: the q-quantile of its squared whitened distances
+        (per dimension) to the tile's cells, under the shared Gaussian's whitening; scales averaged."""
+        maps = torch.zeros(len(te), 1, 112, 112)
+        for k in SCALES:
+            c = cells(tr, k).permute(0, 2, 3, 1).reshape(-1, DIM).double()
+            mu, w = ledoit_wolf(c)
+            del c
+            for i0 in range(0, len(te), 64):
+                z = ((cells(te[i0:i0 + 64], k).permute(0, 2, 3, 1).double() - mu) @ w).float()
+                for j in range(z.shape[0]):
+                    x = z[j].reshape(-1, DIM)
+                    d = torch.cdist(x, x) ** 2 / DIM
+                    s = torch.quantile(d, q, dim=1).view(1, 1, z.shape[1], z.shape[2])
+                    maps[i0 + j:i0 + j + 1] += F.interpolate(s, size=(112, 112), mode="bilinear", align_corners=False)
+        return smooth(maps / len(SCALES), 1.0)[:, 0]
+
     def run(name, posmean, posnorm):
         maps = torch.zeros(len(te), 1, 112, 112)
         for k in SCALES:
@@ -136,6 +156,13 @@ def main():
                          ("posmean+posnorm", True, True)):
         maps = run(name, pm, pn)
         shared = maps if shared is None else shared
+
+    # A cell unlike the rest of its own tile (the median of its distances to the tile's cells), alone and
+    # added to the shared map (each standardised by its mean and spread over all test maps' pixels).
+    selfref = self_reference(0.5)
+    evaluate("self-reference", selfref)
+    z = lambda m: (m - m.mean()) / m.std()
+    evaluate("shared + self-ref/2", z(shared) + 0.5 * z(selfref))
 
     # Is a marked region unusual in itself, or only beside the rest of its tile? Pixel ROC AUC of the
     # shared map, every test image: marked pixels against the good test tiles' pixels, and the
