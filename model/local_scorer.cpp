@@ -61,11 +61,24 @@ at::Tensor LocalScorer::cells(int slot, const std::vector<at::Tensor>& taps) con
     at::Tensor sum;
     size_t layer = 0;
     for (const at::Tensor& t : taps) {
-      at::Tensor m = t.to(at::kFloat);
-      if (neighbourhood_ > 1)
-        m = at::avg_pool2d(m, {neighbourhood_, neighbourhood_}, {1, 1}, {neighbourhood_ / 2, neighbourhood_ / 2},
-                           /*ceil_mode=*/false, /*count_include_pad=*/true);
-      at::Tensor p = at::conv2d(m, conv_weights_.at(static_cast<size_t>(slot)).at(layer++));
+      at::Tensor p;
+      if (t.scalar_type() == at::kBFloat16) {
+        // A bf16 backbone's maps (AMX): projected in bf16 (oneDNN's bf16 convolution, fp32
+        // accumulation; weights and result rounded to 8 significant bits), then averaged in fp32 on
+        // the projection's fewer channels. A 1 x 1 convolution without bias and the averaging
+        // (zeros beyond the border) commute, so these are the same cells up to that rounding, at a
+        // fraction of an fp32 projection's cost.
+        p = at::conv2d(t, conv_weights_bf16_.at(static_cast<size_t>(slot)).at(layer++)).to(at::kFloat);
+        if (neighbourhood_ > 1)
+          p = at::avg_pool2d(p, {neighbourhood_, neighbourhood_}, {1, 1}, {neighbourhood_ / 2, neighbourhood_ / 2},
+                             /*ceil_mode=*/false, /*count_include_pad=*/true);
+      } else {
+        at::Tensor m = t.to(at::kFloat);
+        if (neighbourhood_ > 1)
+          m = at::avg_pool2d(m, {neighbourhood_, neighbourhood_}, {1, 1}, {neighbourhood_ / 2, neighbourhood_ / 2},
+                             /*ceil_mode=*/false, /*count_include_pad=*/true);
+        p = at::conv2d(m, conv_weights_.at(static_cast<size_t>(slot)).at(layer++));
+      }
       if (p.size(2) != h || p.size(3) != w)
         p = p.size(2) < h ? at::upsample_bilinear2d(p, {h, w}, /*align_corners=*/false) : at::adaptive_avg_pool2d(p, {h, w});
       sum = sum.defined() ? sum + p : p;
@@ -96,6 +109,7 @@ void LocalScorer::update_conv_weights() {
   // Per slot: one weight per layer (its rows of the matrix) for the shallowest grid, then the whole
   // matrix (the deepest grid's concatenated cells).
   conv_weights_.clear();
+  conv_weights_bf16_.clear();
   auto as_conv = [](const at::Tensor& rows) {
     at::Tensor w = rows.t().contiguous().view({rows.size(1), rows.size(0), 1, 1});
     return Backbone::channels_last() ? w.contiguous(at::MemoryFormat::ChannelsLast) : w;
@@ -108,7 +122,10 @@ void LocalScorer::update_conv_weights() {
       row += c;
     }
     per_layer.push_back(as_conv(a));
+    std::vector<at::Tensor> per_layer_bf16;
+    for (const at::Tensor& w : per_layer) per_layer_bf16.push_back(w.to(at::kBFloat16));
     conv_weights_.push_back(per_layer);
+    conv_weights_bf16_.push_back(per_layer_bf16);
   }
 }
 

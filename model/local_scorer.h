@@ -47,6 +47,7 @@ class LocalScorer {
 
   // The maps of the configured layers at one scale ([N,C_l,h_l,w_l], in config order, any float
   // dtype) -> transformed cells [N,h,w,dim] float (projected; with a fitted scorer also whitened).
+  // On the shallowest grid, bf16 maps (a bf16 backbone's) are projected in bf16, the rest in fp32.
   at::Tensor cells(int slot, const std::vector<at::Tensor>& taps) const;
   // Transformed cells -> per-cell scores [N,h,w]: mean of squares over the last dimension.
   static at::Tensor cell_scores(const at::Tensor& cells);
@@ -85,6 +86,7 @@ class LocalScorer {
   std::vector<at::Tensor> matrix_, offset_;  // per slot: [C,dim], [dim] float
   // per slot: matrix_ as 1 x 1 convolution weights, [dim,C_l,1,1] for each layer's rows, then [dim,C,1,1]
   std::vector<std::vector<at::Tensor>> conv_weights_;
+  std::vector<std::vector<at::Tensor>> conv_weights_bf16_;  // the same in bf16, for a bf16 backbone's maps
   std::vector<at::Tensor> projection_;       // per slot [C,dim]: the random projection, until fitted
   std::vector<bool> slot_fitted_;
   std::vector<at::Tensor> whitening_, whitened_mean_;  // per slot after fit(): [dim,dim], [dim] (CPU)

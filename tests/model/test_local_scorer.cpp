@@ -10,6 +10,7 @@
 #include "local_training.h"
 #include "metrics.h"
 #include "preprocess.h"
+#include "runtime.h"
 #include "safetensors.h"
 #include "scoring.h"
 #include "test_support.h"
@@ -120,6 +121,36 @@ TEST(LocalScorer, ShallowestGridCellsAreTheConcatenatedCellsProjected) {
   LocalScorer coarse(local_config("deepest"));
   EXPECT_EQ(coarse.cells(0, {shallow, deep}).sizes().vec(), (std::vector<int64_t>{2, 7, 7, 64}));
   EXPECT_THROW(scorer.cells(0, {shallow, deep.slice(1, 0, 100)}), Error);
+}
+
+// A bf16 backbone's maps are projected in bf16 and averaged afterwards: the cells of those maps
+// (their bf16 values, exactly) within the rounding of bf16 weights and results (2^-9 relative each,
+// of the sum of the absolute terms) and fp32's accumulation, as above. Where this CPU's kernels run
+// no bf16 convolutions the product never hands the scorer bf16 maps (the backbone refuses bf16).
+TEST(LocalScorer, Bf16MapsAreProjectedWithinBf16Rounding) {
+  if (!cpu_runs_bf16_convolutions()) {
+    std::printf("skipped: this CPU's kernels run no bf16 convolutions\n");
+    return;
+  }
+  const ModelConfig c = local_config("shallowest");
+  LocalScorer scorer(c);
+  at::manual_seed(4);
+  const at::Tensor shallow = at::rand({2, 256, 15, 15}).to(at::kBFloat16), deep = at::rand({2, 384, 7, 7}).to(at::kBFloat16);
+  const at::Tensor cells = scorer.cells(0, {shallow, deep});
+  ASSERT_EQ(cells.scalar_type(), at::kFloat);
+  ASSERT_EQ(cells.sizes().vec(), (std::vector<int64_t>{2, 15, 15, 64}));
+  auto averaged = [](const at::Tensor& t) { return at::avg_pool2d(t, {3, 3}, {1, 1}, {1, 1}, false, true); };
+  const at::Tensor up = at::upsample_bilinear2d(averaged(deep.to(at::kDouble)), {15, 15}, false);
+  const at::Tensor x = at::cat({averaged(shallow.to(at::kDouble)), up}, 1).permute({0, 2, 3, 1});
+  const at::Tensor a = scorer.named_tensors().at("local.scale0.matrix").to(at::kDouble);
+  const at::Tensor expected = at::matmul(x, a);
+  const double bf16_rounding = std::ldexp(1.0, -9);
+  const at::Tensor bound = at::matmul(x.abs(), a.abs()) * (2 * bf16_rounding + (640.0 + 9 + 4) * 1.2e-7);
+  const at::Tensor error = (cells.to(at::kDouble) - expected).abs();
+  EXPECT_TRUE((error <= bound).all().item<bool>()) << "largest excess " << (error - bound).max().item<double>();
+  // and not the fp32 path by accident: bf16 weights leave a trace above fp32's rounding
+  const at::Tensor fp32_bound = at::matmul(x.abs(), a.abs()) * (640.0 + 9 + 4) * 1.2e-7;
+  EXPECT_FALSE((error <= fp32_bound).all().item<bool>());
 }
 
 // Saved and loaded, the scorer gives the same map; the Detector reports the peak in frame pixels.
